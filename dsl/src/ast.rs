@@ -1,0 +1,250 @@
+//! The syntax tree of a pipeline file, as written, with a span on every node.
+
+use crate::span::{Span, Spanned};
+use crate::value::Value;
+
+pub type Ident = Spanned<String>;
+
+/// A whole `.eddy` file: its declarations in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct File {
+    pub decls: Vec<Decl>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decl {
+    Schema(SchemaDecl),
+    Param(ParamDecl),
+    Source(SourceDecl),
+    Stream(StreamDecl),
+    Sink(SinkDecl),
+    Test(TestDecl),
+}
+
+/// `schema Name { field: type, ... }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct SchemaDecl {
+    pub name: Ident,
+    pub fields: Vec<FieldDecl>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+}
+
+/// A type as written: `int`, `string?`, `list<float>`, `list<int?>?`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeExpr {
+    /// `bool int float string timestamp duration list` or a misspelling of one.
+    pub name: Ident,
+    /// The element type of `list<T>`.
+    pub arg: Option<Box<TypeExpr>>,
+    pub nullable: bool,
+    pub span: Span,
+}
+
+/// `param name: type = literal`
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub default: Expr,
+    pub span: Span,
+}
+
+/// `source name[: Schema] = connector(args...) [watermark FIELD - DURATION]`
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceDecl {
+    pub name: Ident,
+    pub schema: Option<Ident>,
+    pub connector: Connector,
+    pub watermark: Option<Watermark>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Watermark {
+    pub field: Ident,
+    pub delay: Expr,
+    pub span: Span,
+}
+
+/// `name(arg, key: arg, ...)`: positional arguments first, then named ones.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Connector {
+    pub name: Ident,
+    pub args: Vec<Arg>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Arg {
+    pub name: Option<Ident>,
+    pub value: Expr,
+}
+
+/// `stream name = input | stage | ...`
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamDecl {
+    pub name: Ident,
+    pub pipe: Pipe,
+    pub span: Span,
+}
+
+/// An input followed by stages.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pipe {
+    pub input: StreamRef,
+    pub stages: Vec<Stage>,
+    pub span: Span,
+}
+
+/// A reference to a stream: `bids`, `bids.errors`, `bids.late`, or `loop` inside `iterate`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamRef {
+    pub name: Ident,
+    /// `errors` or `late` (or a misspelling, reported by check).
+    pub side: Option<Ident>,
+    pub span: Span,
+}
+
+/// `sink stream -> connector(args...)`
+#[derive(Clone, Debug, PartialEq)]
+pub struct SinkDecl {
+    pub input: StreamRef,
+    pub connector: Connector,
+    pub span: Span,
+}
+
+/// `test "name" { given source = [records] ... expect stream = [records] ... }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestDecl {
+    pub name: Spanned<String>,
+    pub given: Vec<(StreamRef, Expr)>,
+    pub expect: Vec<(StreamRef, Expr)>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stage {
+    pub kind: StageKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StageKind {
+    Filter(Expr),
+    /// `select { a: EXPR, b }` — `b` alone is `b: b` (the name's span is the expression's).
+    Select(Vec<(Ident, Expr)>),
+    Derive(Vec<(Ident, Expr)>),
+    Unnest { expr: Expr, alias: Ident },
+    Window(WindowSpec),
+    GroupBy(Vec<Expr>),
+    Aggregate(Vec<(Ident, Expr)>),
+    /// `distinct` (keys empty) or `distinct by k, ...`.
+    Distinct(Vec<Expr>),
+    Top { n: Expr, by: Expr, desc: bool },
+    Join { left: bool, other: StreamRef, on: Vec<(Expr, Expr)>, within: Option<Expr> },
+    Union(Vec<StreamRef>),
+    Iterate { max: Expr, body: Pipe },
+}
+
+impl StageKind {
+    /// The stage's keyword, as diagnostics name it.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            StageKind::Filter(_) => "filter",
+            StageKind::Select(_) => "select",
+            StageKind::Derive(_) => "derive",
+            StageKind::Unnest { .. } => "unnest",
+            StageKind::Window(_) => "window",
+            StageKind::GroupBy(_) => "group by",
+            StageKind::Aggregate(_) => "aggregate",
+            StageKind::Distinct(_) => "distinct",
+            StageKind::Top { .. } => "top",
+            StageKind::Join { .. } => "join",
+            StageKind::Union(_) => "union",
+            StageKind::Iterate { .. } => "iterate",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum WindowSpec {
+    Tumbling(Expr),
+    Sliding { size: Expr, every: Expr },
+    Session { gap: Expr },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    /// A literal: number, string, bool, null, duration, timestamp.
+    Lit(Value),
+    /// `[a, b, c]`
+    List(Vec<Expr>),
+    /// `{ field: value, ... }` (records in `test` blocks).
+    Record(Vec<(Ident, Expr)>),
+    /// A field, param or (after a join) qualified field: `price`, `bids.price`.
+    Name { qualifier: Option<Ident>, name: Ident },
+    Unary(UnOp, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `x in [..]` / `x not in [..]`
+    In { expr: Box<Expr>, list: Box<Expr>, negated: bool },
+    /// `x is null` / `x is not null`
+    IsNull { expr: Box<Expr>, negated: bool },
+    If { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    /// `f(args)`; `count()` has no arguments.
+    Call { func: Ident, args: Vec<Expr> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnOp {
+    Neg,
+    Not,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Rem => "%",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::And => "and",
+            BinOp::Or => "or",
+        }
+    }
+}

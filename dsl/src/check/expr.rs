@@ -1,0 +1,356 @@
+//! Typing expressions: AST expressions → plan expressions over row positions, with their types.
+
+use crate::ast::{self, BinOp, ExprKind, UnOp};
+use crate::diag::{suggest, Diagnostic};
+use crate::functions::{Builtin, Function, Functions};
+use crate::plan::{AggFunc, Arith, Cmp, Expr};
+use crate::types::{Base, Schema, Type};
+use crate::value::Value;
+
+/// What names an expression can see: the fields of its input row, then the params.
+pub struct Scope<'a> {
+    pub schema: &'a Schema,
+    /// The name of the stream the row comes from; `name.field` is accepted for it.
+    pub stream: Option<&'a str>,
+    pub params: &'a [(String, Value, Type)],
+    pub functions: &'a Functions,
+}
+
+/// Types an expression, pushing what is wrong to `diags`; `None` when it has an error.
+pub fn check_expr(e: &ast::Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> Option<(Expr, Type)> {
+    match &e.kind {
+        ExprKind::Lit(v) => Some((Expr::Lit(v.clone()), type_of_value(v))),
+        ExprKind::List(items) => {
+            let mut exprs = Vec::new();
+            let mut elem = Type::NULL;
+            let mut ok = true;
+            for item in items {
+                let Some((x, t)) = check_expr(item, scope, diags) else {
+                    ok = false;
+                    continue;
+                };
+                match elem.unify(&t) {
+                    Some(u) => elem = u,
+                    None => {
+                        diags.push(
+                            Diagnostic::error(item.span, format!("list elements must have one type: this one is {t}, the ones before are {elem}"))
+                                .label(format!("expected {elem}")),
+                        );
+                        ok = false;
+                    }
+                }
+                exprs.push(x);
+            }
+            ok.then(|| (fold(Expr::List(exprs)), Type::list(elem)))
+        }
+        ExprKind::Record(_) => {
+            diags.push(Diagnostic::error(e.span, "a record literal is only allowed in test blocks").label("not allowed here"));
+            None
+        }
+        ExprKind::Name { qualifier, name } => check_name(e, qualifier.as_ref(), name, scope, diags),
+        ExprKind::Unary(op, inner) => {
+            let (x, t) = check_expr(inner, scope, diags)?;
+            match op {
+                UnOp::Neg if matches!(t.base, Base::Int | Base::Float | Base::Duration | Base::Null) => {
+                    Some((fold(Expr::Neg(Box::new(x))), t))
+                }
+                UnOp::Not if matches!(t.base, Base::Bool | Base::Null) => Some((fold(Expr::Not(Box::new(x))), t)),
+                UnOp::Neg => {
+                    diags.push(Diagnostic::error(inner.span, format!("cannot negate a {t}")).label("expected a number or a duration"));
+                    None
+                }
+                UnOp::Not => {
+                    diags.push(Diagnostic::error(inner.span, format!("'not' needs a bool, found {t}")).label("expected bool"));
+                    None
+                }
+            }
+        }
+        ExprKind::Binary(op, a, b) => {
+            let l = check_expr(a, scope, diags);
+            let r = check_expr(b, scope, diags);
+            let ((x, tx), (y, ty)) = (l?, r?);
+            check_binary(e, *op, (x, tx), (y, ty), diags)
+        }
+        ExprKind::In { expr, list, negated } => {
+            let l = check_expr(expr, scope, diags);
+            let r = check_expr(list, scope, diags);
+            let ((x, tx), (y, ty)) = (l?, r?);
+            let Base::List(elem) = &ty.base else {
+                diags.push(Diagnostic::error(list.span, format!("'in' needs a list on its right, found {ty}")).label("expected a list such as [1, 2, 3]"));
+                return None;
+            };
+            if !comparable(&tx, elem) {
+                diags.push(
+                    Diagnostic::error(e.span, format!("cannot look for a {tx} in a list<{elem}>"))
+                        .label(format!("{tx} vs list<{elem}>")),
+                );
+                return None;
+            }
+            let nullable = tx.nullable || ty.nullable || elem.nullable;
+            let x = Expr::In { expr: Box::new(x), list: Box::new(y), negated: *negated };
+            Some((fold(x), Type::BOOL.with_nullable(nullable)))
+        }
+        ExprKind::IsNull { expr, negated } => {
+            let (x, _) = check_expr(expr, scope, diags)?;
+            Some((fold(Expr::IsNull { expr: Box::new(x), negated: *negated }), Type::BOOL))
+        }
+        ExprKind::If { cond, then, otherwise } => {
+            let c = check_expr(cond, scope, diags);
+            let t = check_expr(then, scope, diags);
+            let o = check_expr(otherwise, scope, diags);
+            let ((c, tc), (t, tt), (o, to)) = (c?, t?, o?);
+            if !matches!(tc.base, Base::Bool | Base::Null) {
+                diags.push(Diagnostic::error(cond.span, format!("the condition of 'if' must be a bool, found {tc}")).label("expected bool"));
+                return None;
+            }
+            let Some(ty) = tt.unify(&to) else {
+                diags.push(
+                    Diagnostic::error(otherwise.span, format!("the branches of 'if' have different types: {tt} and {to}"))
+                        .label(format!("expected {tt}"))
+                        .related(then.span, format!("this is {tt}")),
+                );
+                return None;
+            };
+            let x = Expr::If { cond: Box::new(c), then: Box::new(t), otherwise: Box::new(o) };
+            Some((fold(x), ty))
+        }
+        ExprKind::Call { func, args } => check_call(e, func, args, scope, diags),
+    }
+}
+
+fn check_name(
+    e: &ast::Expr,
+    qualifier: Option<&ast::Ident>,
+    name: &ast::Ident,
+    scope: &Scope,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(Expr, Type)> {
+    if let Some(q) = qualifier {
+        if Some(q.node.as_str()) != scope.stream {
+            let mut d = Diagnostic::error(q.span, format!("unknown stream '{}' in '{}.{}'", q.node, q.node, name.node))
+                .label("not the input of this stage");
+            if let Some(s) = scope.stream {
+                d = d.help(format!("fields here come from '{s}': write '{}' or '{s}.{}'", name.node, name.node));
+            }
+            diags.push(d);
+            return None;
+        }
+    }
+    if let Some(i) = scope.schema.index_of(&name.node) {
+        return Some((Expr::Field(i), scope.schema.fields[i].ty.clone()));
+    }
+    if qualifier.is_none() {
+        if let Some((_, v, t)) = scope.params.iter().find(|(n, _, _)| *n == name.node) {
+            return Some((Expr::Lit(v.clone()), t.clone()));
+        }
+    }
+    let mut d = Diagnostic::error(name.span, format!("unknown field '{}'", name.node)).label("not a field of the input");
+    let candidates = scope.schema.names().chain(scope.params.iter().map(|(n, _, _)| n.as_str()));
+    if let Some(s) = suggest(&name.node, candidates) {
+        d = d.help(format!("did you mean '{s}'?"));
+    } else {
+        d = d.help(format!("the input has {}", scope.schema));
+    }
+    let _ = e;
+    diags.push(d);
+    None
+}
+
+fn check_binary(
+    e: &ast::Expr,
+    op: BinOp,
+    (x, tx): (Expr, Type),
+    (y, ty): (Expr, Type),
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(Expr, Type)> {
+    use Base::*;
+    let nullable = tx.nullable || ty.nullable;
+    let (bx, by) = (&tx.base, &ty.base);
+    let bad = |diags: &mut Vec<Diagnostic>, hint: Option<&str>| {
+        let mut d = Diagnostic::error(e.span, format!("operator '{}' cannot be applied to {tx} and {ty}", op.symbol()))
+            .label(format!("{tx} {} {ty}", op.symbol()));
+        if let Some(h) = hint {
+            d = d.help(h.to_string());
+        }
+        diags.push(d);
+        None
+    };
+    let (x, y) = (Box::new(x), Box::new(y));
+    match op {
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => {
+            let arith = match op {
+                BinOp::Add => Arith::Add,
+                BinOp::Sub => Arith::Sub,
+                BinOp::Mul => Arith::Mul,
+                BinOp::Div => Arith::Div,
+                _ => Arith::Rem,
+            };
+            let out = match (bx, by, arith) {
+                (String | Null, String, Arith::Add) | (String, Null, Arith::Add) => {
+                    return Some((fold(Expr::Concat(x, y)), Type::STRING.with_nullable(nullable)));
+                }
+                (Int, Int, _) | (Int, Null, _) | (Null, Int, _) => Int,
+                (Int | Float | Null, Int | Float | Null, _) => Float,
+                (Timestamp, Duration, Arith::Add | Arith::Sub) | (Duration, Timestamp, Arith::Add) => Timestamp,
+                (Timestamp, Timestamp, Arith::Sub) => Duration,
+                (Duration, Duration, Arith::Add | Arith::Sub | Arith::Rem) => Duration,
+                (Duration, Duration, Arith::Div) => Int,
+                (Duration, Int, Arith::Mul | Arith::Div) | (Int, Duration, Arith::Mul) => Duration,
+                (String, _, Arith::Add) | (_, String, Arith::Add) => {
+                    return bad(diags, Some("'+' joins two strings; convert the other side with string(...)"));
+                }
+                _ => return bad(diags, None),
+            };
+            // Division by zero gives null, so the result of / and % may be null unless the
+            // divisor is a non-zero constant.
+            let divides = matches!(arith, Arith::Div | Arith::Rem);
+            let safe = matches!(&*y, Expr::Lit(v) if v.as_float().is_some_and(|d| d != 0.0) || matches!(v, Value::Duration(d) if *d != 0));
+            let ty = Type::new(out).with_nullable(nullable || (divides && !safe));
+            Some((fold(Expr::Arith(arith, x, y)), ty))
+        }
+        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+            if *bx == Null || *by == Null {
+                let not = if op == BinOp::Ne { "not " } else { "" };
+                diags.push(
+                    Diagnostic::error(e.span, "a comparison with null is never true")
+                        .label("always null")
+                        .help(format!("write 'x is {not}null'")),
+                );
+                return None;
+            }
+            if !comparable(&tx, &ty) {
+                return bad(diags, None);
+            }
+            if matches!(bx, List(_)) && !matches!(op, BinOp::Eq | BinOp::Ne) {
+                return bad(diags, Some("lists compare only with == and !="));
+            }
+            let cmp = match op {
+                BinOp::Eq => Cmp::Eq,
+                BinOp::Ne => Cmp::Ne,
+                BinOp::Lt => Cmp::Lt,
+                BinOp::Le => Cmp::Le,
+                BinOp::Gt => Cmp::Gt,
+                _ => Cmp::Ge,
+            };
+            Some((fold(Expr::Compare(cmp, x, y)), Type::BOOL.with_nullable(nullable)))
+        }
+        BinOp::And | BinOp::Or => {
+            if !matches!(bx, Bool | Null) || !matches!(by, Bool | Null) {
+                return bad(diags, Some("'and' and 'or' combine bools"));
+            }
+            let x = if op == BinOp::And { Expr::And(x, y) } else { Expr::Or(x, y) };
+            Some((fold(x), Type::BOOL.with_nullable(nullable)))
+        }
+    }
+}
+
+/// Whether values of the two types can be compared.
+fn comparable(a: &Type, b: &Type) -> bool {
+    a.unify(b).is_some()
+}
+
+fn check_call(
+    e: &ast::Expr,
+    func: &ast::Ident,
+    args: &[ast::Expr],
+    scope: &Scope,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(Expr, Type)> {
+    let name = func.node.as_str();
+    if AggFunc::from_name(name).is_some() && Builtin::from_name(name).is_none() {
+        diags.push(
+            Diagnostic::error(func.span, format!("{name}() is an aggregate and can only be used in 'aggregate {{ ... }}'"))
+                .label("aggregate outside 'aggregate'")
+                .help(format!("group the stream, then: | group by KEY | aggregate {{ x: {name}(...) }}")),
+        );
+        return None;
+    }
+    let mut typed = Vec::new();
+    for a in args {
+        typed.push(check_expr(a, scope, diags));
+    }
+    let typed: Option<Vec<(Expr, Type)>> = typed.into_iter().collect();
+    let (exprs, types): (Vec<Expr>, Vec<Type>) = typed?.into_iter().unzip();
+    if let Some(b) = Builtin::from_name(name) {
+        return match b.check(&types) {
+            Ok(ty) => {
+                Some((fold(Expr::Call { func: Function::Builtin(b), args: exprs }), ty))
+            }
+            Err(msg) => {
+                diags.push(Diagnostic::error(e.span, msg).label("wrong arguments").help(format!("usage: {}", b.usage())));
+                None
+            }
+        };
+    }
+    if let Some(udf) = scope.functions.udfs.get(name) {
+        if types.len() != udf.params.len() {
+            diags.push(
+                Diagnostic::error(e.span, format!("{name}() takes {} arguments, found {}", udf.params.len(), types.len()))
+                    .label("wrong number of arguments"),
+            );
+            return None;
+        }
+        for (i, (t, p)) in types.iter().zip(&udf.params).enumerate() {
+            if !t.fits(p) {
+                diags.push(
+                    Diagnostic::error(args[i].span, format!("argument {} of {name}() must be {p}, found {t}", i + 1))
+                        .label(format!("expected {p}")),
+                );
+                return None;
+            }
+        }
+        return Some((Expr::Call { func: Function::Udf(udf.clone()), args: exprs }, udf.ret.clone()));
+    }
+    let known = Builtin::ALL.iter().map(|b| b.name()).chain(scope.functions.udfs.keys().map(String::as_str));
+    let mut d = Diagnostic::error(func.span, format!("unknown function '{name}'")).label("not a function");
+    if let Some(s) = suggest(name, known) {
+        d = d.help(format!("did you mean '{s}'?"));
+    }
+    diags.push(d);
+    None
+}
+
+pub fn type_of_value(v: &Value) -> Type {
+    match v {
+        Value::Null => Type::NULL,
+        Value::Bool(_) => Type::BOOL,
+        Value::Int(_) => Type::INT,
+        Value::Float(_) => Type::FLOAT,
+        Value::Str(_) => Type::STRING,
+        Value::Timestamp(_) => Type::TIMESTAMP,
+        Value::Duration(_) => Type::DURATION,
+        Value::List(items) => {
+            let elem = items.iter().fold(Type::NULL, |acc, v| acc.unify(&type_of_value(v)).unwrap_or(acc));
+            Type::list(elem)
+        }
+    }
+}
+
+/// Folds an expression whose operands are all constants into a literal.
+fn fold(x: Expr) -> Expr {
+    let mut reads = false;
+    x.visit_fields(&mut |_| reads = true);
+    if !reads && !volatile(&x) {
+        Expr::Lit(crate::eval::eval_const(&x))
+    } else {
+        x
+    }
+}
+
+/// Whether evaluating the expression twice may give different answers (`now()`, functions
+/// of the embedding program).
+fn volatile(x: &Expr) -> bool {
+    match x {
+        Expr::Call { func: Function::Builtin(Builtin::Now) | Function::Udf(_), .. } => true,
+        Expr::Lit(_) | Expr::Field(_) => false,
+        Expr::List(items) | Expr::Call { args: items, .. } => items.iter().any(volatile),
+        Expr::Neg(e) | Expr::Not(e) | Expr::IsNull { expr: e, .. } => volatile(e),
+        Expr::Arith(_, a, b)
+        | Expr::Compare(_, a, b)
+        | Expr::And(a, b)
+        | Expr::Or(a, b)
+        | Expr::Concat(a, b)
+        | Expr::In { expr: a, list: b, .. } => volatile(a) || volatile(b),
+        Expr::If { cond, then, otherwise } => volatile(cond) || volatile(then) || volatile(otherwise),
+    }
+}

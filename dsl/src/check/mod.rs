@@ -1,0 +1,381 @@
+//! `check`: names, types and connector arguments of a parsed file, every mistake at once.
+//! Produces the typed pipeline that `lower` turns into a plan.
+
+mod connector;
+mod expr;
+mod stages;
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ast::{self, Decl};
+use crate::diag::{suggest, Diagnostic};
+use crate::functions::Functions;
+use crate::plan::{SinkConnector, SourceConnector};
+use crate::span::Span;
+use crate::types::{Base, Field, Schema, Type};
+use crate::value::Value;
+
+pub use expr::type_of_value;
+pub use stages::{Kind as StageKind, Stage};
+
+/// What the checker needs besides the text.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// `--param name=value` overrides, as text.
+    pub params: Vec<(String, String)>,
+    /// Functions registered by an embedding program.
+    pub functions: Functions,
+    /// Sources fed by the embedding program (their connector is not opened).
+    pub rust_sources: HashSet<String>,
+    /// Streams whose records the embedding program receives.
+    pub rust_sinks: HashSet<String>,
+    /// Check that input files exist (off for `explain` of a pipeline without its data).
+    pub check_files: bool,
+}
+
+/// A checked pipeline: typed sources, streams in dependency order, and sinks.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub sources: Vec<Source>,
+    pub streams: Vec<Stream>,
+    pub sinks: Vec<Sink>,
+    /// Findings that do not stop the pipeline.
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub name: String,
+    pub schema: Schema,
+    pub connector: SourceConnector,
+}
+
+/// Where a stream or sink reads from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Input {
+    Source(usize),
+    Errors(usize),
+    Stream(usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct Stream {
+    pub name: String,
+    pub input: Input,
+    pub stages: Vec<Stage>,
+    pub schema: Schema,
+}
+
+#[derive(Clone, Debug)]
+pub struct Sink {
+    pub input: Input,
+    pub connector: SinkConnector,
+}
+
+/// Checks a parsed file; on failure, every error found (and the warnings).
+pub fn check(file: &ast::File, options: &Options) -> Result<Checked, Vec<Diagnostic>> {
+    let mut cx = Checker { options, diags: Vec::new(), schemas: HashMap::new(), params: Vec::new() };
+    let checked = cx.file(file);
+    if cx.diags.iter().any(Diagnostic::is_error) {
+        Err(cx.diags)
+    } else {
+        Ok(Checked { warnings: cx.diags, ..checked })
+    }
+}
+
+struct Checker<'a> {
+    options: &'a Options,
+    diags: Vec<Diagnostic>,
+    schemas: HashMap<String, Schema>,
+    /// Params with their (possibly overridden) values.
+    params: Vec<(String, Value, Type)>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn file(&mut self, file: &ast::File) -> Checked {
+        let mut defined: HashMap<String, Span> = HashMap::new();
+        let mut define = |cx: &mut Checker, name: &ast::Ident, what: &str| {
+            if let Some(first) = defined.get(&name.node) {
+                cx.error(
+                    Diagnostic::error(name.span, format!("'{}' is defined twice", name.node))
+                        .label(format!("second definition of {what} '{}'", name.node))
+                        .related(*first, "first defined here")
+                        .help("sources, streams, schemas and params share one namespace: rename one of them"),
+                );
+                false
+            } else {
+                defined.insert(name.node.clone(), name.span);
+                true
+            }
+        };
+        for decl in &file.decls {
+            match decl {
+                Decl::Schema(s) => {
+                    if define(self, &s.name, "schema") {
+                        let schema = self.schema_decl(s);
+                        self.schemas.insert(s.name.node.clone(), schema);
+                    }
+                }
+                Decl::Param(p) => {
+                    if define(self, &p.name, "param") {
+                        self.param(p);
+                    }
+                }
+                Decl::Source(s) => {
+                    define(self, &s.name, "source");
+                }
+                Decl::Stream(s) => {
+                    define(self, &s.name, "stream");
+                }
+                Decl::Sink(_) => {}
+                Decl::Test(t) => self.error(
+                    Diagnostic::error(t.name.span, "test blocks are not supported yet")
+                        .label("'eddy test' comes with event time")
+                        .help("remove the test block to run the pipeline"),
+                ),
+            }
+        }
+        self.unknown_param_overrides();
+
+        let mut sources = Vec::new();
+        let mut source_index = HashMap::new();
+        for decl in &file.decls {
+            if let Decl::Source(s) = decl {
+                if source_index.contains_key(&s.name.node) {
+                    continue;
+                }
+                if let Some(source) = self.source(s) {
+                    source_index.insert(s.name.node.clone(), sources.len());
+                    sources.push(source);
+                }
+            }
+        }
+        let stream_decls: Vec<&ast::StreamDecl> = file
+            .decls
+            .iter()
+            .filter_map(|d| match d {
+                Decl::Stream(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        let mut graph = stages::StreamGraph::new(&sources, &source_index, &stream_decls);
+        let streams = graph.check_all(self);
+        let mut used: HashSet<Input> = graph.used.clone();
+
+        let mut sinks = Vec::new();
+        for decl in &file.decls {
+            if let Decl::Sink(s) = decl {
+                let input = graph.resolve(self, &s.input);
+                let connector = self.sink_connector(&s.connector);
+                if let (Some(input), Some(connector)) = (input, connector) {
+                    used.insert(input);
+                    sinks.push(Sink { input, connector });
+                }
+            }
+        }
+        for name in &self.options.rust_sinks {
+            match graph.lookup(name) {
+                Some(input) => {
+                    used.insert(input);
+                    sinks.push(Sink { input, connector: SinkConnector::Rust { stream: name.clone() } });
+                }
+                None => self.error(Diagnostic::error(Span::default(), format!("the program asks for the records of '{name}', but there is no such stream"))),
+            }
+        }
+        if sinks.is_empty() && !self.diags.iter().any(Diagnostic::is_error) {
+            let end = file.decls.last().map_or(Span::default(), decl_span);
+            self.error(
+                Diagnostic::error(Span::new(end.end, end.end), "the pipeline has no sink, so it would compute nothing")
+                    .label("expected a sink")
+                    .help("add one, e.g. `sink my_stream -> stdout()`"),
+            );
+        }
+        for (i, s) in stream_decls.iter().enumerate() {
+            if !used.contains(&Input::Stream(i)) && graph.index_of(&s.name.node) == Some(i) {
+                self.diags.push(
+                    Diagnostic::warning(s.name.span, format!("stream '{}' is never used", s.name.node))
+                        .label("no sink or stream reads it")
+                        .help(format!("add `sink {} -> stdout()` or remove the stream", s.name.node)),
+                );
+            }
+        }
+        Checked { sources, streams, sinks, warnings: Vec::new() }
+    }
+
+    fn schema_decl(&mut self, s: &ast::SchemaDecl) -> Schema {
+        let mut fields: Vec<Field> = Vec::new();
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for f in &s.fields {
+            if let Some(first) = seen.get(f.name.node.as_str()) {
+                self.error(
+                    Diagnostic::error(f.name.span, format!("field '{}' is declared twice in schema '{}'", f.name.node, s.name.node))
+                        .label("duplicate field")
+                        .related(*first, "first declared here"),
+                );
+                continue;
+            }
+            seen.insert(&f.name.node, f.name.span);
+            if let Some(ty) = self.type_expr(&f.ty) {
+                fields.push(Field { name: f.name.node.clone(), ty });
+            }
+        }
+        Schema::new(fields)
+    }
+
+    fn type_expr(&mut self, t: &ast::TypeExpr) -> Option<Type> {
+        const NAMES: [&str; 7] = ["bool", "int", "float", "string", "timestamp", "duration", "list"];
+        let base = match (t.name.node.as_str(), &t.arg) {
+            ("bool", None) => Base::Bool,
+            ("int", None) => Base::Int,
+            ("float", None) => Base::Float,
+            ("string", None) => Base::String,
+            ("timestamp", None) => Base::Timestamp,
+            ("duration", None) => Base::Duration,
+            ("list", Some(arg)) => Base::List(Box::new(self.type_expr(arg)?)),
+            ("list", None) => {
+                self.error(Diagnostic::error(t.span, "'list' needs an element type").label("expected list<T>").help("e.g. list<string>"));
+                return None;
+            }
+            (name, Some(_)) if NAMES.contains(&name) => {
+                self.error(Diagnostic::error(t.span, format!("'{name}' takes no type argument")).label("only list<T> has one"));
+                return None;
+            }
+            (name, _) => {
+                let mut d = Diagnostic::error(t.name.span, format!("unknown type '{name}'")).label("not a type");
+                d = match suggest(name, NAMES) {
+                    Some(s) => d.help(format!("did you mean '{s}'?")),
+                    None => d.help("types are bool, int, float, string, timestamp, duration, list<T>, and T? for nullable"),
+                };
+                self.error(d);
+                return None;
+            }
+        };
+        Some(Type { base, nullable: t.nullable })
+    }
+
+    fn param(&mut self, p: &ast::ParamDecl) {
+        let Some(ty) = self.type_expr(&p.ty) else { return };
+        let scope_schema = Schema::default();
+        let functions = Functions::default();
+        let params = self.params.clone();
+        let scope = expr::Scope { schema: &scope_schema, stream: None, params: &params, functions: &functions };
+        let Some((e, t)) = expr::check_expr(&p.default, &scope, &mut self.diags) else { return };
+        if !t.fits(&ty) {
+            self.error(
+                Diagnostic::error(p.default.span, format!("param '{}' is declared {ty} but its default is {t}", p.name.node))
+                    .label(format!("expected {ty}")),
+            );
+            return;
+        }
+        let mut value = crate::eval::eval_const(&e);
+        if let Some((_, text)) = self.options.params.iter().rev().find(|(n, _)| *n == p.name.node) {
+            match parse_param(text, &ty) {
+                Some(v) => value = v,
+                None => {
+                    self.error(
+                        Diagnostic::error(p.name.span, format!("--param {}={text}: '{text}' is not a valid {ty}", p.name.node))
+                            .label(format!("declared {ty} here"))
+                            .help(param_example(&ty)),
+                    );
+                    return;
+                }
+            }
+        }
+        if let (Value::Int(i), Base::Float) = (&value, &ty.base) {
+            value = Value::float(*i as f64);
+        }
+        self.params.push((p.name.node.clone(), value, ty));
+    }
+
+    fn unknown_param_overrides(&mut self) {
+        let known: Vec<String> = self.params.iter().map(|(n, _, _)| n.clone()).collect();
+        for (name, _) in &self.options.params {
+            if !known.contains(name) {
+                let mut d = Diagnostic::error(Span::default(), format!("--param {name}: the pipeline has no param '{name}'"));
+                d = match suggest(name, known.iter().map(String::as_str)) {
+                    Some(s) => d.help(format!("did you mean '{s}'?")),
+                    None if known.is_empty() => d.help("the pipeline declares no params"),
+                    None => d.help(format!("its params are: {}", known.join(", "))),
+                };
+                self.diags.push(d);
+            }
+        }
+    }
+
+    fn source(&mut self, s: &ast::SourceDecl) -> Option<Source> {
+        let declared = match &s.schema {
+            Some(name) => match self.schemas.get(&name.node) {
+                Some(schema) => Some(schema.clone()),
+                None => {
+                    let mut d = Diagnostic::error(name.span, format!("unknown schema '{}'", name.node)).label("not a schema");
+                    if let Some(sug) = suggest(&name.node, self.schemas.keys().map(String::as_str)) {
+                        d = d.help(format!("did you mean '{sug}'?"));
+                    }
+                    self.error(d);
+                    return None;
+                }
+            },
+            None => None,
+        };
+        if let Some(w) = &s.watermark {
+            self.error(
+                Diagnostic::error(w.span, "watermarks are not supported yet")
+                    .label("event time comes in a later version")
+                    .help("remove the watermark to run on arrival order"),
+            );
+        }
+        let rust = self.options.rust_sources.contains(&s.name.node);
+        let (connector, schema) = self.source_connector(&s.connector, declared.as_ref(), rust)?;
+        Some(Source { name: s.name.node.clone(), schema, connector })
+    }
+
+    fn scope_params(&self) -> Vec<(String, Value, Type)> {
+        self.params.clone()
+    }
+}
+
+fn decl_span(d: &Decl) -> Span {
+    match d {
+        Decl::Schema(s) => s.span,
+        Decl::Param(p) => p.span,
+        Decl::Source(s) => s.span,
+        Decl::Stream(s) => s.span,
+        Decl::Sink(s) => s.span,
+        Decl::Test(t) => t.span,
+    }
+}
+
+/// Reads a `--param` value as a value of the param's type.
+pub fn parse_param(text: &str, ty: &Type) -> Option<Value> {
+    if ty.nullable && text == "null" {
+        return Some(Value::Null);
+    }
+    match &ty.base {
+        Base::Bool => text.parse().ok().map(Value::Bool),
+        Base::Int => text.parse().ok().map(Value::Int),
+        Base::Float => text.parse::<f64>().ok().filter(|f| f.is_finite()).map(Value::float),
+        Base::String => Some(Value::str(text)),
+        Base::Timestamp => {
+            let t = text.strip_prefix('@').unwrap_or(text);
+            crate::time::parse_timestamp(t).or_else(|| t.parse().ok()).map(Value::Timestamp)
+        }
+        Base::Duration => crate::time::parse_duration(text).map(Value::Duration),
+        Base::List(_) | Base::Null => None,
+    }
+}
+
+fn param_example(ty: &Type) -> String {
+    let example = match ty.base {
+        Base::Bool => "true",
+        Base::Int => "100",
+        Base::Float => "0.5",
+        Base::Timestamp => "2024-05-01T12:00:00Z",
+        Base::Duration => "10s",
+        _ => "text",
+    };
+    format!("for example --param name={example}")
+}

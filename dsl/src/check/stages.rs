@@ -1,0 +1,477 @@
+//! Streams and their stages: resolving inputs (with cycle detection) and typing every stage.
+
+use std::collections::{HashMap, HashSet};
+
+use super::expr::{check_expr, Scope};
+use super::{Checker, Input, Source, Stream};
+use crate::ast::{self, ExprKind, StageKind};
+use crate::connectors::errors_schema;
+use crate::diag::{suggest, Diagnostic};
+use crate::plan::{Agg, AggFunc, Expr};
+use crate::span::Span;
+use crate::types::{Base, Field, Schema, Type};
+
+/// A typed stage and the schema of its output.
+#[derive(Clone, Debug)]
+pub struct Stage {
+    pub kind: Kind,
+    pub schema: Schema,
+}
+
+#[derive(Clone, Debug)]
+pub enum Kind {
+    Filter(Expr),
+    /// `select` and `derive`: the output row, expression by expression.
+    Project(Vec<Expr>),
+    Unnest(Expr),
+    Aggregate { keys: Vec<Expr>, aggs: Vec<Agg> },
+    Distinct { keys: Vec<Expr> },
+    Union(Vec<Input>),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Visit {
+    Active,
+    Done,
+}
+
+/// The streams of a file, checked in dependency order.
+pub(super) struct StreamGraph<'a> {
+    sources: &'a [Source],
+    source_index: &'a HashMap<String, usize>,
+    decls: &'a [&'a ast::StreamDecl],
+    index: HashMap<&'a str, usize>,
+    visit: Vec<Option<Visit>>,
+    checked: Vec<Option<Stream>>,
+    /// The inputs something reads.
+    pub(super) used: HashSet<Input>,
+}
+
+impl<'a> StreamGraph<'a> {
+    pub(super) fn new(sources: &'a [Source], source_index: &'a HashMap<String, usize>, decls: &'a [&'a ast::StreamDecl]) -> Self {
+        let mut index = HashMap::new();
+        for (i, d) in decls.iter().enumerate() {
+            index.entry(d.name.node.as_str()).or_insert(i);
+        }
+        let n = decls.len();
+        StreamGraph { sources, source_index, decls, index, visit: vec![None; n], checked: vec![None; n], used: HashSet::new() }
+    }
+
+    pub(super) fn index_of(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// A stream or source by name (for sinks requested by an embedding program).
+    pub(super) fn lookup(&self, name: &str) -> Option<Input> {
+        if let Some(i) = self.source_index.get(name) {
+            return Some(Input::Source(*i));
+        }
+        if let Some((source, "errors")) = name.split_once('.') {
+            return self.source_index.get(source).map(|i| Input::Errors(*i));
+        }
+        self.index_of(name).map(Input::Stream)
+    }
+
+    /// Checks every stream; on success, all of them in declaration order.
+    pub(super) fn check_all(&mut self, cx: &mut Checker) -> Vec<Stream> {
+        for i in 0..self.decls.len() {
+            if self.index_of(&self.decls[i].name.node) == Some(i) {
+                self.stream(cx, i, &mut Vec::new());
+            }
+        }
+        self.checked.iter().flatten().cloned().collect()
+    }
+
+    fn stream(&mut self, cx: &mut Checker, i: usize, path: &mut Vec<usize>) {
+        match self.visit[i] {
+            Some(Visit::Done) => return,
+            Some(Visit::Active) => {
+                let start = path.iter().position(|p| *p == i).unwrap_or(0);
+                let mut names: Vec<&str> = path[start..].iter().map(|p| self.decls[*p].name.node.as_str()).collect();
+                names.push(&self.decls[i].name.node);
+                let d = self.decls[i];
+                cx.error(
+                    Diagnostic::error(d.name.span, format!("streams form a cycle: {}", names.join(" -> ")))
+                        .label("this stream depends on itself")
+                        .help("a stream may only read sources and other streams; use `iterate` for loops"),
+                );
+                return;
+            }
+            None => {}
+        }
+        self.visit[i] = Some(Visit::Active);
+        path.push(i);
+        let decl = self.decls[i];
+        // Check what the stream reads first, so its schema is known.
+        let mut deps = vec![&decl.pipe.input];
+        for stage in &decl.pipe.stages {
+            if let StageKind::Union(others) = &stage.kind {
+                deps.extend(others.iter());
+            }
+        }
+        for r in deps {
+            if r.side.is_none() && !self.source_index.contains_key(&r.name.node) {
+                if let Some(j) = self.index_of(&r.name.node) {
+                    self.stream(cx, j, path);
+                }
+            }
+        }
+        path.pop();
+        self.visit[i] = Some(Visit::Done);
+        if let Some(stream) = self.pipe(cx, decl) {
+            self.checked[i] = Some(stream);
+        }
+    }
+
+    /// Resolves `name`, `name.errors` or `name.late` to an input.
+    pub(super) fn resolve(&mut self, cx: &mut Checker, r: &ast::StreamRef) -> Option<Input> {
+        let name = r.name.node.as_str();
+        let input = match &r.side {
+            Some(side) => {
+                let Some(&s) = self.source_index.get(name) else {
+                    let what = if self.index.contains_key(name) { "a stream" } else { "unknown" };
+                    cx.error(
+                        Diagnostic::error(r.name.span, format!("'{name}.{}' needs a source, but '{name}' is {what}", side.node))
+                            .label("not a source")
+                            .help("only sources have the side streams .errors and .late"),
+                    );
+                    return None;
+                };
+                match side.node.as_str() {
+                    "errors" => Input::Errors(s),
+                    "late" => {
+                        cx.error(
+                            Diagnostic::error(r.span, format!("'{name}.late' needs a watermark on '{name}', which is not supported yet"))
+                                .label("late records come with event time"),
+                        );
+                        return None;
+                    }
+                    other => {
+                        let mut d = Diagnostic::error(side.span, format!("unknown side stream '.{other}'")).label("expected .errors or .late");
+                        if let Some(sug) = suggest(other, ["errors", "late"]) {
+                            d = d.help(format!("did you mean '{name}.{sug}'?"));
+                        }
+                        cx.error(d);
+                        return None;
+                    }
+                }
+            }
+            None => {
+                if let Some(&s) = self.source_index.get(name) {
+                    Input::Source(s)
+                } else if let Some(j) = self.index_of(name) {
+                    Input::Stream(j)
+                } else {
+                    let mut d = Diagnostic::error(r.name.span, format!("unknown stream '{name}'")).label("not a source or stream");
+                    let known = self.source_index.keys().map(String::as_str).chain(self.index.keys().copied());
+                    if let Some(s) = suggest(name, known) {
+                        d = d.help(format!("did you mean '{s}'?"));
+                    }
+                    cx.error(d);
+                    return None;
+                }
+            }
+        };
+        self.used.insert(input);
+        Some(input)
+    }
+
+    fn schema_of(&self, input: Input) -> Option<Schema> {
+        match input {
+            Input::Source(s) => Some(self.sources[s].schema.clone()),
+            Input::Errors(_) => Some(errors_schema()),
+            Input::Stream(j) => self.checked[j].as_ref().map(|s| s.schema.clone()),
+        }
+    }
+
+    fn pipe(&mut self, cx: &mut Checker, decl: &ast::StreamDecl) -> Option<Stream> {
+        let input = self.resolve(cx, &decl.pipe.input)?;
+        // A stream that failed to check has already been reported.
+        let mut schema = self.schema_of(input)?;
+        let stream_name = decl.pipe.input.name.node.clone();
+        let mut stages = Vec::new();
+        let mut group: Option<(Vec<Expr>, Vec<Field>, Span)> = None;
+        let mut ok = true;
+        let params = cx.scope_params();
+        for stage in &decl.pipe.stages {
+            let functions = cx.options.functions.clone();
+            let scope = Scope { schema: &schema, stream: Some(&stream_name), params: &params, functions: &functions };
+            let keyed = matches!(stage.kind, StageKind::Aggregate(_) | StageKind::Distinct(_) | StageKind::Top { .. });
+            if let (Some((_, _, span)), false) = (&group, keyed) {
+                cx.error(
+                    Diagnostic::error(stage.span, format!("'{}' cannot follow 'group by'", stage.kind.keyword()))
+                        .label("expected aggregate, distinct or top")
+                        .related(*span, "grouped here"),
+                );
+                return None;
+            }
+            let kind = match &stage.kind {
+                StageKind::Filter(e) => {
+                    let Some((x, t)) = check_expr(e, &scope, &mut cx.diags) else {
+                        ok = false;
+                        continue;
+                    };
+                    if !matches!(t.base, Base::Bool | Base::Null) {
+                        cx.error(
+                            Diagnostic::error(e.span, format!("filter needs a bool condition, found {t}"))
+                                .label("expected bool")
+                                .help("compare it, e.g. `filter price > 100`"),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    Kind::Filter(x)
+                }
+                StageKind::Select(items) | StageKind::Derive(items) => {
+                    let derive = matches!(stage.kind, StageKind::Derive(_));
+                    let mut exprs: Vec<Expr> = Vec::new();
+                    let mut fields: Vec<Field> = Vec::new();
+                    if derive {
+                        exprs = (0..schema.len()).map(Expr::Field).collect();
+                        fields = schema.fields.clone();
+                    }
+                    let mut seen: HashMap<&str, Span> = HashMap::new();
+                    for (name, e) in items {
+                        if let Some(first) = seen.insert(&name.node, name.span) {
+                            cx.error(
+                                Diagnostic::error(name.span, format!("field '{}' is given twice", name.node))
+                                    .label("duplicate field")
+                                    .related(first, "first given here"),
+                            );
+                            ok = false;
+                            continue;
+                        }
+                        let Some((x, t)) = check_expr(e, &scope, &mut cx.diags) else {
+                            ok = false;
+                            continue;
+                        };
+                        let t = if t.base == Base::Null { Type::STRING.nullable() } else { t };
+                        let field = Field { name: name.node.clone(), ty: t };
+                        match fields.iter().position(|f| f.name == name.node) {
+                            Some(p) => {
+                                exprs[p] = x;
+                                fields[p] = field;
+                            }
+                            None => {
+                                exprs.push(x);
+                                fields.push(field);
+                            }
+                        }
+                    }
+                    schema = Schema::new(fields);
+                    stages.push(Stage { kind: Kind::Project(exprs), schema: schema.clone() });
+                    continue;
+                }
+                StageKind::Unnest { expr, alias } => {
+                    let Some((x, t)) = check_expr(expr, &scope, &mut cx.diags) else {
+                        ok = false;
+                        continue;
+                    };
+                    let Base::List(elem) = &t.base else {
+                        cx.error(Diagnostic::error(expr.span, format!("unnest needs a list, found {t}")).label("expected list<T>"));
+                        ok = false;
+                        continue;
+                    };
+                    if schema.index_of(&alias.node).is_some() {
+                        cx.error(
+                            Diagnostic::error(alias.span, format!("'{}' is already a field of the stream", alias.node))
+                                .label("name taken")
+                                .help("choose another name after 'as'"),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    let elem = if elem.base == Base::Null { Type::STRING.nullable() } else { (**elem).clone() };
+                    schema.fields.push(Field { name: alias.node.clone(), ty: elem });
+                    Kind::Unnest(x)
+                }
+                StageKind::GroupBy(keys) => {
+                    let mut exprs = Vec::new();
+                    let mut fields = Vec::new();
+                    for k in keys {
+                        let Some((x, t)) = check_expr(k, &scope, &mut cx.diags) else {
+                            ok = false;
+                            continue;
+                        };
+                        let name = match &k.kind {
+                            ExprKind::Name { name, .. } => name.node.clone(),
+                            _ => {
+                                cx.error(
+                                    Diagnostic::error(k.span, "a computed group key needs a name")
+                                        .label("not a field")
+                                        .help("derive it first: `| derive { key: EXPR } | group by key`"),
+                                );
+                                ok = false;
+                                continue;
+                            }
+                        };
+                        exprs.push(x);
+                        fields.push(Field { name, ty: t });
+                    }
+                    group = Some((exprs, fields, stage.span));
+                    continue;
+                }
+                StageKind::Aggregate(items) => {
+                    let (keys, mut fields) = group.take().map(|(k, f, _)| (k, f)).unwrap_or_default();
+                    let mut aggs = Vec::new();
+                    for (name, e) in items {
+                        if fields.iter().any(|f| f.name == name.node) {
+                            cx.error(
+                                Diagnostic::error(name.span, format!("'{}' is already a key or an aggregate of this stage", name.node))
+                                    .label("duplicate name"),
+                            );
+                            ok = false;
+                            continue;
+                        }
+                        match aggregate(e, &scope, cx) {
+                            Some(agg) => {
+                                fields.push(Field { name: name.node.clone(), ty: agg.ty.clone() });
+                                aggs.push(agg);
+                            }
+                            None => ok = false,
+                        }
+                    }
+                    schema = Schema::new(fields);
+                    Kind::Aggregate { keys, aggs }
+                }
+                StageKind::Distinct(keys) => {
+                    let mut exprs = Vec::new();
+                    for k in keys {
+                        match check_expr(k, &scope, &mut cx.diags) {
+                            Some((x, _)) => exprs.push(x),
+                            None => ok = false,
+                        }
+                    }
+                    if let Some((group_keys, _, _)) = group.take() {
+                        exprs.extend(group_keys);
+                    }
+                    Kind::Distinct { keys: exprs }
+                }
+                StageKind::Union(others) => {
+                    let mut inputs = Vec::new();
+                    for other in others {
+                        let Some(input) = self.resolve(cx, other) else {
+                            ok = false;
+                            continue;
+                        };
+                        let Some(theirs) = self.schema_of(input) else {
+                            ok = false;
+                            continue;
+                        };
+                        match union_schema(&schema, &theirs) {
+                            Ok(s) => schema = s,
+                            Err(why) => {
+                                cx.error(
+                                    Diagnostic::error(other.span, format!("cannot union '{}': {why}", other.name.node))
+                                        .label(format!("it has {theirs}"))
+                                        .help(format!("the stream here has {schema}; select the same fields in the same order on both sides")),
+                                );
+                                ok = false;
+                                continue;
+                            }
+                        }
+                        inputs.push(input);
+                    }
+                    Kind::Union(inputs)
+                }
+                StageKind::Window(_) | StageKind::Top { .. } | StageKind::Join { .. } | StageKind::Iterate { .. } => {
+                    cx.error(
+                        Diagnostic::error(stage.span, format!("'{}' is not supported yet", stage.kind.keyword()))
+                            .label("not in this version")
+                            .help("windows, joins, top and iterate come with event time and updating streams"),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            stages.push(Stage { kind, schema: schema.clone() });
+        }
+        if let Some((_, _, span)) = group {
+            cx.error(
+                Diagnostic::error(span, "'group by' must be followed by aggregate, distinct or top")
+                    .label("nothing uses this grouping")
+                    .help("e.g. `| group by auction | aggregate { bids: count() }`"),
+            );
+            ok = false;
+        }
+        ok.then(|| Stream { name: decl.name.node.clone(), input, stages, schema })
+    }
+}
+
+/// Types one entry of `aggregate { ... }`: a call of an aggregate function.
+fn aggregate(e: &ast::Expr, scope: &Scope, cx: &mut Checker) -> Option<Agg> {
+    let ExprKind::Call { func: name, args } = &e.kind else {
+        cx.error(
+            Diagnostic::error(e.span, "each entry of 'aggregate' must be an aggregate call")
+                .label("not an aggregate")
+                .help("aggregates are count, sum, min, max, avg, count_distinct, first, last, collect; compute other values in a `derive` after the aggregate"),
+        );
+        return None;
+    };
+    let Some(func) = AggFunc::from_name(&name.node) else {
+        let mut d = Diagnostic::error(name.span, format!("unknown aggregate '{}'", name.node)).label("not an aggregate");
+        let names = AggFunc::ALL.map(AggFunc::name);
+        d = match suggest(&name.node, names) {
+            Some(s) => d.help(format!("did you mean '{s}'?")),
+            None => d.help(format!("aggregates are: {}", names.join(", "))),
+        };
+        cx.error(d);
+        return None;
+    };
+    let arity_ok = match func {
+        AggFunc::Count => args.len() <= 1,
+        _ => args.len() == 1,
+    };
+    if !arity_ok {
+        let expected = if func == AggFunc::Count { "0 or 1" } else { "1" };
+        cx.error(
+            Diagnostic::error(e.span, format!("{}() takes {expected} argument{}, found {}", func.name(), if expected == "1" { "" } else { "s" }, args.len()))
+                .label("wrong number of arguments"),
+        );
+        return None;
+    }
+    let Some(arg) = args.first() else {
+        return Some(Agg { func, arg: None, ty: Type::INT });
+    };
+    let (x, t) = check_expr(arg, scope, &mut cx.diags)?;
+    let nullable = t.nullable;
+    let ty = match func {
+        AggFunc::Count | AggFunc::CountDistinct => Type::INT,
+        AggFunc::Sum => match t.base {
+            Base::Int | Base::Float | Base::Duration => t.clone(),
+            _ => return wrong(cx, arg.span, func, &t, "a number or a duration"),
+        },
+        AggFunc::Avg => match t.base {
+            Base::Int | Base::Float => Type::FLOAT.with_nullable(nullable),
+            _ => return wrong(cx, arg.span, func, &t, "a number"),
+        },
+        AggFunc::Min | AggFunc::Max => match t.base {
+            Base::List(_) | Base::Null => return wrong(cx, arg.span, func, &t, "a value with an order"),
+            _ => t.clone(),
+        },
+        AggFunc::First | AggFunc::Last => t.clone(),
+        AggFunc::Collect => Type::list(t.clone()),
+    };
+    Some(Agg { func, arg: Some(x), ty })
+}
+
+fn wrong(cx: &mut Checker, span: Span, func: AggFunc, t: &Type, want: &str) -> Option<Agg> {
+    cx.error(Diagnostic::error(span, format!("{}() needs {want}, found {t}", func.name())).label(format!("expected {want}")));
+    None
+}
+
+/// The schema of a union: the same field names in the same order, types unified.
+fn union_schema(ours: &Schema, theirs: &Schema) -> Result<Schema, String> {
+    if ours.len() != theirs.len() {
+        return Err(format!("it has {} fields, the stream here has {}", theirs.len(), ours.len()));
+    }
+    let mut fields = Vec::new();
+    for (a, b) in ours.fields.iter().zip(&theirs.fields) {
+        if a.name != b.name {
+            return Err(format!("field '{}' where '{}' is expected", b.name, a.name));
+        }
+        let ty = a.ty.unify(&b.ty).ok_or_else(|| format!("field '{}' is {} here and {} there", a.name, a.ty, b.ty))?;
+        fields.push(Field { name: a.name.clone(), ty });
+    }
+    Ok(Schema::new(fields))
+}

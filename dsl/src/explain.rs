@@ -1,0 +1,109 @@
+//! The plan as an indented tree, from each sink up to its sources: what `eddy explain` prints.
+
+use std::fmt::{self, Write};
+
+use crate::plan::{Node, NodeId, NodeKind, Plan, Step};
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = vec![false; self.nodes.len()];
+        for sink in &self.sinks {
+            let input = &self.nodes[sink.input];
+            writeln!(f, "sink {} -> {}", input.name, sink.connector)?;
+            self.show_node(f, sink.input, "", &mut shown)?;
+        }
+        Ok(())
+    }
+}
+
+impl Plan {
+    fn show_node(&self, f: &mut fmt::Formatter<'_>, id: NodeId, indent: &str, shown: &mut [bool]) -> fmt::Result {
+        let node = &self.nodes[id];
+        let kind = if node.updating { "updating" } else { "append-only" };
+        let inner = format!("{indent}   ");
+        write!(f, "{indent}└─ #{id} {} '{}'  {kind}", title(node), node.name)?;
+        if shown[id] {
+            return writeln!(f, "  (as above)");
+        }
+        shown[id] = true;
+        writeln!(f)?;
+        for line in details(node, self) {
+            writeln!(f, "{inner}{line}")?;
+        }
+        writeln!(f, "{inner}schema {}", node.schema)?;
+        for input in node.kind.inputs() {
+            self.show_node(f, input, &inner, shown)?;
+        }
+        Ok(())
+    }
+}
+
+fn title(node: &Node) -> &'static str {
+    match node.kind {
+        NodeKind::Source { .. } => "source",
+        NodeKind::Errors { .. } => "errors",
+        NodeKind::Map { .. } => "map",
+        NodeKind::Unnest { .. } => "unnest",
+        NodeKind::Aggregate { .. } => "aggregate",
+        NodeKind::Distinct { .. } => "distinct",
+        NodeKind::Union { .. } => "union",
+    }
+}
+
+fn details(node: &Node, plan: &Plan) -> Vec<String> {
+    let input_schema = |id: &NodeId| &plan.nodes[*id].schema;
+    let mut lines = Vec::new();
+    match &node.kind {
+        NodeKind::Source { connector, used } => {
+            lines.push(format!("from {connector}"));
+            let read: Vec<&str> = node.schema.names().zip(used).filter(|(_, u)| **u).map(|(n, _)| n).collect();
+            if read.len() < used.len() {
+                lines.push(format!("decodes only: {}", if read.is_empty() { "(no field)".into() } else { read.join(", ") }));
+            }
+        }
+        NodeKind::Errors { .. } => lines.push("records that failed to decode".into()),
+        NodeKind::Map { input, steps } => {
+            // Each step sees the row the previous one made.
+            let mut schema = input_schema(input).clone();
+            for step in steps {
+                match step {
+                    Step::Filter(e) => lines.push(format!("filter {}", e.show(&schema))),
+                    Step::Project { exprs, schema: after } => {
+                        let mut s = String::from("project ");
+                        for (i, (e, field)) in exprs.iter().zip(&after.fields).enumerate() {
+                            let sep = if i > 0 { ", " } else { "" };
+                            let _ = write!(s, "{sep}{}: {}", field.name, e.show(&schema));
+                        }
+                        lines.push(s);
+                        schema = after.clone();
+                    }
+                }
+            }
+        }
+        NodeKind::Unnest { input, list } => lines.push(format!("one record per element of {}", list.show(input_schema(input)))),
+        NodeKind::Aggregate { input, keys, aggs } => {
+            let schema = input_schema(input);
+            let keys: Vec<String> = keys.iter().map(|k| k.show(schema).to_string()).collect();
+            let aggs: Vec<String> = aggs
+                .iter()
+                .map(|a| format!("{}({})", a.func.name(), a.arg.as_ref().map_or(String::new(), |e| e.show(schema).to_string())))
+                .collect();
+            if keys.is_empty() {
+                lines.push("one group (no key); combined on each worker, then on worker 0".into());
+            } else {
+                lines.push(format!("group by {}; combined on each worker, then exchanged by key", keys.join(", ")));
+            }
+            lines.push(format!("aggregates {}", aggs.join(", ")));
+        }
+        NodeKind::Distinct { input, keys } => {
+            if keys.is_empty() {
+                lines.push("exchanged by the whole record".into());
+            } else {
+                let keys: Vec<String> = keys.iter().map(|k| k.show(input_schema(input)).to_string()).collect();
+                lines.push(format!("by {}; exchanged by key", keys.join(", ")));
+            }
+        }
+        NodeKind::Union { .. } => {}
+    }
+    lines
+}

@@ -1,0 +1,394 @@
+//! Built-in scalar functions and user-defined ones: their signatures (for the checker) and
+//! their evaluation (total: a bad argument gives `null`, never a panic).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::plan::UdfImpl;
+use crate::time;
+use crate::types::{Base, Type};
+use crate::value::Value;
+
+/// A function an expression may call.
+#[derive(Clone)]
+pub enum Function {
+    Builtin(Builtin),
+    Udf(Arc<Udf>),
+}
+
+impl Function {
+    pub fn name(&self) -> &str {
+        match self {
+            Function::Builtin(b) => b.name(),
+            Function::Udf(u) => &u.name,
+        }
+    }
+}
+
+impl fmt::Debug for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A function registered by an embedding program, with the signature the checker enforces.
+pub struct Udf {
+    pub name: String,
+    pub params: Vec<Type>,
+    pub ret: Type,
+    pub imp: UdfImpl,
+}
+
+/// The user-defined functions known to the checker and the engine.
+#[derive(Clone, Default)]
+pub struct Functions {
+    pub udfs: HashMap<String, Arc<Udf>>,
+}
+
+macro_rules! builtins {
+    ($($variant:ident = $name:literal),* $(,)?) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Builtin { $($variant),* }
+        impl Builtin {
+            pub const ALL: &'static [Builtin] = &[$(Builtin::$variant),*];
+            pub fn name(self) -> &'static str {
+                match self { $(Builtin::$variant => $name),* }
+            }
+        }
+    };
+}
+
+builtins! {
+    Lower = "lower", Upper = "upper", Trim = "trim", Len = "len", Contains = "contains",
+    StartsWith = "starts_with", EndsWith = "ends_with", Split = "split", Replace = "replace",
+    RegexMatch = "regex_match", Substr = "substr", Abs = "abs", Round = "round", Floor = "floor",
+    Ceil = "ceil", Coalesce = "coalesce", Int = "int", Float = "float", String = "string",
+    ToTimestamp = "to_timestamp", FormatTimestamp = "format_timestamp", ToFixed = "to_fixed",
+    Now = "now",
+}
+
+impl Builtin {
+    pub fn from_name(name: &str) -> Option<Builtin> {
+        Builtin::ALL.iter().copied().find(|b| b.name() == name)
+    }
+
+    /// How it is called, for diagnostics.
+    pub fn usage(self) -> &'static str {
+        match self {
+            Builtin::Lower => "lower(string) -> string",
+            Builtin::Upper => "upper(string) -> string",
+            Builtin::Trim => "trim(string) -> string",
+            Builtin::Len => "len(string | list) -> int",
+            Builtin::Contains => "contains(string, string) -> bool",
+            Builtin::StartsWith => "starts_with(string, string) -> bool",
+            Builtin::EndsWith => "ends_with(string, string) -> bool",
+            Builtin::Split => "split(string, separator: string) -> list<string>",
+            Builtin::Replace => "replace(string, from: string, to: string) -> string",
+            Builtin::RegexMatch => "regex_match(string, pattern: string) -> bool",
+            Builtin::Substr => "substr(string, start: int[, length: int]) -> string (start counts from 1)",
+            Builtin::Abs => "abs(int | float | duration) -> same type",
+            Builtin::Round => "round(float[, digits: int]) -> float, round(int) -> int",
+            Builtin::Floor => "floor(float) -> float",
+            Builtin::Ceil => "ceil(float) -> float",
+            Builtin::Coalesce => "coalesce(a, b, ...) -> the first non-null argument",
+            Builtin::Int => "int(float | string | bool | timestamp | duration) -> int",
+            Builtin::Float => "float(int | string) -> float",
+            Builtin::String => "string(any) -> string",
+            Builtin::ToTimestamp => "to_timestamp(int | string) -> timestamp",
+            Builtin::FormatTimestamp => "format_timestamp(timestamp, pattern: string) -> string",
+            Builtin::ToFixed => "to_fixed(int | float, digits: int) -> string",
+            Builtin::Now => "now() -> timestamp",
+        }
+    }
+
+    /// The result type for these argument types, or what is wrong with them.
+    pub fn check(self, args: &[Type]) -> Result<Type, std::string::String> {
+        use Builtin::*;
+        let arity = |lo: usize, hi: usize| -> Result<(), std::string::String> {
+            if args.len() < lo || args.len() > hi {
+                let n = if lo == hi { format!("{lo}") } else { format!("{lo} to {hi}") };
+                Err(format!("{}() takes {n} argument{}, found {}", self.name(), if hi == 1 { "" } else { "s" }, args.len()))
+            } else {
+                Ok(())
+            }
+        };
+        let nullable = args.iter().any(|t| t.nullable);
+        let want = |i: usize, ok: &[Base], what: &str| -> Result<(), std::string::String> {
+            let t = &args[i];
+            if t.base == Base::Null || ok.contains(&t.base) {
+                Ok(())
+            } else {
+                Err(format!("argument {} of {}() must be {what}, found {t}", i + 1, self.name()))
+            }
+        };
+        let s = [Base::String];
+        let num = [Base::Int, Base::Float];
+        let out = |base: Base| Ok(Type::new(base).with_nullable(nullable));
+        match self {
+            Lower | Upper | Trim => {
+                arity(1, 1)?;
+                want(0, &s, "a string")?;
+                out(Base::String)
+            }
+            Len => {
+                arity(1, 1)?;
+                if !matches!(args[0].base, Base::String | Base::List(_) | Base::Null) {
+                    return Err(format!("len() takes a string or a list, found {}", args[0]));
+                }
+                out(Base::Int)
+            }
+            Contains | StartsWith | EndsWith | RegexMatch => {
+                arity(2, 2)?;
+                want(0, &s, "a string")?;
+                want(1, &s, "a string")?;
+                out(Base::Bool)
+            }
+            Split => {
+                arity(2, 2)?;
+                want(0, &s, "a string")?;
+                want(1, &s, "a string")?;
+                Ok(Type::list(Type::STRING).with_nullable(nullable))
+            }
+            Replace => {
+                arity(3, 3)?;
+                (0..3).try_for_each(|i| want(i, &s, "a string"))?;
+                out(Base::String)
+            }
+            Substr => {
+                arity(2, 3)?;
+                want(0, &s, "a string")?;
+                (1..args.len()).try_for_each(|i| want(i, &[Base::Int], "an int"))?;
+                out(Base::String)
+            }
+            Abs => {
+                arity(1, 1)?;
+                want(0, &[Base::Int, Base::Float, Base::Duration], "a number or a duration")?;
+                Ok(args[0].clone())
+            }
+            Round => {
+                arity(1, 2)?;
+                want(0, &num, "a number")?;
+                if args.len() == 2 {
+                    want(1, &[Base::Int], "an int")?;
+                    return out(Base::Float);
+                }
+                Ok(if args[0].base == Base::Int { args[0].clone() } else { Type::FLOAT.with_nullable(nullable) })
+            }
+            Floor | Ceil => {
+                arity(1, 1)?;
+                want(0, &num, "a number")?;
+                Ok(if args[0].base == Base::Int { args[0].clone() } else { Type::FLOAT.with_nullable(nullable) })
+            }
+            Coalesce => {
+                if args.is_empty() {
+                    return Err("coalesce() takes at least one argument".into());
+                }
+                let mut ty = args[0].clone();
+                for (i, t) in args.iter().enumerate().skip(1) {
+                    ty = ty.unify(t).ok_or_else(|| {
+                        format!("arguments of coalesce() must have one type: argument {} is {t}, the ones before are {ty}", i + 1)
+                    })?;
+                }
+                Ok(ty.with_nullable(args.iter().all(|t| t.nullable)))
+            }
+            Int => {
+                arity(1, 1)?;
+                want(0, &[Base::Int, Base::Float, Base::String, Base::Bool, Base::Timestamp, Base::Duration], "a number, string, bool, timestamp or duration")?;
+                let may_fail = matches!(args[0].base, Base::String | Base::Float);
+                Ok(Type::INT.with_nullable(nullable || may_fail))
+            }
+            Float => {
+                arity(1, 1)?;
+                want(0, &[Base::Int, Base::Float, Base::String], "a number or a string")?;
+                Ok(Type::FLOAT.with_nullable(nullable || args[0].base == Base::String))
+            }
+            String => {
+                arity(1, 1)?;
+                out(Base::String)
+            }
+            ToTimestamp => {
+                arity(1, 1)?;
+                want(0, &[Base::Int, Base::String, Base::Timestamp], "an int (epoch ms) or a string (RFC 3339)")?;
+                Ok(Type::TIMESTAMP.with_nullable(nullable || args[0].base == Base::String))
+            }
+            FormatTimestamp => {
+                arity(2, 2)?;
+                want(0, &[Base::Timestamp], "a timestamp")?;
+                want(1, &s, "a string")?;
+                Ok(Type::STRING.nullable())
+            }
+            ToFixed => {
+                arity(2, 2)?;
+                want(0, &num, "a number")?;
+                want(1, &[Base::Int], "an int")?;
+                out(Base::String)
+            }
+            Now => {
+                arity(0, 0)?;
+                Ok(Type::TIMESTAMP)
+            }
+        }
+    }
+
+    /// Evaluates the function; any null argument gives null (except for `coalesce`, `string`).
+    pub fn call(self, args: &[Value]) -> Value {
+        use Builtin::*;
+        match self {
+            Coalesce => return args.iter().find(|v| !v.is_null()).cloned().unwrap_or(Value::Null),
+            Now => {
+                let ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                return Value::Timestamp(ms);
+            }
+            _ if args.iter().any(Value::is_null) => return Value::Null,
+            _ => {}
+        }
+        let str_arg = |i: usize| args.get(i).and_then(Value::as_str).unwrap_or("");
+        let int_arg = |i: usize| args.get(i).and_then(Value::as_int);
+        match self {
+            Lower => Value::str(&str_arg(0).to_lowercase()),
+            Upper => Value::str(&str_arg(0).to_uppercase()),
+            Trim => Value::str(str_arg(0).trim()),
+            Len => match &args[0] {
+                Value::List(items) => Value::Int(items.len() as i64),
+                v => Value::Int(v.as_str().map_or(0, |s| s.chars().count()) as i64),
+            },
+            Contains => Value::Bool(str_arg(0).contains(str_arg(1))),
+            StartsWith => Value::Bool(str_arg(0).starts_with(str_arg(1))),
+            EndsWith => Value::Bool(str_arg(0).ends_with(str_arg(1))),
+            Split => {
+                let sep = str_arg(1);
+                let parts: Vec<Value> = if sep.is_empty() {
+                    str_arg(0).chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))).collect()
+                } else {
+                    str_arg(0).split(sep).map(Value::str).collect()
+                };
+                Value::List(parts.into())
+            }
+            Replace => Value::str(&str_arg(0).replace(str_arg(1), str_arg(2))),
+            RegexMatch => match regex::Regex::new(str_arg(1)) {
+                Ok(re) => Value::Bool(re.is_match(str_arg(0))),
+                Err(_) => Value::Null,
+            },
+            Substr => substr(str_arg(0), int_arg(1).unwrap_or(1), int_arg(2)),
+            Abs => match &args[0] {
+                Value::Int(i) => i.checked_abs().map_or(Value::Null, Value::Int),
+                Value::Duration(d) => d.checked_abs().map_or(Value::Null, Value::Duration),
+                v => v.as_float().map_or(Value::Null, |x| Value::float(x.abs())),
+            },
+            Round | Floor | Ceil => match (&args[0], args.get(1)) {
+                (Value::Int(i), None) => Value::Int(*i),
+                (v, digits) => {
+                    let x = v.as_float().unwrap_or(f64::NAN);
+                    let scale = 10f64.powi(digits.and_then(Value::as_int).unwrap_or(0).clamp(-300, 300) as i32);
+                    let f = match self {
+                        Floor => f64::floor,
+                        Ceil => f64::ceil,
+                        _ => f64::round,
+                    };
+                    Value::float(if digits.is_some() { f(x * scale) / scale } else { f(x) })
+                }
+            },
+            Int => match &args[0] {
+                Value::Int(i) | Value::Timestamp(i) | Value::Duration(i) => Value::Int(*i),
+                Value::Bool(b) => Value::Int(i64::from(*b)),
+                Value::Float(f) => {
+                    let x = f.get().trunc();
+                    if x.is_finite() && x >= i64::MIN as f64 && x < i64::MAX as f64 {
+                        Value::Int(x as i64)
+                    } else {
+                        Value::Null
+                    }
+                }
+                Value::Str(s) => s.trim().parse::<i64>().map_or(Value::Null, Value::Int),
+                _ => Value::Null,
+            },
+            Float => match &args[0] {
+                Value::Str(s) => s.trim().parse::<f64>().map_or(Value::Null, Value::float),
+                v => v.as_float().map_or(Value::Null, Value::float),
+            },
+            String => {
+                let mut s = std::string::String::new();
+                args[0].write_text(&mut s);
+                Value::str(&s)
+            }
+            ToTimestamp => match &args[0] {
+                Value::Int(i) | Value::Timestamp(i) => Value::Timestamp(*i),
+                Value::Str(s) => time::parse_timestamp(s).map_or(Value::Null, Value::Timestamp),
+                _ => Value::Null,
+            },
+            FormatTimestamp => match (&args[0], args[1].as_str()) {
+                (Value::Timestamp(t), Some(p)) => time::format_timestamp(*t, p).map_or(Value::Null, |s| Value::str(&s)),
+                _ => Value::Null,
+            },
+            ToFixed => {
+                let digits = int_arg(1).unwrap_or(0).clamp(0, 100) as usize;
+                match args[0].as_float() {
+                    Some(x) => Value::str(&format!("{x:.digits$}")),
+                    None => Value::Null,
+                }
+            }
+            Coalesce | Now => Value::Null,
+        }
+    }
+}
+
+/// `substr(s, start, len)`: characters from `start` (1 is the first; 0 or negative count from
+/// 1 like SQL), at most `len` of them.
+fn substr(s: &str, start: i64, len: Option<i64>) -> Value {
+    let (from, to) = match len {
+        Some(n) if n < 0 => return Value::Null,
+        Some(n) => (start, start.saturating_add(n)),
+        None => (start, i64::MAX),
+    };
+    let from = from.max(1) as usize - 1;
+    let to = (to.max(1) as usize).saturating_sub(1);
+    if to <= from {
+        return Value::str("");
+    }
+    let text: std::string::String = s.chars().skip(from).take(to - from).collect();
+    Value::str(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(b: Builtin, args: &[Value]) -> Value {
+        b.call(args)
+    }
+
+    #[test]
+    fn strings() {
+        assert_eq!(call(Builtin::Substr, &[Value::str("hello"), Value::Int(2), Value::Int(3)]), Value::str("ell"));
+        assert_eq!(call(Builtin::Substr, &[Value::str("hello"), Value::Int(4)]), Value::str("lo"));
+        assert_eq!(call(Builtin::Substr, &[Value::str("hello"), Value::Int(0), Value::Int(2)]), Value::str("h"));
+        assert_eq!(call(Builtin::Len, &[Value::str("héé")]), Value::Int(3));
+        assert_eq!(
+            call(Builtin::Split, &[Value::str("a,b"), Value::str(",")]),
+            Value::List(vec![Value::str("a"), Value::str("b")].into())
+        );
+        assert_eq!(call(Builtin::Upper, &[Value::Null]), Value::Null);
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(call(Builtin::ToFixed, &[Value::float(2.0 / 3.0), Value::Int(3)]), Value::str("0.667"));
+        assert_eq!(call(Builtin::ToFixed, &[Value::Int(5), Value::Int(2)]), Value::str("5.00"));
+        assert_eq!(call(Builtin::Round, &[Value::float(2.5)]), Value::float(3.0));
+        assert_eq!(call(Builtin::Round, &[Value::float(1.2345), Value::Int(2)]), Value::float(1.23));
+        assert_eq!(call(Builtin::Int, &[Value::str("x")]), Value::Null);
+        assert_eq!(call(Builtin::Int, &[Value::float(-2.7)]), Value::Int(-2));
+        assert_eq!(call(Builtin::Coalesce, &[Value::Null, Value::Int(1)]), Value::Int(1));
+    }
+
+    #[test]
+    fn signatures() {
+        assert_eq!(Builtin::Lower.check(&[Type::STRING.nullable()]), Ok(Type::STRING.nullable()));
+        assert!(Builtin::Lower.check(&[Type::INT]).unwrap_err().contains("found int"));
+        assert!(Builtin::Substr.check(&[Type::STRING]).unwrap_err().contains("2 to 3 arguments"));
+        assert_eq!(Builtin::Coalesce.check(&[Type::INT.nullable(), Type::INT]), Ok(Type::INT));
+    }
+}

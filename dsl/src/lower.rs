@@ -1,0 +1,195 @@
+//! `lower`: the checked pipeline → a plan. Consecutive row-by-row stages are fused into one
+//! `Map`, and every source learns which of its fields are read, so decoders can skip the rest.
+
+use std::collections::HashMap;
+
+use crate::check::{Checked, Input, StageKind as Kind};
+use crate::connectors::errors_schema;
+use crate::plan::{Node, NodeId, NodeKind, Plan, Sink, Step};
+
+/// Lowers a checked pipeline to a plan.
+pub fn lower(checked: &Checked) -> Plan {
+    let mut lowering = Lowering { checked, nodes: Vec::new(), memo: HashMap::new() };
+    let sinks = checked
+        .sinks
+        .iter()
+        .map(|s| Sink { input: lowering.input(s.input), connector: s.connector.clone() })
+        .collect();
+    let mut plan = Plan { nodes: lowering.nodes, sinks };
+    mark_used_fields(&mut plan);
+    plan
+}
+
+struct Lowering<'a> {
+    checked: &'a Checked,
+    nodes: Vec<Node>,
+    memo: HashMap<Input, NodeId>,
+}
+
+impl Lowering<'_> {
+    fn push(&mut self, node: Node) -> NodeId {
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+
+    fn input(&mut self, input: Input) -> NodeId {
+        if let Some(id) = self.memo.get(&input) {
+            return *id;
+        }
+        let id = match input {
+            Input::Source(s) => {
+                let source = &self.checked.sources[s];
+                let used = vec![false; source.schema.len()];
+                self.push(Node {
+                    name: source.name.clone(),
+                    kind: NodeKind::Source { connector: source.connector.clone(), used },
+                    schema: source.schema.clone(),
+                    updating: false,
+                })
+            }
+            Input::Errors(s) => {
+                let source = self.input(Input::Source(s));
+                let name = format!("{}.errors", self.checked.sources[s].name);
+                self.push(Node { name, kind: NodeKind::Errors { source }, schema: errors_schema(), updating: false })
+            }
+            Input::Stream(i) => self.stream(i),
+        };
+        self.memo.insert(input, id);
+        id
+    }
+
+    fn stream(&mut self, i: usize) -> NodeId {
+        let checked = self.checked;
+        let stream = &checked.streams[i];
+        let mut current = self.input(stream.input);
+        // The id of a `Map` this stream created and may still extend.
+        let mut open_map: Option<NodeId> = None;
+        for stage in &stream.stages {
+            let updating = self.nodes[current].updating;
+            let step = match &stage.kind {
+                Kind::Filter(e) => Some(Step::Filter(e.clone())),
+                Kind::Project(exprs) => Some(Step::Project { exprs: exprs.clone(), schema: stage.schema.clone() }),
+                _ => None,
+            };
+            if let Some(step) = step {
+                match open_map {
+                    Some(id) => {
+                        if let NodeKind::Map { steps, .. } = &mut self.nodes[id].kind {
+                            steps.push(step);
+                        }
+                        self.nodes[id].schema = stage.schema.clone();
+                    }
+                    None => {
+                        let kind = NodeKind::Map { input: current, steps: vec![step] };
+                        current = self.push(Node { name: stream.name.clone(), kind, schema: stage.schema.clone(), updating });
+                        open_map = Some(current);
+                    }
+                }
+                continue;
+            }
+            open_map = None;
+            let (kind, updating) = match &stage.kind {
+                Kind::Unnest(list) => (NodeKind::Unnest { input: current, list: list.clone() }, updating),
+                Kind::Aggregate { keys, aggs } => {
+                    (NodeKind::Aggregate { input: current, keys: keys.clone(), aggs: aggs.clone() }, true)
+                }
+                Kind::Distinct { keys } => (NodeKind::Distinct { input: current, keys: keys.clone() }, true),
+                Kind::Union(others) => {
+                    let mut inputs = vec![current];
+                    inputs.extend(others.iter().map(|o| self.input(*o)));
+                    let updating = inputs.iter().any(|n| self.nodes[*n].updating);
+                    (NodeKind::Union { inputs }, updating)
+                }
+                Kind::Filter(_) | Kind::Project(_) => unreachable!("handled above"),
+            };
+            current = self.push(Node { name: stream.name.clone(), kind, schema: stage.schema.clone(), updating });
+        }
+        current
+    }
+}
+
+/// Works backwards from the sinks to find which fields of each node are read, and records
+/// the answer for sources.
+fn mark_used_fields(plan: &mut Plan) {
+    let mut needed: Vec<Vec<bool>> = plan.nodes.iter().map(|n| vec![false; n.schema.len()]).collect();
+    for sink in &plan.sinks {
+        needed[sink.input].iter_mut().for_each(|b| *b = true);
+    }
+    for id in (0..plan.nodes.len()).rev() {
+        let out = needed[id].clone();
+        let node = &plan.nodes[id];
+        let mut need = |input: NodeId, field: usize| {
+            if let Some(b) = needed[input].get_mut(field) {
+                *b = true;
+            }
+        };
+        match &node.kind {
+            NodeKind::Source { .. } | NodeKind::Errors { .. } => {}
+            NodeKind::Map { input, steps } => {
+                let mut want = out;
+                for step in steps.iter().rev() {
+                    match step {
+                        Step::Filter(e) => e.visit_fields(&mut |f| {
+                            if let Some(b) = want.get_mut(f) {
+                                *b = true;
+                            } else {
+                                want.resize(f + 1, false);
+                                want[f] = true;
+                            }
+                        }),
+                        Step::Project { exprs, .. } => {
+                            let mut before = Vec::new();
+                            for (e, wanted) in exprs.iter().zip(want.iter()) {
+                                if *wanted {
+                                    e.visit_fields(&mut |f| {
+                                        if before.len() <= f {
+                                            before.resize(f + 1, false);
+                                        }
+                                        before[f] = true;
+                                    });
+                                }
+                            }
+                            want = before;
+                        }
+                    }
+                }
+                for (f, w) in want.iter().enumerate() {
+                    if *w {
+                        need(*input, f);
+                    }
+                }
+            }
+            NodeKind::Unnest { input, list } => {
+                for (f, w) in out.iter().enumerate().take(out.len().saturating_sub(1)) {
+                    if *w {
+                        need(*input, f);
+                    }
+                }
+                list.visit_fields(&mut |f| need(*input, f));
+            }
+            NodeKind::Aggregate { input, keys, aggs } => {
+                keys.iter().for_each(|k| k.visit_fields(&mut |f| need(*input, f)));
+                aggs.iter().flat_map(|a| &a.arg).for_each(|a| a.visit_fields(&mut |f| need(*input, f)));
+            }
+            NodeKind::Distinct { input, .. } => {
+                // The whole record is compared (and kept).
+                let n = plan.nodes[*input].schema.len();
+                (0..n).for_each(|f| need(*input, f));
+            }
+            NodeKind::Union { inputs } => {
+                for input in inputs {
+                    for (f, w) in out.iter().enumerate() {
+                        if *w {
+                            need(*input, f);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (id, node) in plan.nodes.iter_mut().enumerate() {
+        if let NodeKind::Source { used, .. } = &mut node.kind {
+            *used = needed[id].clone();
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! The plan: a DAG of typed nodes with fields as positions, ready for the engine to render.
+//! It makes explicit what the engine would otherwise have to recover: schemas, which source
+//! fields are read, where data is exchanged, and whether a stream is append-only or updating.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::functions::Function;
+use crate::types::{Schema, Type};
+use crate::value::Value;
+
+/// Index of a node in `Plan::nodes`; inputs always have smaller indices than their consumers.
+pub type NodeId = usize;
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub nodes: Vec<Node>,
+    pub sinks: Vec<Sink>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// The stream's name (`bids`, `hot`, `bids.errors`), or the stream a fused part belongs to.
+    pub name: String,
+    pub kind: NodeKind,
+    pub schema: Schema,
+    /// Updating streams carry retractions (differential collections); the others are append-only.
+    pub updating: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum NodeKind {
+    /// Records read by a connector; `used[i]` says whether field i is read downstream
+    /// (the decoder skips the others).
+    Source { connector: SourceConnector, used: Vec<bool> },
+    /// The records of a source that failed to decode: `{ raw, error, source, position }`.
+    Errors { source: NodeId },
+    /// Fused `filter`/`select`/`derive` stages, applied row by row in order.
+    Map { input: NodeId, steps: Vec<Step> },
+    /// One record per element of `list`, the element appended as the last field.
+    Unnest { input: NodeId, list: Expr },
+    /// One record per group: the keys, then the aggregates. Records are combined locally,
+    /// exchanged by the hash of the keys, then combined per group.
+    Aggregate { input: NodeId, keys: Vec<Expr>, aggs: Vec<Agg> },
+    /// Drops duplicate records; with keys, keeps one record (the least) per key.
+    Distinct { input: NodeId, keys: Vec<Expr> },
+    /// All records of all inputs.
+    Union { inputs: Vec<NodeId> },
+}
+
+impl NodeKind {
+    pub fn inputs(&self) -> Vec<NodeId> {
+        match self {
+            NodeKind::Source { .. } => vec![],
+            NodeKind::Errors { source } => vec![*source],
+            NodeKind::Map { input, .. }
+            | NodeKind::Unnest { input, .. }
+            | NodeKind::Aggregate { input, .. }
+            | NodeKind::Distinct { input, .. } => vec![*input],
+            NodeKind::Union { inputs } => inputs.clone(),
+        }
+    }
+}
+
+/// One row-by-row step of a `Map`.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Keep the row when the expression is `true` (not `false`, not `null`).
+    Filter(Expr),
+    /// Replace the row by these expressions evaluated on it, giving a row of `schema`.
+    Project { exprs: Vec<Expr>, schema: Schema },
+}
+
+/// An aggregate call; `arg` is `None` for `count()`.
+#[derive(Clone, Debug)]
+pub struct Agg {
+    pub func: AggFunc,
+    pub arg: Option<Expr>,
+    pub ty: Type,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AggFunc {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+    CountDistinct,
+    First,
+    Last,
+    Collect,
+}
+
+impl AggFunc {
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::Count => "count",
+            AggFunc::Sum => "sum",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+            AggFunc::Avg => "avg",
+            AggFunc::CountDistinct => "count_distinct",
+            AggFunc::First => "first",
+            AggFunc::Last => "last",
+            AggFunc::Collect => "collect",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<AggFunc> {
+        AggFunc::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    pub const ALL: [AggFunc; 9] = [
+        AggFunc::Count,
+        AggFunc::Sum,
+        AggFunc::Min,
+        AggFunc::Max,
+        AggFunc::Avg,
+        AggFunc::CountDistinct,
+        AggFunc::First,
+        AggFunc::Last,
+        AggFunc::Collect,
+    ];
+}
+
+/// A typed expression over the positions of its input row.
+#[derive(Clone, Debug)]
+pub enum Expr {
+    Lit(Value),
+    Field(usize),
+    List(Vec<Expr>),
+    Neg(Box<Expr>),
+    Not(Box<Expr>),
+    /// Arithmetic; the checker has made sure the operand types fit the operator.
+    Arith(Arith, Box<Expr>, Box<Expr>),
+    Compare(Cmp, Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Concat(Box<Expr>, Box<Expr>),
+    In { expr: Box<Expr>, list: Box<Expr>, negated: bool },
+    IsNull { expr: Box<Expr>, negated: bool },
+    If { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    Call { func: Function, args: Vec<Expr> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Expr {
+    /// Calls `f` with every field position the expression reads.
+    pub fn visit_fields(&self, f: &mut impl FnMut(usize)) {
+        match self {
+            Expr::Lit(_) => {}
+            Expr::Field(i) => f(*i),
+            Expr::List(items) | Expr::Call { args: items, .. } => {
+                items.iter().for_each(|e| e.visit_fields(f))
+            }
+            Expr::Neg(e) | Expr::Not(e) | Expr::IsNull { expr: e, .. } => e.visit_fields(f),
+            Expr::Arith(_, a, b)
+            | Expr::Compare(_, a, b)
+            | Expr::And(a, b)
+            | Expr::Or(a, b)
+            | Expr::Concat(a, b)
+            | Expr::In { expr: a, list: b, .. } => {
+                a.visit_fields(f);
+                b.visit_fields(f);
+            }
+            Expr::If { cond, then, otherwise } => {
+                cond.visit_fields(f);
+                then.visit_fields(f);
+                otherwise.visit_fields(f);
+            }
+        }
+    }
+
+    /// The expression as text, with field positions named by `schema`.
+    pub fn show<'a>(&'a self, schema: &'a Schema) -> impl fmt::Display + 'a {
+        ShowExpr { expr: self, schema }
+    }
+}
+
+struct ShowExpr<'a> {
+    expr: &'a Expr,
+    schema: &'a Schema,
+}
+
+impl<'a> fmt::Display for ShowExpr<'a> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |e: &'a Expr| ShowExpr { expr: e, schema: self.schema };
+        match self.expr {
+            Expr::Lit(v) => write!(f, "{v}"),
+            Expr::Field(i) => match self.schema.fields.get(*i) {
+                Some(field) => f.write_str(&field.name),
+                None => write!(f, "#{i}"),
+            },
+            Expr::List(items) => {
+                f.write_str("[")?;
+                for (i, e) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}", show(e))?;
+                }
+                f.write_str("]")
+            }
+            Expr::Neg(e) => write!(f, "-{}", show(e)),
+            Expr::Not(e) => write!(f, "not {}", show(e)),
+            Expr::Arith(op, a, b) => {
+                let s = match op {
+                    Arith::Add => "+",
+                    Arith::Sub => "-",
+                    Arith::Mul => "*",
+                    Arith::Div => "/",
+                    Arith::Rem => "%",
+                };
+                write!(f, "({} {s} {})", show(a), show(b))
+            }
+            Expr::Compare(op, a, b) => {
+                let s = match op {
+                    Cmp::Eq => "==",
+                    Cmp::Ne => "!=",
+                    Cmp::Lt => "<",
+                    Cmp::Le => "<=",
+                    Cmp::Gt => ">",
+                    Cmp::Ge => ">=",
+                };
+                write!(f, "({} {s} {})", show(a), show(b))
+            }
+            Expr::And(a, b) => write!(f, "({} and {})", show(a), show(b)),
+            Expr::Or(a, b) => write!(f, "({} or {})", show(a), show(b)),
+            Expr::Concat(a, b) => write!(f, "({} + {})", show(a), show(b)),
+            Expr::In { expr, list, negated } => {
+                let not = if *negated { "not " } else { "" };
+                write!(f, "({} {not}in {})", show(expr), show(list))
+            }
+            Expr::IsNull { expr, negated } => {
+                let not = if *negated { "not " } else { "" };
+                write!(f, "({} is {not}null)", show(expr))
+            }
+            Expr::If { cond, then, otherwise } => {
+                write!(f, "(if {} then {} else {})", show(cond), show(then), show(otherwise))
+            }
+            Expr::Call { func, args } => {
+                write!(f, "{}(", func.name())?;
+                for (i, e) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}", show(e))?;
+                }
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+/// Text formats of files, stdin and stdout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Format {
+    Jsonl,
+    Csv { header: bool, delimiter: u8 },
+    Text,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Format::Jsonl => f.write_str("jsonl"),
+            Format::Csv { header, .. } => write!(f, "csv{}", if *header { "" } else { " (no header)" }),
+            Format::Text => f.write_str("text"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceConnector {
+    /// A bounded file, split by byte ranges across all workers.
+    File { path: String, format: Format },
+    /// Standard input, read by one worker.
+    Stdin { format: Format },
+    /// The Nexmark generator: `kind` is `person`, `auction` or `bid`; `events` counts all
+    /// events of the model (of which 1/50 are persons, 3/50 auctions, 46/50 bids).
+    Generate { kind: String, events: u64, seed: u64 },
+    /// Fed by the embedding Rust program.
+    Rust,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SinkConnector {
+    /// One file (`partitioned: false`) or one part per worker (`path` + `-N` before the extension).
+    File { path: String, format: Format, partitioned: bool },
+    Stdout { format: Format },
+    /// Handed to a closure of the embedding Rust program, under the stream's name.
+    Rust { stream: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct Sink {
+    pub input: NodeId,
+    pub connector: SinkConnector,
+}
+
+/// A user-defined function registered by an embedding program.
+pub type UdfImpl = Arc<dyn Fn(&[Value]) -> Value + Send + Sync>;
+
+impl Plan {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id]
+    }
+
+    /// The node ids whose inputs include `id`.
+    pub fn consumers(&self, id: NodeId) -> Vec<NodeId> {
+        (0..self.nodes.len()).filter(|n| self.nodes[*n].kind.inputs().contains(&id)).collect()
+    }
+}
+
+impl fmt::Display for SourceConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceConnector::File { path, format } => write!(f, "file({path:?}, {format})"),
+            SourceConnector::Stdin { format } => write!(f, "stdin({format})"),
+            SourceConnector::Generate { kind, events, seed } => {
+                write!(f, "generate(nexmark {kind}, {events} events, seed {seed})")
+            }
+            SourceConnector::Rust => f.write_str("rust"),
+        }
+    }
+}
+
+impl fmt::Display for SinkConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SinkConnector::File { path, format, partitioned } => {
+                let parts = if *partitioned { ", one part per worker" } else { "" };
+                write!(f, "file({path:?}, {format}{parts})")
+            }
+            SinkConnector::Stdout { format } => write!(f, "stdout({format})"),
+            SinkConnector::Rust { stream } => write!(f, "rust({stream})"),
+        }
+    }
+}

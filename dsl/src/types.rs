@@ -1,0 +1,156 @@
+//! The types of the language: `bool int float string timestamp duration list<T>` and `T?`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A type without nullability.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Base {
+    Bool,
+    Int,
+    Float,
+    String,
+    Timestamp,
+    Duration,
+    List(Box<Type>),
+    /// The type of the literal `null` before it meets another type.
+    Null,
+}
+
+/// A type: a base type and whether `null` is allowed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Type {
+    pub base: Base,
+    pub nullable: bool,
+}
+
+impl Type {
+    pub const fn new(base: Base) -> Type {
+        Type { base, nullable: false }
+    }
+    pub const BOOL: Type = Type::new(Base::Bool);
+    pub const INT: Type = Type::new(Base::Int);
+    pub const FLOAT: Type = Type::new(Base::Float);
+    pub const STRING: Type = Type::new(Base::String);
+    pub const TIMESTAMP: Type = Type::new(Base::Timestamp);
+    pub const DURATION: Type = Type::new(Base::Duration);
+    pub const NULL: Type = Type { base: Base::Null, nullable: true };
+
+    pub fn list(elem: Type) -> Type {
+        Type::new(Base::List(Box::new(elem)))
+    }
+
+    pub fn nullable(mut self) -> Type {
+        self.nullable = true;
+        self
+    }
+
+    pub fn non_null(mut self) -> Type {
+        self.nullable = matches!(self.base, Base::Null);
+        self
+    }
+
+    pub fn with_nullable(mut self, nullable: bool) -> Type {
+        self.nullable = nullable || matches!(self.base, Base::Null);
+        self
+    }
+
+    pub fn is_numeric(&self) -> bool {
+        matches!(self.base, Base::Int | Base::Float)
+    }
+
+    /// The common type of two types, if values of both fit in it (`int` widens to `float`,
+    /// `null` to anything nullable).
+    pub fn unify(&self, other: &Type) -> Option<Type> {
+        let nullable = self.nullable || other.nullable;
+        let base = match (&self.base, &other.base) {
+            (Base::Null, b) | (b, Base::Null) => b.clone(),
+            (a, b) if a == b => a.clone(),
+            (Base::Int, Base::Float) | (Base::Float, Base::Int) => Base::Float,
+            (Base::List(a), Base::List(b)) => Base::List(Box::new(a.unify(b)?)),
+            _ => return None,
+        };
+        Some(Type { base, nullable })
+    }
+
+    /// Whether a value of type `self` may be stored where `target` is expected.
+    pub fn fits(&self, target: &Type) -> bool {
+        if self.nullable && !target.nullable {
+            return false;
+        }
+        match (&self.base, &target.base) {
+            (Base::Null, _) => true,
+            (Base::Int, Base::Float) => true,
+            (Base::List(a), Base::List(b)) => a.fits(b),
+            (a, b) => a == b,
+        }
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.base {
+            Base::Bool => f.write_str("bool")?,
+            Base::Int => f.write_str("int")?,
+            Base::Float => f.write_str("float")?,
+            Base::String => f.write_str("string")?,
+            Base::Timestamp => f.write_str("timestamp")?,
+            Base::Duration => f.write_str("duration")?,
+            Base::List(t) => write!(f, "list<{t}>")?,
+            Base::Null => return f.write_str("null"),
+        }
+        if self.nullable {
+            f.write_str("?")?;
+        }
+        Ok(())
+    }
+}
+
+/// A named, typed field of a schema.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Field {
+    pub name: String,
+    pub ty: Type,
+}
+
+/// The fields of a record, in order: a row holds their values at the same positions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Schema {
+    pub fields: Vec<Field>,
+}
+
+impl Schema {
+    pub fn new(fields: Vec<Field>) -> Schema {
+        Schema { fields }
+    }
+
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|f| f.name.as_str())
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+impl fmt::Display for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, field) in self.fields.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, " {}: {}", field.name, field.ty)?;
+        }
+        f.write_str(" }")
+    }
+}

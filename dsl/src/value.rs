@@ -1,0 +1,268 @@
+//! Run-time values. A row is a `Vec<Value>` whose positions follow its schema.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time;
+
+/// A float with a total order, so that floats can be keys, be sorted and live in
+/// differential collections. The order is IEEE 754 `totalOrder` (`-0.0 < 0.0`, NaN last);
+/// `-0.0` and every NaN are made canonical on construction, so `-0.0 == 0.0` and all NaNs
+/// are one value.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct F64(f64);
+
+impl F64 {
+    pub fn new(x: f64) -> F64 {
+        if x == 0.0 {
+            F64(0.0)
+        } else if x.is_nan() {
+            F64(f64::NAN)
+        } else {
+            F64(x)
+        }
+    }
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl PartialEq for F64 {
+    fn eq(&self, other: &F64) -> bool {
+        self.0.total_cmp(&other.0) == Ordering::Equal
+    }
+}
+impl Eq for F64 {}
+impl PartialOrd for F64 {
+    fn partial_cmp(&self, other: &F64) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for F64 {
+    fn cmp(&self, other: &F64) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+impl Hash for F64 {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.to_bits().hash(state)
+    }
+}
+
+/// One value of a field. Strings and lists are shared, so copying a row is cheap.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+pub enum Value {
+    #[default]
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(F64),
+    Str(Arc<str>),
+    /// Milliseconds since the Unix epoch.
+    Timestamp(i64),
+    /// Milliseconds.
+    Duration(i64),
+    List(Arc<[Value]>),
+}
+
+/// A record: values in the positions of its schema's fields.
+pub type Row = Vec<Value>;
+
+impl Value {
+    pub fn float(x: f64) -> Value {
+        Value::Float(F64::new(x))
+    }
+
+    pub fn str(s: &str) -> Value {
+        Value::Str(Arc::from(s))
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) | Value::Timestamp(i) | Value::Duration(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// Ints widen to floats.
+    pub fn as_float(&self) -> Option<f64> {
+        match self {
+            Value::Float(f) => Some(f.get()),
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Writes the value as JSON (timestamps as RFC 3339 text, durations as milliseconds).
+    pub fn write_json(&self, out: &mut String) {
+        use std::fmt::Write;
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) | Value::Duration(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::Float(f) => write_float_json(f.get(), out),
+            Value::Str(s) => write_json_string(s, out),
+            Value::Timestamp(t) => {
+                out.push('"');
+                time::write_rfc3339(*t, out);
+                out.push('"');
+            }
+            Value::List(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    v.write_json(out);
+                }
+                out.push(']');
+            }
+        }
+    }
+
+    /// Writes the value as plain text, as CSV cells and `string(x)` show it: strings
+    /// unquoted, null as the empty string, lists as JSON.
+    pub fn write_text(&self, out: &mut String) {
+        use std::fmt::Write;
+        match self {
+            Value::Null => {}
+            Value::Str(s) => out.push_str(s),
+            Value::Timestamp(t) => time::write_rfc3339(*t, out),
+            Value::Duration(d) => time::write_duration(*d, out),
+            Value::Float(f) => {
+                let _ = write!(out, "{}", FloatText(f.get()));
+            }
+            other => other.write_json(out),
+        }
+    }
+}
+
+/// A float in its shortest exact form; NaN and infinities (not JSON numbers) as text.
+struct FloatText(f64);
+
+impl fmt::Display for FloatText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let x = self.0;
+        if x.is_nan() {
+            f.write_str("NaN")
+        } else if x.is_infinite() {
+            f.write_str(if x > 0.0 { "Infinity" } else { "-Infinity" })
+        } else {
+            // Rust's `{}` prints the shortest text that reads back to the same float,
+            // without an exponent; `{:?}` keeps a `.0` on integral values.
+            write!(f, "{x:?}")
+        }
+    }
+}
+
+fn write_float_json(x: f64, out: &mut String) {
+    use std::fmt::Write;
+    if x.is_finite() {
+        let _ = write!(out, "{}", FloatText(x));
+    } else {
+        out.push('"');
+        let _ = write!(out, "{}", FloatText(x));
+        out.push('"');
+    }
+}
+
+/// Writes `s` as a JSON string literal.
+pub fn write_json_string(s: &str, out: &mut String) {
+    use std::fmt::Write;
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+impl fmt::Display for Value {
+    /// Values as the language writes literals: strings quoted, timestamps with `@`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        match self {
+            Value::Timestamp(t) => {
+                s.push('@');
+                time::write_rfc3339(*t, &mut s);
+            }
+            Value::Duration(d) => time::write_duration(*d, &mut s),
+            Value::List(items) => {
+                s.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        s.push_str(", ");
+                    }
+                    s.push_str(&v.to_string());
+                }
+                s.push(']');
+            }
+            other => other.write_json(&mut s),
+        }
+        f.write_str(&s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_are_totally_ordered_and_canonical() {
+        assert_eq!(Value::float(-0.0), Value::float(0.0));
+        assert_eq!(Value::float(f64::NAN), Value::float(-f64::NAN));
+        assert!(Value::float(1.5) < Value::float(2.0));
+        assert!(Value::float(f64::INFINITY) < Value::float(f64::NAN));
+    }
+
+    #[test]
+    fn json_text() {
+        let mut s = String::new();
+        Value::List(vec![Value::float(0.1), Value::float(2.0), Value::str("a\"\n\u{1}")].into())
+            .write_json(&mut s);
+        assert_eq!(s, r#"[0.1,2.0,"a\"\n\u0001"]"#);
+        let mut t = String::new();
+        Value::Timestamp(1_700_000_000_000).write_json(&mut t);
+        assert_eq!(t, "\"2023-11-14T22:13:20.000Z\"");
+    }
+}

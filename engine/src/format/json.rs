@@ -1,0 +1,852 @@
+//! JSON lines: a serde visitor that parses an object straight into a positional row.
+//!
+//! Each key is looked up among the schema's fields (trying the next field in schema order
+//! first, since writers usually keep that order); a used field's value is deserialized
+//! directly into a `Value` of the field's type, and every other value is skipped with
+//! `IgnoredAny`, which checks its syntax but allocates nothing. Duplicate keys: the last wins.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use eddy_dsl::{Base, Row, Schema, Type, Value};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::{
+    line_str, parse_duration_text, parse_timestamp_text, quote_snippet, reset_row, FieldInfo,
+};
+
+pub(super) struct JsonDecoder {
+    fields: Vec<FieldInfo>,
+    lookup: Lookup,
+    /// Used, non-nullable fields: checked for presence after each line.
+    required: Vec<usize>,
+    /// The message of a type error, set by the visitors (serde errors carry no payload
+    /// we could read back without formatting).
+    err: Option<String>,
+}
+
+impl JsonDecoder {
+    pub(super) fn new(fields: Vec<FieldInfo>) -> JsonDecoder {
+        let lookup = Lookup::new(&fields);
+        let required = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.used && !f.ty.nullable)
+            .map(|(i, _)| i)
+            .collect();
+        JsonDecoder {
+            fields,
+            lookup,
+            required,
+            err: None,
+        }
+    }
+
+    pub(super) fn decode(&mut self, line: &[u8], row: &mut Row) -> Result<(), String> {
+        let text = line_str(line)?;
+        if text.trim_ascii().is_empty() {
+            return Err("empty line".into());
+        }
+        reset_row(row, self.fields.len());
+        self.err = None;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let seed = RowSeed {
+            fields: &self.fields,
+            lookup: &self.lookup,
+            row,
+            err: &mut self.err,
+        };
+        if let Err(e) = seed.deserialize(&mut de).and_then(|()| de.end()) {
+            return Err(self.err.take().unwrap_or_else(|| syntax_message(&e)));
+        }
+        for &i in &self.required {
+            if row[i].is_null() {
+                return Err(format!("missing field '{}'", self.fields[i].name));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses JSON text (a CSV cell holding a list) as a value of type `ty`.
+pub(super) fn parse_value(text: &str, ty: &Type, name: &str) -> Result<Value, String> {
+    let mut err = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let seed = ValueSeed {
+        ty,
+        path: Path::Field(name),
+        err: &mut err,
+    };
+    match seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(err.unwrap_or_else(|| format!("field '{name}': {}", syntax_message(&e)))),
+    }
+}
+
+/// `invalid JSON at column 17: expected value`, from serde_json's
+/// `expected value at line 1 column 17`.
+fn syntax_message(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let msg = full
+        .rfind(" at line ")
+        .map_or(full.as_str(), |p| &full[..p]);
+    format!("invalid JSON at column {}: {msg}", e.column())
+}
+
+/// Finds a key's field: the field after the previous match first, then a scan (few fields)
+/// or a hash map (many).
+struct Lookup {
+    names: Vec<Box<str>>,
+    used: Vec<bool>,
+    map: Option<HashMap<Box<str>, usize>>,
+}
+
+impl Lookup {
+    const SCAN_LIMIT: usize = 16;
+
+    fn new(fields: &[FieldInfo]) -> Lookup {
+        let names: Vec<Box<str>> = fields.iter().map(|f| f.name.clone()).collect();
+        let map = (names.len() > Lookup::SCAN_LIMIT).then(|| {
+            names
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, n)| (n.clone(), i))
+                .collect()
+        });
+        Lookup {
+            names,
+            used: fields.iter().map(|f| f.used).collect(),
+            map,
+        }
+    }
+
+    /// The index of `key`'s field if the pipeline uses it.
+    #[inline]
+    fn find(&self, key: &str, cursor: &mut usize) -> Option<usize> {
+        let i = match self.names.get(*cursor) {
+            Some(n) if **n == *key => *cursor,
+            _ => match &self.map {
+                Some(map) => *map.get(key)?,
+                None => self.names.iter().position(|n| **n == *key)?,
+            },
+        };
+        *cursor = i + 1;
+        self.used[i].then_some(i)
+    }
+}
+
+/// Where a value sits, for messages: `price`, `tags[2]`.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Field(&'a str),
+    Elem(&'a Path<'a>, usize),
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Field(name) => f.write_str(name),
+            Path::Elem(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+/// What was found instead of the expected type.
+enum Found<'a> {
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(&'a str),
+    Null,
+    Array,
+    Object,
+}
+
+impl fmt::Display for Found<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Found::Bool(b) => write!(f, "bool {b}"),
+            Found::Int(i) => write!(f, "integer {i}"),
+            Found::Float(x) => write!(f, "float {x}"),
+            Found::Str(s) => write!(f, "string {}", quote_snippet(s)),
+            Found::Null => f.write_str("null"),
+            Found::Array => f.write_str("array"),
+            Found::Object => f.write_str("object"),
+        }
+    }
+}
+
+/// Records `msg` and returns the error that stops serde_json; `decode` reports `msg`.
+fn fail<T, E: de::Error>(err: &mut Option<String>, msg: String) -> Result<T, E> {
+    *err = Some(msg);
+    Err(E::custom(""))
+}
+
+struct RowSeed<'a> {
+    fields: &'a [FieldInfo],
+    lookup: &'a Lookup,
+    row: &'a mut Row,
+    err: &'a mut Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl RowSeed<'_> {
+    fn not_object<E: de::Error>(self, found: Found) -> Result<(), E> {
+        fail(self.err, format!("expected a JSON object, found {found}"))
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut cursor = 0;
+        while let Some(slot) = map.next_key_seed(KeySeed {
+            lookup: self.lookup,
+            cursor: &mut cursor,
+        })? {
+            match slot {
+                Some(i) => {
+                    let field = &self.fields[i];
+                    let seed = ValueSeed {
+                        ty: &field.ty,
+                        path: Path::Field(&field.name),
+                        err: &mut *self.err,
+                    };
+                    self.row[i] = map.next_value_seed(seed)?;
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.not_object(Found::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.not_object(Found::Int(v.into()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.not_object(Found::Int(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.not_object(Found::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.not_object(Found::Str(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.not_object(Found::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<(), A::Error> {
+        self.not_object(Found::Array)
+    }
+}
+
+/// Reads a key as `&str` (borrowed from the line when it has no escapes) and finds its field.
+struct KeySeed<'a> {
+    lookup: &'a Lookup,
+    cursor: &'a mut usize,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+        Ok(self.lookup.find(key, self.cursor))
+    }
+}
+
+/// Deserializes one value straight into a `Value` of type `ty`.
+struct ValueSeed<'a> {
+    ty: &'a Type,
+    path: Path<'a>,
+    err: &'a mut Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl ValueSeed<'_> {
+    fn mismatch<E: de::Error>(self, found: Found) -> Result<Value, E> {
+        let msg = format!(
+            "field '{}': expected {}, found {found}",
+            self.path,
+            self.ty.clone().non_null()
+        );
+        fail(self.err, msg)
+    }
+
+    fn invalid<E: de::Error>(self, what: &str, text: &str) -> Result<Value, E> {
+        let msg = format!(
+            "field '{}': invalid {what} {}",
+            self.path,
+            quote_snippet(text)
+        );
+        fail(self.err, msg)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.ty)
+    }
+
+    #[inline]
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        match self.ty.base {
+            Base::Int => Ok(Value::Int(v)),
+            Base::Float => Ok(Value::float(v as f64)),
+            Base::Timestamp => Ok(Value::Timestamp(v)),
+            Base::Duration => Ok(Value::Duration(v)),
+            _ => self.mismatch(Found::Int(v.into())),
+        }
+    }
+
+    #[inline]
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        match i64::try_from(v) {
+            Ok(v) => self.visit_i64(v),
+            Err(_) if self.ty.base == Base::Float => Ok(Value::float(v as f64)),
+            Err(_) if matches!(self.ty.base, Base::Int | Base::Timestamp | Base::Duration) => {
+                let msg = format!("field '{}': integer {v} out of range", self.path);
+                fail(self.err, msg)
+            }
+            Err(_) => self.mismatch(Found::Int(v.into())),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        match self.ty.base {
+            Base::Float => Ok(Value::float(v)),
+            _ => self.mismatch(Found::Float(v)),
+        }
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        match self.ty.base {
+            Base::Bool => Ok(Value::Bool(v)),
+            _ => self.mismatch(Found::Bool(v)),
+        }
+    }
+
+    #[inline]
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        match self.ty.base {
+            Base::String => Ok(Value::Str(Arc::from(v))),
+            Base::Timestamp => match parse_timestamp_text(v) {
+                Some(t) => Ok(Value::Timestamp(t)),
+                None => self.invalid("timestamp", v),
+            },
+            Base::Duration => match parse_duration_text(v) {
+                Some(d) => Ok(Value::Duration(d)),
+                None => self.invalid("duration", v),
+            },
+            // The encoders write non-finite floats as these strings.
+            Base::Float => match v {
+                "NaN" => Ok(Value::float(f64::NAN)),
+                "Infinity" => Ok(Value::float(f64::INFINITY)),
+                "-Infinity" => Ok(Value::float(f64::NEG_INFINITY)),
+                _ => self.mismatch(Found::Str(v)),
+            },
+            _ => self.mismatch(Found::Str(v)),
+        }
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        if self.ty.nullable {
+            Ok(Value::Null)
+        } else {
+            self.mismatch(Found::Null)
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let Base::List(elem) = &self.ty.base else {
+            return self.mismatch(Found::Array);
+        };
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+        let path = self.path;
+        loop {
+            let seed = ValueSeed {
+                ty: elem,
+                path: Path::Elem(&path, items.len()),
+                err: &mut *self.err,
+            };
+            match seq.next_element_seed(seed)? {
+                Some(v) => items.push(v),
+                None => break,
+            }
+        }
+        Ok(Value::List(items.into()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<Value, A::Error> {
+        self.mismatch(Found::Object)
+    }
+}
+
+/// Writes rows as `{"a":1,"b":"x"}` with the keys pre-rendered.
+pub(super) struct JsonEncoder {
+    /// `{"a":` for the first field, `,"b":` for the others.
+    prefixes: Vec<String>,
+}
+
+impl JsonEncoder {
+    pub(super) fn new(schema: &Schema) -> JsonEncoder {
+        let prefixes = schema
+            .names()
+            .enumerate()
+            .map(|(i, name)| {
+                let mut p = String::from(if i == 0 { "{" } else { "," });
+                eddy_dsl::value::write_json_string(name, &mut p);
+                p.push(':');
+                p
+            })
+            .collect();
+        JsonEncoder { prefixes }
+    }
+
+    pub(super) fn encode(&self, row: &[Value], out: &mut String) {
+        if self.prefixes.is_empty() {
+            out.push_str("{}\n");
+            return;
+        }
+        for (i, prefix) in self.prefixes.iter().enumerate() {
+            out.push_str(prefix);
+            row.get(i).unwrap_or(&Value::Null).write_json(out);
+        }
+        out.push_str("}\n");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::tests::schema;
+    use super::super::{Decoder, Encoder, Format};
+    use eddy_dsl::{Row, Type, Value};
+
+    fn bid_schema() -> eddy_dsl::Schema {
+        schema(&[
+            ("auction", Type::INT),
+            ("price", Type::INT),
+            ("channel", Type::STRING),
+            ("date_time", Type::TIMESTAMP),
+            ("extra", Type::STRING.nullable()),
+        ])
+    }
+
+    fn decode_with(used: &[bool], line: &str) -> Result<Row, String> {
+        let mut d = Decoder::new(&Format::Jsonl, &bid_schema(), used);
+        let mut row = Row::new();
+        d.decode(line.as_bytes(), &mut row).map(|()| row)
+    }
+
+    fn decode(line: &str) -> Result<Row, String> {
+        decode_with(&[true; 5], line)
+    }
+
+    #[test]
+    fn decodes_fields_in_any_order_and_ignores_unknown_keys() {
+        let row = decode(
+            r#"{"price":5,"zzz":{"a":[1,2,{"b":null}]},"auction":1000,"date_time":"2023-11-14T22:13:20.001Z","channel":"Goo\"gle\u00e9"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            row,
+            vec![
+                Value::Int(1000),
+                Value::Int(5),
+                Value::str("Goo\"gleé"),
+                Value::Timestamp(1_700_000_000_001),
+                Value::Null
+            ]
+        );
+        // Epoch ms for timestamps, a trailing '\r', duplicate keys (the last wins), an
+        // escaped key.
+        let row = decode("{\"auction\":1,\"auction\":2,\"pri\\u0063e\":3,\"channel\":\"\",\"date_time\":17,\"extra\":null}\r")
+            .unwrap();
+        assert_eq!(
+            row,
+            vec![
+                Value::Int(2),
+                Value::Int(3),
+                Value::str(""),
+                Value::Timestamp(17),
+                Value::Null
+            ]
+        );
+    }
+
+    #[test]
+    fn decodes_every_type() {
+        let s = schema(&[
+            ("b", Type::BOOL),
+            ("i", Type::INT),
+            ("f", Type::FLOAT),
+            ("f2", Type::FLOAT),
+            ("t", Type::TIMESTAMP),
+            ("d", Type::DURATION),
+            ("d2", Type::DURATION),
+            ("l", Type::list(Type::INT.nullable())),
+            ("n", Type::STRING.nullable()),
+            ("m", Type::INT.nullable()),
+        ]);
+        let mut d = Decoder::new(&Format::Jsonl, &s, &[true; 10]);
+        let mut row = Row::new();
+        d.decode(
+            br#"{"b":false,"i":-9223372036854775808,"f":2.5e3,"f2":7,"t":"2024-05-01T14:00:00+02:00","d":"10s","d2":250,"l":[1,null,3],"n":null}"#,
+            &mut row,
+        )
+        .unwrap();
+        assert_eq!(
+            row,
+            vec![
+                Value::Bool(false),
+                Value::Int(i64::MIN),
+                Value::float(2500.0),
+                Value::float(7.0),
+                Value::Timestamp(1_714_564_800_000),
+                Value::Duration(10_000),
+                Value::Duration(250),
+                Value::List(vec![Value::Int(1), Value::Null, Value::Int(3)].into()),
+                Value::Null,
+                Value::Null,
+            ]
+        );
+    }
+
+    #[test]
+    fn rejections() {
+        let ok = r#""channel":"c","date_time":1"#;
+        let cases = [
+            (
+                format!(r#"{{"auction":1,"price":"abc",{ok}}}"#),
+                r#"field 'price': expected int, found string "abc""#,
+            ),
+            (
+                format!(r#"{{"auction":1,"price":5.0,{ok}}}"#),
+                "field 'price': expected int, found float 5",
+            ),
+            (
+                format!(r#"{{"auction":1,"price":1e3,{ok}}}"#),
+                "field 'price': expected int, found float 1000",
+            ),
+            (
+                format!(r#"{{"auction":1,"price":null,{ok}}}"#),
+                "field 'price': expected int, found null",
+            ),
+            (
+                format!(r#"{{"auction":1,"price":[1],{ok}}}"#),
+                "field 'price': expected int, found array",
+            ),
+            (
+                format!(r#"{{"auction":1,"price":{{}},{ok}}}"#),
+                "field 'price': expected int, found object",
+            ),
+            (
+                format!(r#"{{"auction":1,"price":true,{ok}}}"#),
+                "field 'price': expected int, found bool true",
+            ),
+            (
+                format!(r#"{{"auction":1,"price":9223372036854775808,{ok}}}"#),
+                "field 'price': integer 9223372036854775808 out of range",
+            ),
+            (format!(r#"{{"auction":1,{ok}}}"#), "missing field 'price'"),
+            (
+                format!(r#"{{"auction":1,"price":2,{ok},"extra":5}}"#),
+                "field 'extra': expected string, found integer 5",
+            ),
+            (
+                r#"{"auction":1,"price":2,"channel":"c","date_time":"yesterday"}"#.into(),
+                r#"field 'date_time': invalid timestamp "yesterday""#,
+            ),
+            (
+                r#"{"auction":1,"price":2,"channel":"c","date_time":1.5}"#.into(),
+                "field 'date_time': expected timestamp, found float 1.5",
+            ),
+            (
+                r#"{"auction":1,"price":2,"channel":"c","date_time":1"#.into(),
+                "invalid JSON at column 50: EOF while parsing an object",
+            ),
+            (
+                format!(r#"{{"auction":1,"price":2,{ok}}} x"#),
+                "invalid JSON at column 53: trailing characters",
+            ),
+            (
+                format!(r#"{{"auction":1,"price":2,{ok}}}{{}}"#),
+                "invalid JSON at column 52: trailing characters",
+            ),
+            (
+                r#"{"auction":1,,}"#.into(),
+                "invalid JSON at column 14: key must be a string",
+            ),
+            (
+                "{'a':1}".into(),
+                "invalid JSON at column 2: key must be a string",
+            ),
+            ("[1,2]".into(), "expected a JSON object, found array"),
+            ("\"x\"".into(), "expected a JSON object, found string \"x\""),
+            ("42".into(), "expected a JSON object, found integer 42"),
+            ("  ".into(), "empty line"),
+        ];
+        for (line, want) in cases {
+            assert_eq!(decode(&line).unwrap_err(), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_rejected() {
+        let mut d = Decoder::new(&Format::Jsonl, &bid_schema(), &[true; 5]);
+        let mut row = Row::new();
+        assert_eq!(
+            d.decode(b"{\"channel\":\"a\xff\"}", &mut row).unwrap_err(),
+            "invalid UTF-8 at byte 13"
+        );
+        // Also inside values that are skipped.
+        let mut d = Decoder::new(&Format::Jsonl, &bid_schema(), &[false; 5]);
+        assert_eq!(
+            d.decode(b"{\"zz\":\"\xc3\"}", &mut row).unwrap_err(),
+            "invalid UTF-8 at byte 7"
+        );
+    }
+
+    #[test]
+    fn list_element_errors_name_the_element() {
+        let s = schema(&[("m", Type::list(Type::list(Type::INT)))]);
+        let mut d = Decoder::new(&Format::Jsonl, &s, &[true]);
+        let mut row = Row::new();
+        assert_eq!(
+            d.decode(br#"{"m":[[1],[2,"x"]]}"#, &mut row).unwrap_err(),
+            r#"field 'm[1][1]': expected int, found string "x""#
+        );
+        assert_eq!(
+            d.decode(br#"{"m":[null]}"#, &mut row).unwrap_err(),
+            "field 'm[0]': expected list<int>, found null"
+        );
+    }
+
+    #[test]
+    fn unused_fields_are_skipped_but_syntax_checked() {
+        let used = [true, false, false, true, false];
+        // Wrong types and nulls in unused fields, and missing unused fields, are fine.
+        let row = decode_with(
+            &used,
+            r#"{"auction":7,"price":"abc","channel":null,"date_time":5}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            row,
+            vec![
+                Value::Int(7),
+                Value::Null,
+                Value::Null,
+                Value::Timestamp(5),
+                Value::Null
+            ]
+        );
+        let row = decode_with(&used, r#"{"auction":7,"date_time":5,"extra":[1,{"x":2}]}"#).unwrap();
+        assert_eq!(row[4], Value::Null);
+        // The syntax of skipped values is still checked.
+        assert!(
+            decode_with(&used, r#"{"auction":7,"price":[1,,2],"date_time":5}"#)
+                .unwrap_err()
+                .starts_with("invalid JSON at column 25")
+        );
+        // Used fields are still required.
+        assert_eq!(
+            decode_with(&used, r#"{"auction":7,"price":1}"#).unwrap_err(),
+            "missing field 'date_time'"
+        );
+    }
+
+    #[test]
+    fn many_fields_use_the_hash_lookup() {
+        let names: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
+        let fields: Vec<(&str, Type)> = names.iter().map(|n| (n.as_str(), Type::INT)).collect();
+        let s = schema(&fields);
+        let mut used = vec![false; 40];
+        used[3] = true;
+        used[39] = true;
+        let mut d = Decoder::new(&Format::Jsonl, &s, &used);
+        let line: Vec<String> = (0..40).rev().map(|i| format!("\"f{i}\":{i}")).collect();
+        let mut row = Row::new();
+        d.decode(format!("{{{}}}", line.join(",")).as_bytes(), &mut row)
+            .unwrap();
+        assert_eq!(row[3], Value::Int(3));
+        assert_eq!(row[39], Value::Int(39));
+        assert_eq!(row[0], Value::Null);
+    }
+
+    #[test]
+    fn encodes_in_schema_order() {
+        let e = Encoder::new(&Format::Jsonl, &bid_schema());
+        let mut out = String::new();
+        e.encode(
+            &[
+                Value::Int(1),
+                Value::Int(2),
+                Value::str("a\"b"),
+                Value::Timestamp(1_700_000_000_000),
+                Value::Null,
+            ],
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            "{\"auction\":1,\"price\":2,\"channel\":\"a\\\"b\",\"date_time\":\"2023-11-14T22:13:20.000Z\",\"extra\":null}\n"
+        );
+        assert_eq!(e.header(), None);
+        let mut out = String::new();
+        Encoder::new(&Format::Jsonl, &schema(&[])).encode(&[], &mut out);
+        assert_eq!(out, "{}\n");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod bench {
+    use super::super::{Decoder, Encoder, Format};
+    use crate::nexmark::{schema, Generator, Kind};
+    use eddy_dsl::Row;
+    use std::time::Instant;
+
+    /// `cargo test --release -p eddy-engine format::json::bench -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn decode_speed() {
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Bid {
+            auction: i64,
+            bidder: i64,
+            price: i64,
+            channel: String,
+            url: String,
+            date_time: String,
+            extra: Option<String>,
+        }
+        let n = 1_000_000;
+        let s = schema(Kind::Bid);
+        let mut rows = Vec::new();
+        Generator::default().fill(Kind::Bid, 0..n * 50 / 46 + 50, &mut rows);
+        rows.truncate(n as usize);
+        let enc = Encoder::new(&Format::Jsonl, &s);
+        let mut text = String::new();
+        for r in &rows {
+            enc.encode(r, &mut text);
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        let time = |name: &str, f: &mut dyn FnMut(&str) -> i64| {
+            let start = Instant::now();
+            let mut sum = 0i64;
+            for l in &lines {
+                sum = sum.wrapping_add(f(l));
+            }
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "{name:<40} {:>6.1} ns/line {:>5.2} M lines/s ({sum})",
+                secs * 1e9 / n as f64,
+                n as f64 / secs / 1e6
+            );
+        };
+        time("serde struct (all fields, date_time text)", &mut |l| {
+            let b: Bid = serde_json::from_str(l).unwrap();
+            b.price + b.date_time.len() as i64
+        });
+        time("serde struct + RFC 3339 via chrono", &mut |l| {
+            let b: Bid = serde_json::from_str(l).unwrap();
+            b.price + eddy_dsl::time::parse_timestamp(&b.date_time).unwrap()
+        });
+        let mut row = Row::new();
+        let mut all = Decoder::new(&Format::Jsonl, &s, &[true; 7]);
+        time("Decoder, all 7 fields", &mut |l| {
+            all.decode(l.as_bytes(), &mut row).unwrap();
+            row[2].as_int().unwrap()
+        });
+        let mut three = Decoder::new(
+            &Format::Jsonl,
+            &s,
+            &[true, false, true, false, false, true, false],
+        );
+        time("Decoder, 3 fields (auction, price, date_time)", &mut |l| {
+            three.decode(l.as_bytes(), &mut row).unwrap();
+            row[2].as_int().unwrap()
+        });
+        let csv = Format::Csv {
+            header: false,
+            delimiter: b',',
+        };
+        let enc = Encoder::new(&csv, &s);
+        let mut text = String::new();
+        for r in &rows {
+            enc.encode(r, &mut text);
+        }
+        let csv_lines: Vec<&str> = text.lines().collect();
+        let mut csv3 = Decoder::new(&csv, &s, &[true, false, true, false, false, true, false]);
+        let start = Instant::now();
+        for l in &csv_lines {
+            csv3.decode(l.as_bytes(), &mut row).unwrap();
+        }
+        println!(
+            "{:<40} {:>6.1} ns/line",
+            "CSV Decoder, 3 fields",
+            start.elapsed().as_secs_f64() * 1e9 / n as f64
+        );
+        let start = Instant::now();
+        let mut out = String::new();
+        let enc = Encoder::new(&Format::Jsonl, &s);
+        for r in &rows {
+            out.clear();
+            enc.encode(r, &mut out);
+        }
+        println!(
+            "{:<40} {:>6.1} ns/line",
+            "JSON Encoder",
+            start.elapsed().as_secs_f64() * 1e9 / n as f64
+        );
+        let dir = std::env::temp_dir().join(format!("eddy-nexmark-bench-{}", std::process::id()));
+        let start = Instant::now();
+        let events = 2_000_000;
+        crate::nexmark::write_jsonl(&dir, events, 42).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "nexmark::write_jsonl {:.2} M events/s",
+            events as f64 / secs / 1e6
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

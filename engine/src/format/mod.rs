@@ -1,0 +1,518 @@
+//! Record formats: schema-driven decoders (line → row) and encoders (row → line).
+//!
+//! A [`Decoder`] turns one line of input into a positional [`Row`] following its schema; it
+//! is built once per worker and reused for every line, and it skips the fields the pipeline
+//! never reads (they stay `Value::Null` in the row and are not materialised). An [`Encoder`]
+//! writes rows as JSON lines, CSV or plain text.
+//!
+//! Rules shared by all formats:
+//! - A line is given without its terminator; a trailing `'\r'` is ignored. Invalid UTF-8 is
+//!   an error.
+//! - Missing and null values are errors only for fields that are both *used* and
+//!   non-nullable: a field the pipeline does not read is never checked, so its absence or a
+//!   value of the wrong type in it does not reject the record. The syntax of the whole line
+//!   (JSON, CSV quoting) is always checked.
+//! - Type mapping (target type from the schema): `int` from an integer (a number with a
+//!   fraction or an exponent, even `5.0`, is rejected); `float` from any number (and the
+//!   texts `NaN`, `Infinity`, `-Infinity`, which the encoders write for non-finite floats);
+//!   `string`, `bool`; `timestamp` from integer epoch milliseconds or RFC 3339 text;
+//!   `duration` from integer milliseconds or a duration literal (`10s`, `-250ms`);
+//!   `list<T>` from a JSON array (in CSV: JSON text in the cell); `T?` also from null.
+//! - On error the row's contents are unspecified.
+
+mod csv;
+mod json;
+mod text;
+
+use eddy_dsl::{Field, Row, Schema, Type, Value};
+use serde::{Deserialize, Serialize};
+
+/// How records are laid out in lines of text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Format {
+    /// One JSON object per line.
+    Jsonl,
+    /// RFC 4180 CSV, one record per line (quoted fields spanning lines are not supported).
+    /// `delimiter` must be an ASCII byte.
+    Csv { header: bool, delimiter: u8 },
+    /// The whole line as the single field of `{ line: string }`.
+    Text,
+}
+
+impl Format {
+    /// CSV with a header line and `,` as the delimiter.
+    pub const CSV: Format = Format::Csv {
+        header: true,
+        delimiter: b',',
+    };
+
+    /// The format a file name's extension implies: `.jsonl`/`.json`/`.ndjson`, `.csv`
+    /// (with header), `.tsv` (tab, with header), `.txt`/`.log`/`.text`.
+    pub fn from_extension(path: &str) -> Option<Format> {
+        let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+        match ext.as_str() {
+            "jsonl" | "json" | "ndjson" => Some(Format::Jsonl),
+            "csv" => Some(Format::CSV),
+            "tsv" => Some(Format::Csv {
+                header: true,
+                delimiter: b'\t',
+            }),
+            "txt" | "text" | "log" => Some(Format::Text),
+            _ => None,
+        }
+    }
+
+    /// The format named `jsonl`, `csv` or `text` (CSV with a header and `,`).
+    pub fn from_name(name: &str) -> Option<Format> {
+        match name {
+            "jsonl" | "json" => Some(Format::Jsonl),
+            "csv" => Some(Format::CSV),
+            "text" => Some(Format::Text),
+            _ => None,
+        }
+    }
+
+    /// Whether the first line of an input is a header for [`Decoder::set_header`].
+    pub fn has_header(&self) -> bool {
+        matches!(self, Format::Csv { header: true, .. })
+    }
+}
+
+/// The schema of the `text` format: `{ line: string }`.
+pub fn text_schema() -> Schema {
+    Schema::new(vec![Field {
+        name: "line".into(),
+        ty: Type::STRING,
+    }])
+}
+
+/// A schema field as the decoders need it.
+#[derive(Clone, Debug)]
+struct FieldInfo {
+    name: Box<str>,
+    ty: Type,
+    used: bool,
+}
+
+fn field_infos(schema: &Schema, used: &[bool]) -> Vec<FieldInfo> {
+    schema
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| FieldInfo {
+            name: f.name.as_str().into(),
+            ty: f.ty.clone(),
+            // A `used` slice shorter than the schema counts the rest as used.
+            used: used.get(i).copied().unwrap_or(true),
+        })
+        .collect()
+}
+
+/// Resets `row` to `n` nulls, keeping its allocation.
+fn reset_row(row: &mut Row, n: usize) {
+    row.clear();
+    row.resize(n, Value::Null);
+}
+
+/// Validates UTF-8 and drops one trailing `'\r'`.
+fn line_str(line: &[u8]) -> Result<&str, String> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    std::str::from_utf8(line).map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))
+}
+
+/// Decodes lines of one format into rows of one schema. One per worker, reused for every line.
+pub struct Decoder {
+    inner: Inner,
+}
+
+enum Inner {
+    Json(json::JsonDecoder),
+    Csv(csv::CsvDecoder),
+    Text(text::TextDecoder),
+}
+
+impl Decoder {
+    /// `used[i]` says whether field i of `schema` is read by the pipeline; unused fields are
+    /// skipped while parsing (not materialised, not type-checked) and left as `Value::Null`
+    /// in the row. Entries missing from `used` count as used.
+    pub fn new(format: &Format, schema: &Schema, used: &[bool]) -> Decoder {
+        let fields = field_infos(schema, used);
+        let inner = match format {
+            Format::Jsonl => Inner::Json(json::JsonDecoder::new(fields)),
+            Format::Csv { delimiter, .. } => Inner::Csv(csv::CsvDecoder::new(fields, *delimiter)),
+            Format::Text => Inner::Text(text::TextDecoder::new(fields)),
+        };
+        Decoder { inner }
+    }
+
+    /// For CSV with a header: the header line, mapping columns to fields by name. Columns not
+    /// in the schema are ignored; a used, non-nullable field missing from the header is an
+    /// error (an unused one is not: see the module doc). Until it is called, CSV columns are
+    /// the schema's fields in order. For other formats it does nothing.
+    pub fn set_header(&mut self, line: &[u8]) -> Result<(), String> {
+        match &mut self.inner {
+            Inner::Csv(d) => d.set_header(line),
+            Inner::Json(_) | Inner::Text(_) => Ok(()),
+        }
+    }
+
+    /// Decodes one line (without its terminator; a trailing `'\r'` is tolerated) into `row`,
+    /// which gets one value per schema field. Errors are short messages such as
+    /// `field 'price': expected int, found string "abc"` or `missing field 'auction'`.
+    pub fn decode(&mut self, line: &[u8], row: &mut Row) -> Result<(), String> {
+        match &mut self.inner {
+            Inner::Json(d) => d.decode(line, row),
+            Inner::Csv(d) => d.decode(line, row),
+            Inner::Text(d) => d.decode(line, row),
+        }
+    }
+}
+
+/// Encodes rows of one schema as lines of one format.
+pub struct Encoder {
+    inner: EncInner,
+}
+
+enum EncInner {
+    Json(json::JsonEncoder),
+    Csv(csv::CsvEncoder),
+    Text,
+}
+
+impl Encoder {
+    pub fn new(format: &Format, schema: &Schema) -> Encoder {
+        let inner = match format {
+            Format::Jsonl => EncInner::Json(json::JsonEncoder::new(schema)),
+            Format::Csv { header, delimiter } => {
+                EncInner::Csv(csv::CsvEncoder::new(schema, *header, *delimiter))
+            }
+            Format::Text => EncInner::Text,
+        };
+        Encoder { inner }
+    }
+
+    /// The header line for CSV with a header (ending with `'\n'`); `None` otherwise.
+    pub fn header(&self) -> Option<String> {
+        match &self.inner {
+            EncInner::Csv(e) => e.header(),
+            EncInner::Json(_) | EncInner::Text => None,
+        }
+    }
+
+    /// Appends one record and `'\n'` to `out`.
+    ///
+    /// JSON: `{"a":1,"b":"x"}` in schema order, nulls as `null`, timestamps as RFC 3339 text.
+    /// CSV: cells as `Value::write_text` shows them, quoted only when they hold the delimiter,
+    /// a quote, `\r` or `\n`; null is an empty cell and the empty string is `""`, so both
+    /// read back as they were. Text: the fields' text joined by `,`.
+    pub fn encode(&self, row: &[Value], out: &mut String) {
+        match &self.inner {
+            EncInner::Json(e) => e.encode(row, out),
+            EncInner::Csv(e) => e.encode(row, out),
+            EncInner::Text => text::encode(row, out),
+        }
+    }
+}
+
+/// Parses timestamp text: RFC 3339 (a fast path for the common
+/// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`, then `eddy_dsl::time::parse_timestamp`) or an
+/// integer of epoch milliseconds.
+fn parse_timestamp_text(text: &str) -> Option<i64> {
+    if let Some(ms) = fast_rfc3339(text.as_bytes()) {
+        return Some(ms);
+    }
+    let t = text.trim();
+    if let Ok(ms) = t.parse::<i64>() {
+        return Some(ms);
+    }
+    eddy_dsl::time::parse_timestamp(t)
+}
+
+/// Parses a duration literal (`10s`, `-250ms`) or an integer of milliseconds.
+fn parse_duration_text(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if let Ok(ms) = t.parse::<i64>() {
+        return Some(ms);
+    }
+    match t.strip_prefix('-') {
+        Some(rest) => eddy_dsl::time::parse_duration(rest).map(|d| -d),
+        None => eddy_dsl::time::parse_duration(t),
+    }
+}
+
+/// The common RFC 3339 shape without chrono: `YYYY-MM-DDTHH:MM:SS`, an optional fraction of
+/// 1 to 9 digits (truncated to milliseconds, as chrono does), then `Z` or `±HH:MM`. Anything
+/// else (including leap seconds) returns `None` and takes the general path.
+fn fast_rfc3339(s: &[u8]) -> Option<i64> {
+    fn num(s: &[u8]) -> Option<i64> {
+        let mut n = 0i64;
+        for &b in s {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + i64::from(b - b'0');
+        }
+        Some(n)
+    }
+    if s.len() < 20
+        || s[4] != b'-'
+        || s[7] != b'-'
+        || s[10] != b'T'
+        || s[13] != b':'
+        || s[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d) = (num(&s[0..4])?, num(&s[5..7])?, num(&s[8..10])?);
+    let (h, mi, sec) = (num(&s[11..13])?, num(&s[14..16])?, num(&s[17..19])?);
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59
+    {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut millis = 0;
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let digits = frac.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        let mut scale = 100;
+        for &b in &frac[..digits.min(3)] {
+            millis += i64::from(b - b'0') * scale;
+            scale /= 10;
+        }
+        rest = &frac[digits..];
+    }
+    let offset_min = match rest {
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), oh @ .., b':', m1, m2] if oh.len() == 2 => {
+            let (oh, om) = (num(oh)?, num(&[*m1, *m2])?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let m = oh * 60 + om;
+            if *sign == b'-' {
+                -m
+            } else {
+                m
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo, d);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+    Some(secs * 1000 + millis)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's method).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A short description of a text value for error messages: quoted, at most 40 characters.
+fn quote_snippet(s: &str) -> String {
+    let mut out = String::new();
+    match s.char_indices().nth(40) {
+        Some((cut, _)) => {
+            eddy_dsl::value::write_json_string(&s[..cut], &mut out);
+            out.insert_str(out.len() - 1, "...");
+        }
+        None => eddy_dsl::value::write_json_string(s, &mut out),
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    pub(super) fn schema(fields: &[(&str, Type)]) -> Schema {
+        Schema::new(
+            fields
+                .iter()
+                .map(|(n, t)| Field {
+                    name: (*n).into(),
+                    ty: t.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    /// Every type, nullable and not, with a value of each.
+    fn all_types() -> (Schema, Row) {
+        let s = schema(&[
+            ("b", Type::BOOL),
+            ("i", Type::INT),
+            ("f", Type::FLOAT),
+            ("s", Type::STRING),
+            ("t", Type::TIMESTAMP),
+            ("d", Type::DURATION),
+            ("l", Type::list(Type::INT)),
+            ("ls", Type::list(Type::STRING.nullable())),
+            ("ll", Type::list(Type::list(Type::FLOAT))),
+            ("ni", Type::INT.nullable()),
+            ("ns", Type::STRING.nullable()),
+            ("nt", Type::TIMESTAMP.nullable()),
+            ("e", Type::STRING.nullable()),
+        ]);
+        let row = vec![
+            Value::Bool(true),
+            Value::Int(-42),
+            Value::float(0.1),
+            Value::str("a, \"quoted\"\nline\twith ünïcode"),
+            Value::Timestamp(1_700_000_000_123),
+            Value::Duration(-250),
+            Value::List(vec![Value::Int(1), Value::Int(i64::MAX)].into()),
+            Value::List(vec![Value::str("x,y"), Value::Null].into()),
+            Value::List(vec![Value::List(vec![Value::float(1.5)].into())].into()),
+            Value::Null,
+            Value::Null,
+            Value::Timestamp(-1),
+            Value::str(""),
+        ];
+        (s, row)
+    }
+
+    #[test]
+    fn round_trips_every_type_in_every_format() {
+        let (s, row) = all_types();
+        for format in [
+            Format::Jsonl,
+            Format::CSV,
+            Format::Csv {
+                header: false,
+                delimiter: b';',
+            },
+            Format::Csv {
+                header: true,
+                delimiter: b'\t',
+            },
+        ] {
+            let enc = Encoder::new(&format, &s);
+            let mut out = String::new();
+            enc.encode(&row, &mut out);
+            let mut dec = Decoder::new(&format, &s, &[true; 13]);
+            if let Some(h) = enc.header() {
+                dec.set_header(h.trim_end().as_bytes()).unwrap();
+            }
+            assert!(out.ends_with('\n'));
+            let mut got = Row::new();
+            dec.decode(out.trim_end_matches('\n').as_bytes(), &mut got)
+                .unwrap_or_else(|e| panic!("{format:?}: {e}\n{out}"));
+            assert_eq!(got, row, "{format:?}: {out}");
+        }
+    }
+
+    #[test]
+    fn float_edge_values_round_trip() {
+        let s = schema(&[("f", Type::FLOAT)]);
+        for x in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e300,
+            5e-324,
+            -0.0,
+            123.0,
+        ] {
+            for format in [Format::Jsonl, Format::CSV] {
+                let mut out = String::new();
+                Encoder::new(&format, &s).encode(&[Value::float(x)], &mut out);
+                let mut dec = Decoder::new(&format, &s, &[true]);
+                let mut row = Row::new();
+                dec.decode(out.trim_end().as_bytes(), &mut row).unwrap();
+                assert_eq!(row, vec![Value::float(x)], "{out}");
+            }
+        }
+    }
+
+    #[test]
+    fn fast_rfc3339_agrees_with_chrono() {
+        let mut rng = 0x1234_5678_u64;
+        for _ in 0..20_000 {
+            rng = rng
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let ms = (rng >> 20) as i64 - (1i64 << 43) + 1_700_000_000_000;
+            let mut s = String::new();
+            eddy_dsl::time::write_rfc3339(ms, &mut s);
+            assert_eq!(fast_rfc3339(s.as_bytes()), Some(ms), "{s}");
+        }
+        for s in [
+            "2024-05-01T12:00:00Z",
+            "2024-05-01T14:00:00+02:00",
+            "2024-05-01T10:30:00-01:30",
+            "2024-02-29T23:59:59.999999999Z",
+            "1969-12-31T23:59:59.5Z",
+            "2000-01-01T00:00:00.1+00:00",
+        ] {
+            assert_eq!(
+                fast_rfc3339(s.as_bytes()),
+                eddy_dsl::time::parse_timestamp(s),
+                "{s}"
+            );
+        }
+        for s in [
+            "2023-02-29T00:00:00Z",
+            "2024-05-01T12:00:60Z",
+            "2024-05-01 12:00:00Z",
+            "2024-05-01T12:00:00",
+        ] {
+            assert_eq!(fast_rfc3339(s.as_bytes()), None, "{s}");
+        }
+        assert_eq!(
+            parse_timestamp_text("2024-05-01"),
+            eddy_dsl::time::parse_timestamp("2024-05-01")
+        );
+        assert_eq!(
+            parse_timestamp_text("1700000000000"),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(parse_timestamp_text("2023-02-29T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration_text("10s"), Some(10_000));
+        assert_eq!(parse_duration_text("-250ms"), Some(-250));
+        assert_eq!(parse_duration_text("1500"), Some(1500));
+        assert_eq!(parse_duration_text("ten"), None);
+    }
+
+    #[test]
+    fn formats_by_name_and_extension() {
+        assert_eq!(
+            Format::from_extension("data/bids.jsonl"),
+            Some(Format::Jsonl)
+        );
+        assert_eq!(Format::from_extension("x.CSV"), Some(Format::CSV));
+        assert_eq!(Format::from_extension("x.log"), Some(Format::Text));
+        assert_eq!(Format::from_extension("x"), None);
+        assert_eq!(Format::from_name("csv"), Some(Format::CSV));
+        assert!(Format::CSV.has_header());
+        assert_eq!(text_schema().fields[0].ty, Type::STRING);
+    }
+
+    #[test]
+    fn snippets_are_short() {
+        assert_eq!(quote_snippet("abc"), "\"abc\"");
+        let long = "x".repeat(100);
+        assert_eq!(quote_snippet(&long), format!("\"{}...\"", "x".repeat(40)));
+    }
+}

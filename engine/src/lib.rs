@@ -1,0 +1,14 @@
+//! The Eddy engine: renders a plan as a timely/differential dataflow and runs it on threads,
+//! processes and machines.
+
+pub mod format;
+pub mod nexmark;
+mod readers;
+mod render;
+mod run;
+mod summary;
+
+pub use readers::Feed;
+pub use render::RustSink;
+pub use run::{run, Bindings, Error, RunConfig};
+pub use summary::{SinkSummary, SourceSummary, Summary};

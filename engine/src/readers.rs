@@ -1,0 +1,395 @@
+//! Readers: where a source's records come from. Each worker reads its own share (a byte range
+//! of a file, a range of generated events) in batches, and never blocks its worker: inputs that
+//! must block (stdin) are read on their own thread and handed over through a bounded channel.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::sync::mpsc::{sync_channel, Receiver, TryRecvError};
+use std::sync::{Arc, Mutex};
+
+use eddy_dsl::plan::Format;
+use eddy_dsl::{Row, Schema, Value};
+
+use crate::format::Decoder;
+use crate::nexmark;
+use crate::render::source::error_row;
+
+/// What a reader has left after a `read`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// More is ready now: schedule again.
+    More,
+    /// Nothing ready yet: try again soon.
+    Idle,
+    /// The input is exhausted.
+    Done,
+}
+
+pub trait Reader {
+    /// Reads up to `max` records, appending decoded rows to `ok` and `.errors` rows to `err`.
+    fn read(&mut self, max: usize, ok: &mut Vec<Row>, err: &mut Vec<Row>) -> Result<Status, String>;
+}
+
+/// Splits lines of bytes into decoded rows and error rows, tracking line numbers.
+struct LineDecoder {
+    decoder: Decoder,
+    source: String,
+    /// Where lines come from, for error positions (a path, or `stdin`).
+    origin: String,
+    row: Row,
+}
+
+impl LineDecoder {
+    fn new(source: &str, origin: &str, format: &Format, schema: &Schema, used: &[bool]) -> LineDecoder {
+        LineDecoder {
+            decoder: Decoder::new(format, schema, used),
+            source: source.to_string(),
+            origin: origin.to_string(),
+            row: vec![Value::Null; schema.len()],
+        }
+    }
+
+    /// Decodes a line into `ok`, or returns why it cannot.
+    fn decode(&mut self, line: &[u8], ok: &mut Vec<Row>) -> Option<String> {
+        match self.decoder.decode(line, &mut self.row) {
+            Ok(()) => {
+                ok.push(self.row.clone());
+                None
+            }
+            Err(e) => Some(e),
+        }
+    }
+
+    fn reject(&self, line: &[u8], error: String, line_no: u64, err: &mut Vec<Row>) {
+        err.push(error_row(line, error, &self.source, format!("{}:{line_no}", self.origin)));
+    }
+}
+
+/// Reads one line into `buf` (without its '\n'), keeping at most `limit` bytes; returns the
+/// bytes consumed (0 at end of input) and whether the line was longer than the limit.
+fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<(usize, bool)> {
+    buf.clear();
+    let mut consumed = 0;
+    let mut too_long = false;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok((consumed, too_long));
+        }
+        let (chunk, done) = match memchr::memchr(b'\n', available) {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        let room = limit.saturating_sub(buf.len());
+        if chunk.len() > room {
+            too_long = true;
+        }
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let n = done.unwrap_or(chunk.len());
+        reader.consume(n);
+        consumed += n;
+        if done.is_some() {
+            return Ok((consumed, too_long));
+        }
+    }
+}
+
+/// A worker's byte range of a file, aligned to whole lines: a line belongs to the worker whose
+/// range holds its first byte.
+pub struct FileReader {
+    reader: BufReader<File>,
+    path: String,
+    lines: LineDecoder,
+    /// Offset of the next line, and where this worker's range ends.
+    offset: u64,
+    end: u64,
+    /// The number of the next line, once known (counted lazily, for error positions only).
+    line_no: Option<u64>,
+    lines_read: u64,
+    start: u64,
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl FileReader {
+    #[allow(clippy::too_many_arguments)]
+    pub fn open(
+        source: &str,
+        path: &str,
+        format: &Format,
+        schema: &Schema,
+        used: &[bool],
+        worker: usize,
+        peers: usize,
+        limit: usize,
+    ) -> Result<FileReader, String> {
+        let io = |e: std::io::Error| format!("cannot read '{path}': {e}");
+        let file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let (mut start, end) = (len * worker as u64 / peers as u64, len * (worker as u64 + 1) / peers as u64);
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut lines = LineDecoder::new(source, path, format, schema, used);
+        let mut buf = Vec::new();
+        if matches!(format, Format::Csv { header: true, .. }) {
+            let (n, _) = read_line(&mut reader, &mut buf, limit).map_err(io)?;
+            lines.decoder.set_header(&buf).map_err(|e| format!("'{path}': bad CSV header: {e}"))?;
+            start = start.max(n as u64);
+        }
+        if start > 0 {
+            // The line that straddles `start` belongs to the previous worker.
+            reader.seek(SeekFrom::Start(start - 1)).map_err(io)?;
+            let (n, _) = read_line(&mut reader, &mut buf, 0).map_err(io)?;
+            start += n as u64 - 1;
+        } else {
+            reader.rewind().map_err(io)?;
+        }
+        Ok(FileReader { reader, path: path.to_string(), lines, offset: start, end, line_no: None, lines_read: 0, start, buf, limit })
+    }
+
+    /// The 1-based number of the line just read, counting the lines before this worker's range
+    /// the first time it is needed.
+    fn current_line(&mut self) -> u64 {
+        if self.line_no.is_none() {
+            let mut before = 0u64;
+            if let Ok(f) = File::open(&self.path) {
+                let mut r = BufReader::new(f).take(self.start);
+                let mut chunk = vec![0u8; 1 << 16];
+                while let Ok(n) = r.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    before += memchr::memchr_iter(b'\n', &chunk[..n]).count() as u64;
+                }
+            }
+            self.line_no = Some(before);
+        }
+        self.line_no.unwrap_or(0) + self.lines_read
+    }
+}
+
+impl Reader for FileReader {
+    fn read(&mut self, max: usize, ok: &mut Vec<Row>, err: &mut Vec<Row>) -> Result<Status, String> {
+        for _ in 0..max {
+            if self.offset >= self.end {
+                return Ok(Status::Done);
+            }
+            let (n, too_long) =
+                read_line(&mut self.reader, &mut self.buf, self.limit).map_err(|e| format!("cannot read '{}': {e}", self.path))?;
+            if n == 0 {
+                return Ok(Status::Done);
+            }
+            self.offset += n as u64;
+            self.lines_read += 1;
+            let line = std::mem::take(&mut self.buf);
+            let error = if too_long {
+                Some(format!("line longer than {} bytes", self.limit))
+            } else if line.is_empty() || line == b"\r" {
+                None
+            } else {
+                self.lines.decode(&line, ok)
+            };
+            if let Some(e) = error {
+                let no = self.current_line();
+                self.lines.reject(&line, e, no, err);
+            }
+            self.buf = line;
+        }
+        Ok(Status::More)
+    }
+}
+
+/// Standard input, read on its own thread (reads block) by worker 0 only.
+pub struct StdinReader {
+    lines: LineDecoder,
+    rx: Receiver<Vec<(Vec<u8>, bool)>>,
+    line_no: u64,
+    limit: usize,
+    header_pending: bool,
+}
+
+impl StdinReader {
+    pub fn new(source: &str, format: &Format, schema: &Schema, used: &[bool], limit: usize) -> StdinReader {
+        let (tx, rx) = sync_channel(16);
+        std::thread::spawn(move || {
+            let mut reader = BufReader::with_capacity(1 << 16, std::io::stdin().lock());
+            loop {
+                let mut batch = Vec::with_capacity(1024);
+                let mut eof = false;
+                while batch.len() < 1024 {
+                    let mut buf = Vec::new();
+                    match read_line(&mut reader, &mut buf, limit) {
+                        Ok((0, _)) | Err(_) => {
+                            eof = true;
+                            break;
+                        }
+                        Ok((_, too_long)) => batch.push((buf, too_long)),
+                    }
+                    if reader.buffer().is_empty() {
+                        break; // hand over what we have rather than wait for more
+                    }
+                }
+                if (!batch.is_empty() && tx.send(batch).is_err()) || eof {
+                    return;
+                }
+            }
+        });
+        let header_pending = matches!(format, Format::Csv { header: true, .. });
+        StdinReader { lines: LineDecoder::new(source, "stdin", format, schema, used), rx, line_no: 0, limit, header_pending }
+    }
+}
+
+impl Reader for StdinReader {
+    fn read(&mut self, _max: usize, ok: &mut Vec<Row>, err: &mut Vec<Row>) -> Result<Status, String> {
+        let batch = match self.rx.try_recv() {
+            Ok(batch) => batch,
+            Err(TryRecvError::Empty) => return Ok(Status::Idle),
+            Err(TryRecvError::Disconnected) => return Ok(Status::Done),
+        };
+        for (line, too_long) in batch {
+            self.line_no += 1;
+            let no = self.line_no;
+            if self.header_pending {
+                self.header_pending = false;
+                self.lines.decoder.set_header(&line).map_err(|e| format!("stdin: bad CSV header: {e}"))?;
+            } else if too_long {
+                self.lines.reject(&line, format!("line longer than {} bytes", self.limit), no, err);
+            } else if !line.is_empty() && line != b"\r" {
+                if let Some(e) = self.lines.decode(&line, ok) {
+                    self.lines.reject(&line, e, no, err);
+                }
+            }
+        }
+        Ok(Status::More)
+    }
+}
+
+/// This worker's share of the Nexmark events, projected onto the source's schema.
+pub struct GenerateReader {
+    generator: nexmark::Generator,
+    kind: nexmark::Kind,
+    next: u64,
+    end: u64,
+    /// For each field of the source's schema, its position in the generated row.
+    projection: Option<Vec<usize>>,
+    buf: Vec<Row>,
+}
+
+impl GenerateReader {
+    pub fn new(kind: &str, events: u64, seed: u64, schema: &Schema, worker: usize, peers: usize) -> Result<GenerateReader, String> {
+        let kind = nexmark::Kind::parse(kind).ok_or_else(|| format!("unknown Nexmark kind '{kind}'"))?;
+        let full = nexmark::schema(kind);
+        let projection: Vec<usize> = schema.fields.iter().filter_map(|f| full.index_of(&f.name)).collect();
+        let identity = projection.len() == full.len() && projection.iter().enumerate().all(|(i, p)| i == *p);
+        let (w, p) = (worker as u64, peers as u64);
+        Ok(GenerateReader {
+            generator: nexmark::Generator::new(seed),
+            kind,
+            next: events * w / p,
+            end: events * (w + 1) / p,
+            projection: (!identity).then_some(projection),
+            buf: Vec::new(),
+        })
+    }
+}
+
+impl Reader for GenerateReader {
+    fn read(&mut self, max: usize, ok: &mut Vec<Row>, _err: &mut Vec<Row>) -> Result<Status, String> {
+        if self.next >= self.end {
+            return Ok(Status::Done);
+        }
+        // `max` records of this kind need about max * 50/46 events for bids; a batch of events
+        // of that size keeps messages near the batch size for every kind.
+        let to = (self.next + max as u64).min(self.end);
+        match &self.projection {
+            None => self.generator.fill(self.kind, self.next..to, ok),
+            Some(projection) => {
+                self.generator.fill(self.kind, self.next..to, &mut self.buf);
+                ok.extend(self.buf.drain(..).map(|row| projection.iter().map(|i| row[*i].clone()).collect()));
+            }
+        }
+        self.next = to;
+        Ok(if self.next >= self.end { Status::Done } else { Status::More })
+    }
+}
+
+/// Records handed over by the embedding Rust program.
+pub enum Feed {
+    /// An iterator, shared by the workers of the process that pull from it in turn.
+    Iter(Mutex<Box<dyn Iterator<Item = Row> + Send>>),
+    /// A channel; the source ends when every sender is dropped.
+    Channel(Mutex<Receiver<Row>>),
+}
+
+/// A worker's view of a Rust feed: rows are checked against the schema like decoded records.
+pub struct RustReader {
+    feed: Arc<Feed>,
+    source: String,
+    schema: Schema,
+    count: u64,
+}
+
+impl RustReader {
+    pub fn new(source: &str, feed: Arc<Feed>, schema: &Schema) -> RustReader {
+        RustReader { feed, source: source.to_string(), schema: schema.clone(), count: 0 }
+    }
+
+    fn accept(&mut self, row: Row, ok: &mut Vec<Row>, err: &mut Vec<Row>) {
+        self.count += 1;
+        match conform(&self.schema, row) {
+            Ok(row) => ok.push(row),
+            Err((row, e)) => {
+                let raw = format!("{row:?}");
+                err.push(error_row(raw.as_bytes(), e, &self.source, format!("record {}", self.count)));
+            }
+        }
+    }
+}
+
+impl Reader for RustReader {
+    fn read(&mut self, max: usize, ok: &mut Vec<Row>, err: &mut Vec<Row>) -> Result<Status, String> {
+        let feed = Arc::clone(&self.feed);
+        match &*feed {
+            Feed::Iter(iter) => {
+                let mut iter = iter.lock().map_err(|_| "a feed of the program panicked".to_string())?;
+                for _ in 0..max {
+                    match iter.next() {
+                        Some(row) => self.accept(row, ok, err),
+                        None => return Ok(Status::Done),
+                    }
+                }
+                Ok(Status::More)
+            }
+            Feed::Channel(rx) => {
+                let rx = rx.lock().map_err(|_| "a feed of the program panicked".to_string())?;
+                for _ in 0..max {
+                    match rx.try_recv() {
+                        Ok(row) => self.accept(row, ok, err),
+                        Err(TryRecvError::Empty) => return Ok(Status::Idle),
+                        Err(TryRecvError::Disconnected) => return Ok(Status::Done),
+                    }
+                }
+                Ok(Status::More)
+            }
+        }
+    }
+}
+
+/// Checks a row from the program against the schema (ints widen to floats where a float is
+/// declared), or says which field is wrong.
+fn conform(schema: &Schema, mut row: Row) -> Result<Row, (Row, String)> {
+    if row.len() != schema.len() {
+        let e = format!("expected {} fields {}, found {}", schema.len(), schema, row.len());
+        return Err((row, e));
+    }
+    for (value, field) in row.iter_mut().zip(&schema.fields) {
+        if let (Value::Int(i), eddy_dsl::Base::Float) = (&*value, &field.ty.base) {
+            *value = Value::float(*i as f64);
+        }
+        let ty = eddy_dsl::check::type_of_value(value);
+        if !ty.fits(&field.ty) {
+            let e = format!("field '{}': expected {}, found {ty}", field.name, field.ty);
+            return Err((row, e));
+        }
+    }
+    Ok(row)
+}

@@ -1,0 +1,95 @@
+//! `render`: the plan → timely/differential operators on one worker. One `match` over the
+//! plan's nodes; each family of operators lives in its own file.
+
+mod aggregate;
+mod distinct;
+mod map;
+mod sink;
+pub mod source;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use differential_dataflow::VecCollection;
+use eddy_dsl::plan::{NodeKind, Plan};
+use eddy_dsl::Row;
+use timely::dataflow::Scope;
+
+use crate::readers::Feed;
+use crate::summary::Counters;
+
+pub use sink::{RustSink, SinkTarget};
+
+/// Every stream is a differential collection of rows at `u64` times; append-only streams
+/// simply never retract.
+pub type Coll<'s> = VecCollection<'s, u64, Row, isize>;
+
+/// What the workers of one process share: counters, sink targets, program feeds, the first error.
+pub struct Shared {
+    pub counters: Counters,
+    pub sinks: Vec<SinkTarget>,
+    pub rust_sources: HashMap<String, Arc<Feed>>,
+    pub max_line_bytes: usize,
+    /// Whether more than one process runs the job (single-file sinks then gather at worker 0).
+    pub multi_process: bool,
+    error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    pub fn new(
+        counters: Counters,
+        sinks: Vec<SinkTarget>,
+        rust_sources: HashMap<String, Arc<Feed>>,
+        max_line_bytes: usize,
+        multi_process: bool,
+    ) -> Shared {
+        Shared { counters, sinks, rust_sources, max_line_bytes, multi_process, error: Mutex::new(None) }
+    }
+
+    /// Records a run-time failure (the first one wins); the job then ends with it.
+    pub fn fail(&self, error: String) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(error);
+        }
+    }
+
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+}
+
+/// Builds the whole plan in `scope`.
+pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>) {
+    let mut colls: Vec<Option<Coll<'s>>> = vec![None; plan.nodes.len()];
+    let mut errors: HashMap<usize, Coll<'s>> = HashMap::new();
+    let mut source_index = 0;
+    for (id, node) in plan.nodes.iter().enumerate() {
+        let input = |i: &usize| colls[*i].clone().expect("plan: inputs come before their consumers");
+        let coll = match &node.kind {
+            NodeKind::Source { connector, used } => {
+                let (ok, err) = source::render(scope, &node.name, connector, &node.schema, used, source_index, shared);
+                source_index += 1;
+                errors.insert(id, err);
+                ok
+            }
+            NodeKind::Errors { source } => errors.remove(source).expect("plan: one errors node per source"),
+            NodeKind::Map { input: i, steps } => map::map(input(i), steps),
+            NodeKind::Unnest { input: i, list } => map::unnest(input(i), list),
+            NodeKind::Aggregate { input: i, keys, aggs } => {
+                aggregate::render(input(i), keys, aggs, plan.nodes[*i].updating)
+            }
+            NodeKind::Distinct { input: i, keys } => distinct::render(input(i), keys),
+            NodeKind::Union { inputs } => {
+                let mut all = inputs.iter().map(input);
+                let first = all.next().expect("plan: a union has inputs");
+                all.fold(first, |acc, c| acc.concat(c))
+            }
+        };
+        colls[id] = Some(coll);
+    }
+    for (index, s) in plan.sinks.iter().enumerate() {
+        let coll = colls[s.input].clone().expect("plan: sink inputs exist");
+        let node = &plan.nodes[s.input];
+        sink::render(coll, index, node.updating, &node.schema, shared);
+    }
+}

@@ -1,0 +1,206 @@
+//! Sinks: encode rows and write them. A batch job writes an updating stream's final contents
+//! (consolidated when its input is complete) and an append-only stream as it arrives.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::sync::{Arc, Mutex};
+
+use differential_dataflow::consolidation::consolidate;
+use eddy_dsl::plan::{Format, SinkConnector};
+use eddy_dsl::{Row, Schema};
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::generic::Operator;
+
+use super::{Coll, Shared};
+use crate::format::Encoder;
+use crate::summary::Counters;
+
+/// Records of a stream handed to the embedding program.
+pub type RustSink = Arc<Mutex<dyn FnMut(Row) + Send>>;
+
+/// Where a sink writes, shared by the workers of a process.
+pub enum SinkTarget {
+    /// One file, opened by the process that writes it (process 0).
+    File { writer: Mutex<Option<BufWriter<File>>>, format: Format },
+    /// One file per worker: `path` with `-N` before the extension.
+    Parts { path: String, format: Format },
+    Stdout { format: Format },
+    Rust(RustSink),
+}
+
+impl SinkTarget {
+    /// Prepares a sink in process `process`: the single-file sink's file is created (with its
+    /// header) up front, so an empty result still gives a file.
+    pub fn open(connector: &SinkConnector, schema: &Schema, process: usize, rust: Option<RustSink>) -> Result<SinkTarget, String> {
+        Ok(match connector {
+            SinkConnector::File { path, format, partitioned: false } => {
+                let writer = if process == 0 { Some(create(path, format, schema)?) } else { None };
+                SinkTarget::File { writer: Mutex::new(writer), format: format.clone() }
+            }
+            SinkConnector::File { path, format, partitioned: true } => SinkTarget::Parts { path: path.clone(), format: format.clone() },
+            SinkConnector::Stdout { format } => SinkTarget::Stdout { format: format.clone() },
+            SinkConnector::Rust { .. } => SinkTarget::Rust(rust.ok_or("no receiver for a Rust sink")?),
+        })
+    }
+
+    /// Whether all records must meet in one place (worker 0) when several processes run.
+    fn single(&self) -> bool {
+        !matches!(self, SinkTarget::Parts { .. })
+    }
+}
+
+fn create(path: &str, format: &Format, schema: &Schema) -> Result<BufWriter<File>, String> {
+    let io = |e: std::io::Error| format!("cannot write '{path}': {e}");
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut w = BufWriter::with_capacity(1 << 16, File::create(path).map_err(io)?);
+    if let Some(header) = Encoder::new(format, schema).header() {
+        w.write_all(header.as_bytes()).map_err(io)?;
+    }
+    Ok(w)
+}
+
+/// The path of worker `index`'s part: `out/q.csv` → `out/q-3.csv`.
+pub fn part_path(path: &str, index: usize) -> String {
+    let p = std::path::Path::new(path);
+    match (p.file_stem().and_then(|s| s.to_str()), p.extension().and_then(|e| e.to_str())) {
+        (Some(stem), Some(ext)) => p.with_file_name(format!("{stem}-{index}.{ext}")).to_string_lossy().into_owned(),
+        _ => format!("{path}-{index}"),
+    }
+}
+
+/// One worker's end of a sink: its encoder, buffer and (for parts) file.
+struct Writer {
+    target: usize,
+    shared: Arc<Shared>,
+    encoder: Option<Encoder>,
+    part: Option<BufWriter<File>>,
+    buf: String,
+    written: u64,
+}
+
+impl Writer {
+    fn write(&mut self, row: Row) {
+        self.written += 1;
+        match (&self.shared.sinks[self.target], &self.encoder) {
+            (SinkTarget::Rust(f), _) => {
+                if let Ok(mut f) = f.lock() {
+                    f(row);
+                }
+            }
+            (_, Some(encoder)) => {
+                encoder.encode(&row, &mut self.buf);
+                if self.buf.len() >= 1 << 16 {
+                    self.flush(false);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn flush(&mut self, end: bool) {
+        let bytes = std::mem::take(&mut self.buf);
+        let result = match &self.shared.sinks[self.target] {
+            SinkTarget::File { writer, .. } => match writer.lock() {
+                Ok(mut w) => match w.as_mut() {
+                    Some(w) => w.write_all(bytes.as_bytes()).and_then(|_| if end { w.flush() } else { Ok(()) }),
+                    None => Ok(()),
+                },
+                Err(_) => Ok(()),
+            },
+            SinkTarget::Parts { .. } => match self.part.as_mut() {
+                Some(w) => w.write_all(bytes.as_bytes()).and_then(|_| if end { w.flush() } else { Ok(()) }),
+                None => Ok(()),
+            },
+            SinkTarget::Stdout { .. } => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes.as_bytes()).and_then(|_| if end { out.flush() } else { Ok(()) })
+            }
+            SinkTarget::Rust(_) => Ok(()),
+        };
+        if let Err(e) = result {
+            // A closed stdout (`eddy run ... | head`) is not worth an error.
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                self.shared.fail(format!("cannot write sink output: {e}"));
+            }
+        }
+        self.buf = bytes;
+        self.buf.clear();
+    }
+}
+
+/// Renders sink `index` of the plan on its input collection.
+pub fn render(coll: Coll<'_>, index: usize, updating: bool, schema: &Schema, shared: &Arc<Shared>) {
+    let target = &shared.sinks[index];
+    let worker = coll.inner.scope().index();
+    let mut writer = Writer { target: index, shared: Arc::clone(shared), encoder: None, part: None, buf: String::new(), written: 0 };
+    match target {
+        SinkTarget::File { format, .. } | SinkTarget::Stdout { format } => writer.encoder = Some(Encoder::new(format, schema)),
+        SinkTarget::Parts { path, format } => {
+            writer.encoder = Some(Encoder::new(format, schema));
+            match create(&part_path(path, worker), format, schema) {
+                Ok(w) => writer.part = Some(w),
+                Err(e) => shared.fail(e),
+            }
+        }
+        SinkTarget::Rust(_) => {}
+    }
+    let mut state = SinkState { writer, updating, pending: Vec::new(), finished: false };
+    let name = format!("Sink {index}");
+    if target.single() && shared.multi_process {
+        let pact = Exchange::new(|_: &(Row, u64, isize)| 0u64);
+        coll.inner.sink(pact, &name, move |(input, frontier)| {
+            input.for_each(|_, data| state.absorb(data));
+            state.end_if(frontier.is_empty());
+        });
+    } else {
+        coll.inner.sink(Pipeline, &name, move |(input, frontier)| {
+            input.for_each(|_, data| state.absorb(data));
+            state.end_if(frontier.is_empty());
+        });
+    }
+}
+
+struct SinkState {
+    writer: Writer,
+    updating: bool,
+    /// An updating stream's changes, consolidated into final contents at the end.
+    pending: Vec<(Row, isize)>,
+    finished: bool,
+}
+
+impl SinkState {
+    fn absorb(&mut self, data: &mut Vec<(Row, u64, isize)>) {
+        for (row, _time, diff) in data.drain(..) {
+            if self.updating {
+                self.pending.push((row, diff));
+            } else {
+                for _ in 1..diff {
+                    self.writer.write(row.clone());
+                }
+                if diff > 0 {
+                    self.writer.write(row);
+                }
+            }
+        }
+        if self.pending.len() > 1 << 16 {
+            consolidate(&mut self.pending);
+        }
+    }
+
+    fn end_if(&mut self, complete: bool) {
+        if !complete || self.finished {
+            return;
+        }
+        self.finished = true;
+        consolidate(&mut self.pending);
+        for (row, n) in std::mem::take(&mut self.pending) {
+            for _ in 0..n.max(0) {
+                self.writer.write(row.clone());
+            }
+        }
+        self.writer.flush(true);
+        Counters::add(&self.writer.shared.counters.written[self.writer.target], self.writer.written);
+    }
+}

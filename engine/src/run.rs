@@ -1,0 +1,124 @@
+//! `run`: a plan on N worker threads in this process, or as one of P processes of a timely
+//! cluster; returns the job's summary once every source is done and every sink has written.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use eddy_dsl::plan::{NodeKind, Plan, SinkConnector};
+use timely::dataflow::operators::{Capture, Exchange, ToStream};
+use timely::dataflow::operators::capture::Extract;
+use timely::{CommunicationConfig, WorkerConfig};
+
+use crate::readers::Feed;
+use crate::render::{self, RustSink, Shared, SinkTarget};
+use crate::summary::{Counters, Summary};
+
+/// How to run a job.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Worker threads per process.
+    pub workers: usize,
+    /// Processes in the cluster, and this one's index.
+    pub processes: usize,
+    pub process: usize,
+    /// `host:port` of every process, in process order (default: localhost from port 2101).
+    pub addresses: Vec<String>,
+    /// Longer input lines are rejected to `.errors`.
+    pub max_line_bytes: usize,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig { workers: 1, processes: 1, process: 0, addresses: Vec::new(), max_line_bytes: 16 << 20 }
+    }
+}
+
+/// What the embedding program connects: feeds for sources and receivers for streams.
+#[derive(Default)]
+pub struct Bindings {
+    pub sources: HashMap<String, Arc<Feed>>,
+    /// Receivers of streams, by the name in their `Rust` sink connector.
+    pub sinks: HashMap<String, RustSink>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Runtime(String),
+    #[error("cannot start the workers: {0}")]
+    Startup(String),
+}
+
+/// Runs the plan to completion and returns the summary (complete in process 0; other
+/// processes of a cluster return their own counts).
+pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summary, Error> {
+    let sources: Vec<String> = plan
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.kind, NodeKind::Source { .. }))
+        .map(|n| n.name.clone())
+        .collect();
+    let sinks: Vec<(String, String)> =
+        plan.sinks.iter().map(|s| (plan.nodes[s.input].name.clone(), s.connector.to_string())).collect();
+    let mut targets = Vec::new();
+    for s in &plan.sinks {
+        let rust = match &s.connector {
+            SinkConnector::Rust { stream } => bindings.sinks.get(stream).cloned(),
+            _ => None,
+        };
+        targets.push(SinkTarget::open(&s.connector, &plan.nodes[s.input].schema, config.process, rust).map_err(Error::Runtime)?);
+    }
+    let counters = Counters::new(sources.len(), sinks.len());
+    let shared = Arc::new(Shared::new(counters, targets, bindings.sources, config.max_line_bytes, config.processes > 1));
+
+    let communication = if config.processes > 1 {
+        let addresses = if config.addresses.is_empty() {
+            (0..config.processes).map(|i| format!("localhost:{}", 2101 + i)).collect()
+        } else {
+            config.addresses.clone()
+        };
+        CommunicationConfig::Cluster { threads: config.workers, process: config.process, addresses, report: false, zerocopy: false }
+    } else if config.workers > 1 {
+        CommunicationConfig::Process(config.workers)
+    } else {
+        CommunicationConfig::Thread
+    };
+    let timely_config = timely::Config { communication, worker: WorkerConfig::default() };
+
+    let plan = Arc::new(plan.clone());
+    let (totals_tx, totals_rx) = std::sync::mpsc::channel();
+    let totals_tx = Arc::new(Mutex::new(totals_tx));
+    let worker_shared = Arc::clone(&shared);
+    let threads = config.workers;
+    let guards = timely::execute(timely_config, move |worker| {
+        let shared = Arc::clone(&worker_shared);
+        let plan = Arc::clone(&plan);
+        worker.dataflow::<u64, _, _>(|scope| render::render(scope, &plan, &shared));
+        while worker.step() {}
+        // The counts of every process meet at worker 0, through a second small dataflow.
+        let index = worker.index();
+        let mine = if index % threads == 0 { vec![shared.counters.snapshot()] } else { Vec::new() };
+        let tx = totals_tx.lock().map(|t| t.clone());
+        worker.dataflow::<u64, _, _>(|scope| {
+            let gathered = mine.to_stream(scope).container::<Vec<_>>().exchange(|_| 0);
+            if let Ok(tx) = tx {
+                gathered.capture_into(tx);
+            }
+        });
+        while worker.step() {}
+    })
+    .map_err(Error::Startup)?;
+    for result in guards.join() {
+        result.map_err(|e| Error::Runtime(format!("a worker failed: {e}")))?;
+    }
+    if let Some(e) = shared.error() {
+        return Err(Error::Runtime(e));
+    }
+    let mut totals = vec![0u64; 2 * sources.len() + sinks.len()];
+    for (_, snapshots) in totals_rx.extract() {
+        for snapshot in snapshots {
+            totals.iter_mut().zip(snapshot).for_each(|(t, n)| *t += n);
+        }
+    }
+    Ok(Summary::from_totals(sources, sinks, &totals))
+}

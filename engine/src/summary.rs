@@ -1,0 +1,106 @@
+//! Counts of what each source read and each sink wrote: gathered per process while the job
+//! runs, summed over all processes through the dataflow when it ends.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The counters of one process, shared by its workers.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Per source: records read (decoded or not), rejected (to `.errors`).
+    pub read: Vec<AtomicU64>,
+    pub rejected: Vec<AtomicU64>,
+    /// Per sink: records written.
+    pub written: Vec<AtomicU64>,
+}
+
+impl Counters {
+    pub fn new(sources: usize, sinks: usize) -> Counters {
+        let zeros = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect();
+        Counters { read: zeros(sources), rejected: zeros(sources), written: zeros(sinks) }
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// All counters in one vector: read, rejected, written.
+    pub fn snapshot(&self) -> Vec<u64> {
+        self.read
+            .iter()
+            .chain(&self.rejected)
+            .chain(&self.written)
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+/// What a job did, summed over all workers and processes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub sources: Vec<SourceSummary>,
+    pub sinks: Vec<SinkSummary>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceSummary {
+    pub name: String,
+    /// Records read: `read = accepted + rejected`.
+    pub read: u64,
+    /// Records that failed to decode and went to `name.errors`.
+    pub rejected: u64,
+}
+
+impl SourceSummary {
+    /// Records that entered the pipeline.
+    pub fn accepted(&self) -> u64 {
+        self.read - self.rejected
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SinkSummary {
+    /// The stream the sink writes.
+    pub stream: String,
+    /// Where it writes, as the plan shows it.
+    pub target: String,
+    pub written: u64,
+}
+
+impl Summary {
+    /// Rebuilds a summary from the sum of `Counters::snapshot` vectors.
+    pub fn from_totals(sources: Vec<String>, sinks: Vec<(String, String)>, totals: &[u64]) -> Summary {
+        let n = sources.len();
+        let sources = sources
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| SourceSummary { name, read: totals[i], rejected: totals[n + i] })
+            .collect();
+        let sinks = sinks
+            .into_iter()
+            .enumerate()
+            .map(|(i, (stream, target))| SinkSummary { stream, target, written: totals[2 * n + i] })
+            .collect();
+        Summary { sources, sinks }
+    }
+
+    pub fn source(&self, name: &str) -> Option<&SourceSummary> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    pub fn sink(&self, stream: &str) -> Option<&SinkSummary> {
+        self.sinks.iter().find(|s| s.stream == stream)
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for s in &self.sources {
+            writeln!(f, "source {}: read {}, accepted {}, rejected {}", s.name, s.read, s.accepted(), s.rejected)?;
+        }
+        for s in &self.sinks {
+            writeln!(f, "sink {} -> {}: written {}", s.stream, s.target, s.written)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,249 @@
+//! Eddy: event pipelines written in a small declarative language, compiled to timely dataflow.
+//!
+//! This crate is the embedding API (the `eddy` CLI is a thin user of it): compile a pipeline
+//! from text or a file, set params, register Rust functions, feed sources from Rust, receive
+//! a stream's records in a closure, and run on threads or processes.
+//!
+//! ```
+//! use eddy::{Pipeline, RunConfig, Type, Value};
+//! use std::sync::{Arc, Mutex};
+//!
+//! let text = r#"
+//!     schema Reading { sensor: string, celsius: float }
+//!     param limit: float = 30.0
+//!     source readings: Reading = file("unused.jsonl")
+//!     stream hot = readings
+//!       | filter celsius > limit
+//!       | select { sensor: shout(sensor), fahrenheit: celsius * 9.0 / 5.0 + 32.0 }
+//!     sink hot -> stdout()
+//! "#;
+//! let seen = Arc::new(Mutex::new(Vec::new()));
+//! let out = Arc::clone(&seen);
+//! let summary = Pipeline::from_text("example.eddy", text)
+//!     .param("limit", "25")
+//!     .function("shout", &[Type::STRING], Type::STRING, |args| match &args[0] {
+//!         Value::Str(s) => Value::str(&s.to_uppercase()),
+//!         _ => Value::Null,
+//!     })
+//!     .feed("readings", vec![
+//!         vec![Value::str("a"), Value::float(20.0)],
+//!         vec![Value::str("b"), Value::float(40.0)],
+//!     ])
+//!     .on_records("hot", move |r| out.lock().unwrap().push(r.to_json()))
+//!     .run(&RunConfig { workers: 2, ..RunConfig::default() })
+//!     .unwrap();
+//! assert_eq!(*seen.lock().unwrap(), vec![r#"{"sensor":"B","fahrenheit":104.0}"#.to_string()]);
+//! assert_eq!(summary.source("readings").unwrap().read, 2);
+//! ```
+
+mod diagnostics;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
+
+use eddy_dsl::check::Options;
+use eddy_dsl::functions::Udf;
+use eddy_dsl::plan::Plan;
+
+pub use diagnostics::render as render_diagnostics;
+pub use eddy_dsl::{Diagnostic, Row, Schema, Severity, Type, Value};
+pub use eddy_engine::{RunConfig, SinkSummary, SourceSummary, Summary};
+
+/// A pipeline to compile and run, with what the embedding program connects to it.
+pub struct Pipeline {
+    name: String,
+    text: String,
+    options: Options,
+    feeds: HashMap<String, Arc<eddy_engine::Feed>>,
+    receivers: HashMap<String, Box<dyn FnMut(Record) + Send>>,
+}
+
+/// A pipeline that passed `check`: its plan, and the warnings found.
+pub struct Compiled {
+    pub plan: Plan,
+    pub warnings: Vec<Diagnostic>,
+    name: String,
+    text: String,
+}
+
+impl Compiled {
+    /// The warnings, rendered like errors.
+    pub fn render_warnings(&self, color: bool) -> String {
+        render_diagnostics(&self.name, &self.text, &self.warnings, color)
+    }
+}
+
+/// Why a pipeline did not run.
+#[derive(Debug)]
+pub enum Error {
+    /// The pipeline has mistakes; nothing ran.
+    Pipeline { name: String, text: String, diagnostics: Vec<Diagnostic> },
+    /// Reading the pipeline file failed.
+    Io(String),
+    /// The job failed while running (a file could not be written, a worker failed, ...).
+    Runtime(String),
+}
+
+impl Error {
+    /// The diagnostics rendered with the source lines and carets.
+    pub fn render(&self, color: bool) -> String {
+        match self {
+            Error::Pipeline { name, text, diagnostics } => render_diagnostics(name, text, diagnostics, color),
+            other => format!("error: {other}\n"),
+        }
+    }
+
+    /// The CLI's exit code for this error: 1 for a pipeline mistake, 2 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Pipeline { .. } => 1,
+            _ => 2,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Pipeline { diagnostics, .. } => {
+                let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+                write!(f, "the pipeline has {errors} error{}", if errors == 1 { "" } else { "s" })
+            }
+            Error::Io(e) | Error::Runtime(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A record a stream handed to the program: values by position, named by the schema.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub schema: Arc<Schema>,
+    pub values: Row,
+}
+
+impl Record {
+    /// The value of a field by name.
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.schema.index_of(field).and_then(|i| self.values.get(i))
+    }
+
+    /// The record as one line of JSON, as the `jsonl` format writes it.
+    pub fn to_json(&self) -> String {
+        let mut s = String::from("{");
+        for (i, (f, v)) in self.schema.fields.iter().zip(&self.values).enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            eddy_dsl::value::write_json_string(&f.name, &mut s);
+            s.push(':');
+            v.write_json(&mut s);
+        }
+        s.push('}');
+        s
+    }
+}
+
+impl Pipeline {
+    /// A pipeline from text; `name` is how diagnostics refer to it.
+    pub fn from_text(name: &str, text: &str) -> Pipeline {
+        Pipeline {
+            name: name.to_string(),
+            text: text.to_string(),
+            options: Options { check_files: true, ..Options::default() },
+            feeds: HashMap::new(),
+            receivers: HashMap::new(),
+        }
+    }
+
+    /// A pipeline from a `.eddy` file.
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Pipeline, Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read '{}': {e}", path.display())))?;
+        Ok(Pipeline::from_text(&path.display().to_string(), &text))
+    }
+
+    /// Overrides a param, given as text as on the command line (`--param name=value`).
+    pub fn param(mut self, name: &str, value: &str) -> Pipeline {
+        self.options.params.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Whether `check` looks for input files (on by default).
+    pub fn check_files(mut self, check: bool) -> Pipeline {
+        self.options.check_files = check;
+        self
+    }
+
+    /// Registers a function expressions can call, with the signature the checker enforces.
+    pub fn function(
+        mut self,
+        name: &str,
+        params: &[Type],
+        ret: Type,
+        f: impl Fn(&[Value]) -> Value + Send + Sync + 'static,
+    ) -> Pipeline {
+        let udf = Udf { name: name.to_string(), params: params.to_vec(), ret, imp: Arc::new(f) };
+        self.options.functions.udfs.insert(name.to_string(), Arc::new(udf));
+        self
+    }
+
+    /// Feeds source `source` from an iterator of rows (values in the schema's field order)
+    /// instead of its connector. Rows that do not match the schema go to `source.errors`.
+    pub fn feed<I>(mut self, source: &str, rows: I) -> Pipeline
+    where
+        I: IntoIterator<Item = Row>,
+        I::IntoIter: Send + 'static,
+    {
+        let iter: Box<dyn Iterator<Item = Row> + Send> = Box::new(rows.into_iter());
+        self.feeds.insert(source.to_string(), Arc::new(eddy_engine::Feed::Iter(Mutex::new(iter))));
+        self.options.rust_sources.insert(source.to_string());
+        self
+    }
+
+    /// Feeds source `source` from a channel; the source ends when every sender is dropped.
+    pub fn feed_channel(mut self, source: &str, rows: Receiver<Row>) -> Pipeline {
+        self.feeds.insert(source.to_string(), Arc::new(eddy_engine::Feed::Channel(Mutex::new(rows))));
+        self.options.rust_sources.insert(source.to_string());
+        self
+    }
+
+    /// Calls `f` with every record of stream `stream` (`name`, or `source.errors`). In a batch
+    /// job an updating stream gives its final contents.
+    pub fn on_records(mut self, stream: &str, f: impl FnMut(Record) + Send + 'static) -> Pipeline {
+        self.receivers.insert(stream.to_string(), Box::new(f));
+        self.options.rust_sinks.insert(stream.to_string());
+        self
+    }
+
+    /// Parses, checks and lowers the pipeline.
+    pub fn compile(&self) -> Result<Compiled, Error> {
+        match eddy_dsl::compile(&self.text, &self.options) {
+            Ok((plan, warnings)) => Ok(Compiled { plan, warnings, name: self.name.clone(), text: self.text.clone() }),
+            Err(diagnostics) => Err(Error::Pipeline { name: self.name.clone(), text: self.text.clone(), diagnostics }),
+        }
+    }
+
+    /// Compiles and runs the pipeline to the end; returns the summary.
+    pub fn run(self, config: &RunConfig) -> Result<Summary, Error> {
+        let compiled = self.compile()?;
+        self.run_compiled(&compiled, config)
+    }
+
+    /// Runs a pipeline compiled with `compile`.
+    pub fn run_compiled(self, compiled: &Compiled, config: &RunConfig) -> Result<Summary, Error> {
+        let mut bindings = eddy_engine::Bindings { sources: self.feeds, sinks: HashMap::new() };
+        for (stream, mut f) in self.receivers {
+            let wanted = eddy_dsl::plan::SinkConnector::Rust { stream: stream.clone() };
+            let Some(sink) = compiled.plan.sinks.iter().find(|s| s.connector == wanted) else { continue };
+            let schema = Arc::new(compiled.plan.nodes[sink.input].schema.clone());
+            let receiver: eddy_engine::RustSink =
+                Arc::new(Mutex::new(move |values: Row| f(Record { schema: Arc::clone(&schema), values })));
+            bindings.sinks.insert(stream, receiver);
+        }
+        eddy_engine::run(&compiled.plan, config, bindings).map_err(|e| Error::Runtime(e.to_string()))
+    }
+}
