@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use eddy::{Pipeline, RunConfig};
 
-/// Exit codes: 0 ok, 1 a mistake in the pipeline, 2 a run-time or I/O error.
-const PIPELINE_ERROR: u8 = 1;
+/// Exit codes: 0 ok, 1 a mistake in the pipeline (see `eddy::Error::exit_code`), 2 a run-time
+/// or I/O error.
 const RUNTIME_ERROR: u8 = 2;
 
 #[derive(Parser)]

@@ -143,14 +143,21 @@ impl Checker<'_> {
 
         let mut sources = Vec::new();
         let mut source_index = HashMap::new();
+        // Sources with errors (already reported): references to them are not reported again.
+        let mut failed = HashSet::new();
         for decl in &file.decls {
             if let Decl::Source(s) = decl {
                 if source_index.contains_key(&s.name.node) {
                     continue;
                 }
-                if let Some(source) = self.source(s) {
-                    source_index.insert(s.name.node.clone(), sources.len());
-                    sources.push(source);
+                match self.source(s) {
+                    Some(source) => {
+                        source_index.insert(s.name.node.clone(), sources.len());
+                        sources.push(source);
+                    }
+                    None => {
+                        failed.insert(s.name.node.clone());
+                    }
                 }
             }
         }
@@ -162,7 +169,7 @@ impl Checker<'_> {
                 _ => None,
             })
             .collect();
-        let mut graph = stages::StreamGraph::new(&sources, &source_index, &stream_decls);
+        let mut graph = stages::StreamGraph::new(&sources, &source_index, &failed, &stream_decls);
         let streams = graph.check_all(self);
         let mut used: HashSet<Input> = graph.used.clone();
 

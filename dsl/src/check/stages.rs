@@ -39,6 +39,7 @@ enum Visit {
 pub(super) struct StreamGraph<'a> {
     sources: &'a [Source],
     source_index: &'a HashMap<String, usize>,
+    failed: &'a HashSet<String>,
     decls: &'a [&'a ast::StreamDecl],
     index: HashMap<&'a str, usize>,
     visit: Vec<Option<Visit>>,
@@ -48,13 +49,18 @@ pub(super) struct StreamGraph<'a> {
 }
 
 impl<'a> StreamGraph<'a> {
-    pub(super) fn new(sources: &'a [Source], source_index: &'a HashMap<String, usize>, decls: &'a [&'a ast::StreamDecl]) -> Self {
+    pub(super) fn new(
+        sources: &'a [Source],
+        source_index: &'a HashMap<String, usize>,
+        failed: &'a HashSet<String>,
+        decls: &'a [&'a ast::StreamDecl],
+    ) -> Self {
         let mut index = HashMap::new();
         for (i, d) in decls.iter().enumerate() {
             index.entry(d.name.node.as_str()).or_insert(i);
         }
         let n = decls.len();
-        StreamGraph { sources, source_index, decls, index, visit: vec![None; n], checked: vec![None; n], used: HashSet::new() }
+        StreamGraph { sources, source_index, failed, decls, index, visit: vec![None; n], checked: vec![None; n], used: HashSet::new() }
     }
 
     pub(super) fn index_of(&self, name: &str) -> Option<usize> {
@@ -126,6 +132,9 @@ impl<'a> StreamGraph<'a> {
     /// Resolves `name`, `name.errors` or `name.late` to an input.
     pub(super) fn resolve(&mut self, cx: &mut Checker, r: &ast::StreamRef) -> Option<Input> {
         let name = r.name.node.as_str();
+        if self.failed.contains(name) {
+            return None;
+        }
         let input = match &r.side {
             Some(side) => {
                 let Some(&s) = self.source_index.get(name) else {

@@ -14,9 +14,7 @@ use std::sync::Arc;
 use eddy_dsl::{Base, Row, Schema, Value};
 use memchr::{memchr, memchr3};
 
-use super::{
-    line_str, parse_duration_text, parse_timestamp_text, quote_snippet, reset_row, FieldInfo,
-};
+use super::{line_str, parse_duration_text, parse_timestamp_text, quote_snippet, reset_row, FieldInfo};
 
 /// Where one cell's text is: in the line itself, or (when it had doubled quotes) unescaped
 /// in the scratch buffer.
@@ -39,18 +37,8 @@ pub(super) struct CsvDecoder {
 
 impl CsvDecoder {
     pub(super) fn new(fields: Vec<FieldInfo>, delimiter: u8) -> CsvDecoder {
-        let columns = fields
-            .iter()
-            .enumerate()
-            .map(|(i, f)| f.used.then_some(i))
-            .collect();
-        CsvDecoder {
-            fields,
-            delimiter,
-            columns,
-            cells: Vec::new(),
-            scratch: String::new(),
-        }
+        let columns = fields.iter().enumerate().map(|(i, f)| f.used.then_some(i)).collect();
+        CsvDecoder { fields, delimiter, columns, cells: Vec::new(), scratch: String::new() }
     }
 
     pub(super) fn set_header(&mut self, line: &[u8]) -> Result<(), String> {
@@ -70,12 +58,7 @@ impl CsvDecoder {
             columns.push(field.filter(|&i| self.fields[i].used));
         }
         // Only fields the pipeline reads must be there (as for missing values).
-        if let Some(f) = self
-            .fields
-            .iter()
-            .zip(&seen)
-            .find(|(f, seen)| f.used && !f.ty.nullable && !**seen)
-        {
+        if let Some(f) = self.fields.iter().zip(&seen).find(|(f, seen)| f.used && !f.ty.nullable && !**seen) {
             return Err(format!("missing column '{}' in CSV header", f.0.name));
         }
         self.columns = columns;
@@ -86,21 +69,13 @@ impl CsvDecoder {
         let text = line_str(line)?;
         self.split(text)?;
         if self.cells.len() != self.columns.len() {
-            return Err(format!(
-                "expected {} columns, found {}",
-                self.columns.len(),
-                self.cells.len()
-            ));
+            return Err(format!("expected {} columns, found {}", self.columns.len(), self.cells.len()));
         }
         reset_row(row, self.fields.len());
         for (j, column) in self.columns.iter().enumerate() {
             if let Some(i) = *column {
                 let cell = self.cells[j];
-                let src = if cell.in_scratch {
-                    self.scratch.as_str()
-                } else {
-                    text
-                };
+                let src = if cell.in_scratch { self.scratch.as_str() } else { text };
                 row[i] = cell_value(&src[cell.start..cell.end], cell.quoted, &self.fields[i])?;
             }
         }
@@ -109,11 +84,7 @@ impl CsvDecoder {
 
     fn cell_text<'a>(&'a self, line: &'a str, j: usize) -> &'a str {
         let cell = self.cells[j];
-        let src = if cell.in_scratch {
-            self.scratch.as_str()
-        } else {
-            line
-        };
+        let src = if cell.in_scratch { self.scratch.as_str() } else { line };
         &src[cell.start..cell.end]
     }
 
@@ -131,12 +102,7 @@ impl CsvDecoder {
         loop {
             if bytes.get(pos) != Some(&b'"') {
                 let end = memchr(d, &bytes[pos..]).map_or(bytes.len(), |k| pos + k);
-                self.cells.push(Cell {
-                    start: pos,
-                    end,
-                    in_scratch: false,
-                    quoted: false,
-                });
+                self.cells.push(Cell { start: pos, end, in_scratch: false, quoted: false });
                 if end == bytes.len() {
                     return Ok(());
                 }
@@ -160,20 +126,10 @@ impl CsvDecoder {
                     continue;
                 }
                 let cell = match in_scratch {
-                    None => Cell {
-                        start,
-                        end: q,
-                        in_scratch: false,
-                        quoted: true,
-                    },
+                    None => Cell { start, end: q, in_scratch: false, quoted: true },
                     Some(s) => {
                         self.scratch.push_str(&line[start..q]);
-                        Cell {
-                            start: s,
-                            end: self.scratch.len(),
-                            in_scratch: true,
-                            quoted: true,
-                        }
+                        Cell { start: s, end: self.scratch.len(), in_scratch: true, quoted: true }
                     }
                 };
                 self.cells.push(cell);
@@ -201,10 +157,7 @@ fn cell_value(text: &str, quoted: bool, field: &FieldInfo) -> Result<Value, Stri
         return match ty.base {
             Base::String if quoted || !ty.nullable => Ok(Value::str("")),
             _ if ty.nullable => Ok(Value::Null),
-            _ => Err(format!(
-                "field '{}': expected {ty}, found an empty cell",
-                field.name
-            )),
+            _ => Err(format!("field '{}': expected {ty}, found an empty cell", field.name)),
         };
     }
     let trimmed = text.trim_ascii();
@@ -222,13 +175,7 @@ fn cell_value(text: &str, quoted: bool, field: &FieldInfo) -> Result<Value, Stri
         Base::List(_) => return super::json::parse_value(text, ty, &field.name),
         Base::Null => None,
     };
-    value.ok_or_else(|| {
-        format!(
-            "field '{}': expected {ty}, found {}",
-            field.name,
-            quote_snippet(text)
-        )
-    })
+    value.ok_or_else(|| format!("field '{}': expected {ty}, found {}", field.name, quote_snippet(text)))
 }
 
 pub(super) struct CsvEncoder {
@@ -250,11 +197,7 @@ impl CsvEncoder {
             line.push('\n');
             line
         });
-        CsvEncoder {
-            header,
-            delimiter,
-            width: schema.len(),
-        }
+        CsvEncoder { header, delimiter, width: schema.len() }
     }
 
     pub(super) fn header(&self) -> Option<String> {
@@ -273,7 +216,7 @@ impl CsvEncoder {
                 Value::Str(s) => push_cell(s, self.delimiter, out),
                 other => {
                     let start = out.len();
-                    other.write_text(out);
+                    super::write_text(other, out);
                     if needs_quotes(&out[start..], self.delimiter) {
                         let text = out.split_off(start);
                         push_quoted(&text, out);
@@ -313,15 +256,11 @@ fn push_quoted(text: &str, out: &mut String) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::tests::schema;
-    use super::super::{Decoder, Encoder, Format};
+    use super::super::{Decoder, Encoder, Format, CSV};
     use eddy_dsl::{Row, Schema, Type, Value};
 
     fn s3() -> Schema {
-        schema(&[
-            ("id", Type::INT),
-            ("name", Type::STRING),
-            ("score", Type::FLOAT.nullable()),
-        ])
+        schema(&[("id", Type::INT), ("name", Type::STRING), ("score", Type::FLOAT.nullable())])
     }
 
     fn dec(format: &Format, header: Option<&str>, line: &str) -> Result<Row, String> {
@@ -333,49 +272,30 @@ mod tests {
         d.decode(line.as_bytes(), &mut row).map(|()| row)
     }
 
-    const NO_HEADER: Format = Format::Csv {
-        header: false,
-        delimiter: b',',
-    };
+    const NO_HEADER: Format = Format::Csv { header: false, delimiter: b',' };
 
     #[test]
     fn quoting() {
         let row = dec(&NO_HEADER, None, "1,\"a, \"\"b\"\" c\",2.5\r").unwrap();
-        assert_eq!(
-            row,
-            vec![Value::Int(1), Value::str("a, \"b\" c"), Value::float(2.5)]
-        );
+        assert_eq!(row, vec![Value::Int(1), Value::str("a, \"b\" c"), Value::float(2.5)]);
         let row = dec(&NO_HEADER, None, "1,\"\"\"\",").unwrap();
         assert_eq!(row, vec![Value::Int(1), Value::str("\""), Value::Null]);
         // A quote inside an unquoted cell is literal; unicode passes through.
         let row = dec(&NO_HEADER, None, " 2 ,ab\"c é,\" 3 \"").unwrap();
-        assert_eq!(
-            row,
-            vec![Value::Int(2), Value::str("ab\"c é"), Value::float(3.0)]
-        );
-        let semi = Format::Csv {
-            header: false,
-            delimiter: b';',
-        };
+        assert_eq!(row, vec![Value::Int(2), Value::str("ab\"c é"), Value::float(3.0)]);
+        let semi = Format::Csv { header: false, delimiter: b';' };
         let row = dec(&semi, None, "3;x,y;").unwrap();
         assert_eq!(row, vec![Value::Int(3), Value::str("x,y"), Value::Null]);
     }
 
     #[test]
     fn empty_cells() {
-        let s = schema(&[
-            ("a", Type::STRING),
-            ("b", Type::STRING.nullable()),
-            ("c", Type::STRING.nullable()),
-        ]);
+        let s = schema(&[("a", Type::STRING), ("b", Type::STRING.nullable()), ("c", Type::STRING.nullable())]);
         let mut d = Decoder::new(&NO_HEADER, &s, &[true; 3]);
         let mut row = Row::new();
         d.decode(b",,\"\"", &mut row).unwrap();
         assert_eq!(row, vec![Value::str(""), Value::Null, Value::str("")]);
-        assert_eq!(
-            dec(&NO_HEADER, None, ",x,").unwrap_err(),
-            "field 'id': expected int, found an empty cell"
-        );
+        assert_eq!(dec(&NO_HEADER, None, ",x,").unwrap_err(), "field 'id': expected int, found an empty cell");
     }
 
     #[test]
@@ -394,10 +314,7 @@ mod tests {
         }
         let mut d = Decoder::new(&NO_HEADER, &s3(), &[true; 3]);
         let mut row = Row::new();
-        assert_eq!(
-            d.decode(b"1,\xe9,2", &mut row).unwrap_err(),
-            "invalid UTF-8 at byte 2"
-        );
+        assert_eq!(d.decode(b"1,\xe9,2", &mut row).unwrap_err(), "invalid UTF-8 at byte 2");
     }
 
     #[test]
@@ -412,11 +329,7 @@ mod tests {
         ]);
         let mut d = Decoder::new(&NO_HEADER, &s, &[true; 6]);
         let mut row = Row::new();
-        d.decode(
-            b"false,1700000000000,2023-11-14T22:13:20.5Z,5m,\"[\"\"a\"\",\"\"b\"\"]\",",
-            &mut row,
-        )
-        .unwrap();
+        d.decode(b"false,1700000000000,2023-11-14T22:13:20.5Z,5m,\"[\"\"a\"\",\"\"b\"\"]\",", &mut row).unwrap();
         assert_eq!(
             row,
             vec![
@@ -428,10 +341,7 @@ mod tests {
                 Value::Null
             ]
         );
-        assert_eq!(
-            d.decode(b"yes,1,1,1s,[],", &mut row).unwrap_err(),
-            "field 'b': expected bool, found \"yes\""
-        );
+        assert_eq!(d.decode(b"yes,1,1,1s,[],", &mut row).unwrap_err(), "field 'b': expected bool, found \"yes\"");
         assert_eq!(
             d.decode(b"true,1,1,1s,[1],", &mut row).unwrap_err(),
             "field 'l[0]': expected string, found integer 1"
@@ -440,37 +350,22 @@ mod tests {
             d.decode(b"true,1,1,1s,[,", &mut row).unwrap_err(),
             "field 'l': invalid JSON at column 1: EOF while parsing a list"
         );
-        assert_eq!(
-            d.decode(b"true,x,1,1s,[],", &mut row).unwrap_err(),
-            "field 't': expected timestamp, found \"x\""
-        );
+        assert_eq!(d.decode(b"true,x,1,1s,[],", &mut row).unwrap_err(), "field 't': expected timestamp, found \"x\"");
     }
 
     #[test]
     fn header_maps_columns_by_name() {
         let h = Some("\u{feff}extra,score,id,name");
-        let row = dec(&Format::CSV, h, "zzz,1.5,7,bob").unwrap();
-        assert_eq!(
-            row,
-            vec![Value::Int(7), Value::str("bob"), Value::float(1.5)]
-        );
+        let row = dec(&CSV, h, "zzz,1.5,7,bob").unwrap();
+        assert_eq!(row, vec![Value::Int(7), Value::str("bob"), Value::float(1.5)]);
         // A nullable field may be absent from the header.
-        let row = dec(&Format::CSV, Some("name,id"), "bob,7").unwrap();
+        let row = dec(&CSV, Some("name,id"), "bob,7").unwrap();
         assert_eq!(row, vec![Value::Int(7), Value::str("bob"), Value::Null]);
-        assert_eq!(
-            dec(&Format::CSV, Some("name,id"), "bob,7,1").unwrap_err(),
-            "expected 2 columns, found 3"
-        );
-        assert_eq!(
-            dec(&Format::CSV, Some("name,score"), "").unwrap_err(),
-            "missing column 'id' in CSV header"
-        );
-        assert_eq!(
-            dec(&Format::CSV, Some("id,name,id"), "").unwrap_err(),
-            "duplicate column 'id' in CSV header"
-        );
+        assert_eq!(dec(&CSV, Some("name,id"), "bob,7,1").unwrap_err(), "expected 2 columns, found 3");
+        assert_eq!(dec(&CSV, Some("name,score"), "").unwrap_err(), "missing column 'id' in CSV header");
+        assert_eq!(dec(&CSV, Some("id,name,id"), "").unwrap_err(), "duplicate column 'id' in CSV header");
         // An unused field may be missing; its column is skipped unchecked when present.
-        let mut d = Decoder::new(&Format::CSV, &s3(), &[false, true, false]);
+        let mut d = Decoder::new(&CSV, &s3(), &[false, true, false]);
         d.set_header(b"name,score").unwrap();
         let mut row = Row::new();
         d.decode(b"bob,notafloat", &mut row).unwrap();
@@ -490,44 +385,20 @@ mod tests {
     #[test]
     fn encodes_with_quotes_only_when_needed() {
         let e = Encoder::new(
-            &Format::CSV,
-            &schema(&[
-                ("a", Type::STRING),
-                ("b,c", Type::INT.nullable()),
-                ("l", Type::list(Type::INT)),
-            ]),
+            &CSV,
+            &schema(&[("a", Type::STRING), ("b,c", Type::INT.nullable()), ("l", Type::list(Type::INT))]),
         );
         assert_eq!(e.header().as_deref(), Some("a,\"b,c\",l\n"));
         let mut out = String::new();
+        e.encode(&[Value::str("plain"), Value::Null, Value::List(vec![Value::Int(1)].into())], &mut out);
         e.encode(
-            &[
-                Value::str("plain"),
-                Value::Null,
-                Value::List(vec![Value::Int(1)].into()),
-            ],
+            &[Value::str("x,\"y\"\n"), Value::Int(3), Value::List(vec![Value::Int(1), Value::Int(2)].into())],
             &mut out,
         );
-        e.encode(
-            &[
-                Value::str("x,\"y\"\n"),
-                Value::Int(3),
-                Value::List(vec![Value::Int(1), Value::Int(2)].into()),
-            ],
-            &mut out,
-        );
-        e.encode(
-            &[Value::str(""), Value::Int(3), Value::List(vec![].into())],
-            &mut out,
-        );
-        assert_eq!(
-            out,
-            "plain,,[1]\n\"x,\"\"y\"\"\n\",3,\"[1,2]\"\n\"\",3,[]\n"
-        );
+        e.encode(&[Value::str(""), Value::Int(3), Value::List(vec![].into())], &mut out);
+        assert_eq!(out, "plain,,[1]\n\"x,\"\"y\"\"\n\",3,\"[1,2]\"\n\"\",3,[]\n");
         let tsv = Encoder::new(
-            &Format::Csv {
-                header: false,
-                delimiter: b'\t',
-            },
+            &Format::Csv { header: false, delimiter: b'\t' },
             &schema(&[("a", Type::STRING), ("t", Type::TIMESTAMP)]),
         );
         assert_eq!(tsv.header(), None);

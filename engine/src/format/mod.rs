@@ -25,65 +25,41 @@ mod json;
 mod text;
 
 use eddy_dsl::{Field, Row, Schema, Type, Value};
-use serde::{Deserialize, Serialize};
 
-/// How records are laid out in lines of text.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Format {
-    /// One JSON object per line.
-    Jsonl,
-    /// RFC 4180 CSV, one record per line (quoted fields spanning lines are not supported).
-    /// `delimiter` must be an ASCII byte.
-    Csv { header: bool, delimiter: u8 },
-    /// The whole line as the single field of `{ line: string }`.
-    Text,
+/// How records are laid out in lines of text: the plan's type, re-exported.
+/// `Csv { delimiter }` must be an ASCII byte; CSV is read one record per line (quoted fields
+/// spanning lines are not supported).
+pub use eddy_dsl::plan::Format;
+
+/// CSV with a header line and `,` as the delimiter.
+pub const CSV: Format = Format::Csv { header: true, delimiter: b',' };
+
+/// The format a file name's extension implies: `.jsonl`/`.json`/`.ndjson`, `.csv` (with
+/// header), `.tsv` (tab, with header), `.txt`/`.log`/`.text`.
+pub fn from_extension(path: &str) -> Option<Format> {
+    let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    match ext.as_str() {
+        "jsonl" | "json" | "ndjson" => Some(Format::Jsonl),
+        "csv" => Some(CSV),
+        "tsv" => Some(Format::Csv { header: true, delimiter: b'\t' }),
+        "txt" | "text" | "log" => Some(Format::Text),
+        _ => None,
+    }
 }
 
-impl Format {
-    /// CSV with a header line and `,` as the delimiter.
-    pub const CSV: Format = Format::Csv {
-        header: true,
-        delimiter: b',',
-    };
-
-    /// The format a file name's extension implies: `.jsonl`/`.json`/`.ndjson`, `.csv`
-    /// (with header), `.tsv` (tab, with header), `.txt`/`.log`/`.text`.
-    pub fn from_extension(path: &str) -> Option<Format> {
-        let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
-        match ext.as_str() {
-            "jsonl" | "json" | "ndjson" => Some(Format::Jsonl),
-            "csv" => Some(Format::CSV),
-            "tsv" => Some(Format::Csv {
-                header: true,
-                delimiter: b'\t',
-            }),
-            "txt" | "text" | "log" => Some(Format::Text),
-            _ => None,
-        }
-    }
-
-    /// The format named `jsonl`, `csv` or `text` (CSV with a header and `,`).
-    pub fn from_name(name: &str) -> Option<Format> {
-        match name {
-            "jsonl" | "json" => Some(Format::Jsonl),
-            "csv" => Some(Format::CSV),
-            "text" => Some(Format::Text),
-            _ => None,
-        }
-    }
-
-    /// Whether the first line of an input is a header for [`Decoder::set_header`].
-    pub fn has_header(&self) -> bool {
-        matches!(self, Format::Csv { header: true, .. })
+/// The format named `jsonl`, `csv` or `text` (CSV with a header and `,`).
+pub fn from_name(name: &str) -> Option<Format> {
+    match name {
+        "jsonl" | "json" => Some(Format::Jsonl),
+        "csv" => Some(CSV),
+        "text" => Some(Format::Text),
+        _ => None,
     }
 }
 
 /// The schema of the `text` format: `{ line: string }`.
 pub fn text_schema() -> Schema {
-    Schema::new(vec![Field {
-        name: "line".into(),
-        ty: Type::STRING,
-    }])
+    Schema::new(vec![Field { name: "line".into(), ty: Type::STRING }])
 }
 
 /// A schema field as the decoders need it.
@@ -183,9 +159,7 @@ impl Encoder {
     pub fn new(format: &Format, schema: &Schema) -> Encoder {
         let inner = match format {
             Format::Jsonl => EncInner::Json(json::JsonEncoder::new(schema)),
-            Format::Csv { header, delimiter } => {
-                EncInner::Csv(csv::CsvEncoder::new(schema, *header, *delimiter))
-            }
+            Format::Csv { header, delimiter } => EncInner::Csv(csv::CsvEncoder::new(schema, *header, *delimiter)),
             Format::Text => EncInner::Text,
         };
         Encoder { inner }
@@ -254,19 +228,12 @@ fn fast_rfc3339(s: &[u8]) -> Option<i64> {
         }
         Some(n)
     }
-    if s.len() < 20
-        || s[4] != b'-'
-        || s[7] != b'-'
-        || s[10] != b'T'
-        || s[13] != b':'
-        || s[16] != b':'
-    {
+    if s.len() < 20 || s[4] != b'-' || s[7] != b'-' || s[10] != b'T' || s[13] != b':' || s[16] != b':' {
         return None;
     }
     let (y, mo, d) = (num(&s[0..4])?, num(&s[5..7])?, num(&s[8..10])?);
     let (h, mi, sec) = (num(&s[11..13])?, num(&s[14..16])?, num(&s[17..19])?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59
-    {
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 {
         return None;
     }
     let mut rest = &s[19..];
@@ -324,6 +291,90 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Appends an integer in decimal, as `{}` formats it, without the formatting machinery.
+fn push_int(out: &mut String, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+/// Appends epoch ms as `eddy_dsl::time::write_rfc3339` does (`2023-11-14T22:13:20.000Z`),
+/// faster; years outside 0..=9999 take the general path.
+fn push_rfc3339(out: &mut String, ms: i64) {
+    const MIN: i64 = -62_167_219_200_000; // 0000-01-01T00:00:00Z
+    const MAX: i64 = 253_402_300_800_000; // 10000-01-01T00:00:00Z
+    if !(MIN..MAX).contains(&ms) {
+        eddy_dsl::time::write_rfc3339(ms, out);
+        return;
+    }
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for k in (at..at + width).rev() {
+            b[k] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, in_day / 3_600_000);
+    put(14, 2, in_day / 60_000 % 60);
+    put(17, 2, in_day / 1000 % 60);
+    put(20, 3, in_day % 1000);
+    out.push_str(std::str::from_utf8(&b).unwrap_or_default());
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's method).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `Value::write_json`, with fast paths for integers and timestamps (same output).
+fn write_json(v: &Value, out: &mut String) {
+    match v {
+        Value::Int(i) | Value::Duration(i) => push_int(out, *i),
+        Value::Timestamp(t) => {
+            out.push('"');
+            push_rfc3339(out, *t);
+            out.push('"');
+        }
+        other => other.write_json(out),
+    }
+}
+
+/// `Value::write_text`, with fast paths for integers and timestamps (same output).
+fn write_text(v: &Value, out: &mut String) {
+    match v {
+        Value::Int(i) => push_int(out, *i),
+        Value::Timestamp(t) => push_rfc3339(out, *t),
+        other => other.write_text(out),
+    }
+}
+
 /// A short description of a text value for error messages: quoted, at most 40 characters.
 fn quote_snippet(s: &str) -> String {
     let mut out = String::new();
@@ -343,15 +394,7 @@ mod tests {
     use super::*;
 
     pub(super) fn schema(fields: &[(&str, Type)]) -> Schema {
-        Schema::new(
-            fields
-                .iter()
-                .map(|(n, t)| Field {
-                    name: (*n).into(),
-                    ty: t.clone(),
-                })
-                .collect(),
-        )
+        Schema::new(fields.iter().map(|(n, t)| Field { name: (*n).into(), ty: t.clone() }).collect())
     }
 
     /// Every type, nullable and not, with a value of each.
@@ -394,15 +437,9 @@ mod tests {
         let (s, row) = all_types();
         for format in [
             Format::Jsonl,
-            Format::CSV,
-            Format::Csv {
-                header: false,
-                delimiter: b';',
-            },
-            Format::Csv {
-                header: true,
-                delimiter: b'\t',
-            },
+            CSV,
+            Format::Csv { header: false, delimiter: b';' },
+            Format::Csv { header: true, delimiter: b'\t' },
         ] {
             let enc = Encoder::new(&format, &s);
             let mut out = String::new();
@@ -422,16 +459,8 @@ mod tests {
     #[test]
     fn float_edge_values_round_trip() {
         let s = schema(&[("f", Type::FLOAT)]);
-        for x in [
-            f64::NAN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            1e300,
-            5e-324,
-            -0.0,
-            123.0,
-        ] {
-            for format in [Format::Jsonl, Format::CSV] {
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, 5e-324, -0.0, 123.0] {
+            for format in [Format::Jsonl, CSV] {
                 let mut out = String::new();
                 Encoder::new(&format, &s).encode(&[Value::float(x)], &mut out);
                 let mut dec = Decoder::new(&format, &s, &[true]);
@@ -446,9 +475,7 @@ mod tests {
     fn fast_rfc3339_agrees_with_chrono() {
         let mut rng = 0x1234_5678_u64;
         for _ in 0..20_000 {
-            rng = rng
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             let ms = (rng >> 20) as i64 - (1i64 << 43) + 1_700_000_000_000;
             let mut s = String::new();
             eddy_dsl::time::write_rfc3339(ms, &mut s);
@@ -462,29 +489,36 @@ mod tests {
             "1969-12-31T23:59:59.5Z",
             "2000-01-01T00:00:00.1+00:00",
         ] {
-            assert_eq!(
-                fast_rfc3339(s.as_bytes()),
-                eddy_dsl::time::parse_timestamp(s),
-                "{s}"
-            );
+            assert_eq!(fast_rfc3339(s.as_bytes()), eddy_dsl::time::parse_timestamp(s), "{s}");
         }
-        for s in [
-            "2023-02-29T00:00:00Z",
-            "2024-05-01T12:00:60Z",
-            "2024-05-01 12:00:00Z",
-            "2024-05-01T12:00:00",
-        ] {
+        for s in ["2023-02-29T00:00:00Z", "2024-05-01T12:00:60Z", "2024-05-01 12:00:00Z", "2024-05-01T12:00:00"] {
             assert_eq!(fast_rfc3339(s.as_bytes()), None, "{s}");
         }
-        assert_eq!(
-            parse_timestamp_text("2024-05-01"),
-            eddy_dsl::time::parse_timestamp("2024-05-01")
-        );
-        assert_eq!(
-            parse_timestamp_text("1700000000000"),
-            Some(1_700_000_000_000)
-        );
+        assert_eq!(parse_timestamp_text("2024-05-01"), eddy_dsl::time::parse_timestamp("2024-05-01"));
+        assert_eq!(parse_timestamp_text("1700000000000"), Some(1_700_000_000_000));
         assert_eq!(parse_timestamp_text("2023-02-29T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn fast_writers_match_value_writers() {
+        let mut rng = 0x9876_u64;
+        let mut values = vec![i64::MIN, i64::MAX, 0, -1, 9, 10, -62_167_219_200_001, 253_402_300_800_000];
+        for _ in 0..20_000 {
+            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            values.push((rng as i64) >> (rng % 64));
+        }
+        for v in values {
+            for value in [Value::Int(v), Value::Duration(v), Value::Timestamp(v)] {
+                let (mut fast, mut slow) = (String::new(), String::new());
+                write_json(&value, &mut fast);
+                value.write_json(&mut slow);
+                assert_eq!(fast, slow);
+                let (mut fast, mut slow) = (String::new(), String::new());
+                write_text(&value, &mut fast);
+                value.write_text(&mut slow);
+                assert_eq!(fast, slow);
+            }
+        }
     }
 
     #[test]
@@ -497,15 +531,11 @@ mod tests {
 
     #[test]
     fn formats_by_name_and_extension() {
-        assert_eq!(
-            Format::from_extension("data/bids.jsonl"),
-            Some(Format::Jsonl)
-        );
-        assert_eq!(Format::from_extension("x.CSV"), Some(Format::CSV));
-        assert_eq!(Format::from_extension("x.log"), Some(Format::Text));
-        assert_eq!(Format::from_extension("x"), None);
-        assert_eq!(Format::from_name("csv"), Some(Format::CSV));
-        assert!(Format::CSV.has_header());
+        assert_eq!(from_extension("data/bids.jsonl"), Some(Format::Jsonl));
+        assert_eq!(from_extension("x.CSV"), Some(CSV));
+        assert_eq!(from_extension("x.log"), Some(Format::Text));
+        assert_eq!(from_extension("x"), None);
+        assert_eq!(from_name("csv"), Some(CSV));
         assert_eq!(text_schema().fields[0].ty, Type::STRING);
     }
 

@@ -14,9 +14,7 @@ impl TextDecoder {
     /// The line goes to the first field (the schema is `{ line: string }`); any other fields
     /// stay null.
     pub(super) fn new(fields: Vec<FieldInfo>) -> TextDecoder {
-        TextDecoder {
-            width: fields.len(),
-        }
+        TextDecoder { width: fields.len() }
     }
 
     pub(super) fn decode(&mut self, line: &[u8], row: &mut Row) -> Result<(), String> {
@@ -35,7 +33,7 @@ pub(super) fn encode(row: &[Value], out: &mut String) {
         if i > 0 {
             out.push(',');
         }
-        v.write_text(out);
+        super::write_text(v, out);
     }
     out.push('\n');
 }
@@ -55,25 +53,15 @@ mod tests {
         assert_eq!(row, vec![Value::str("hello, \"world\"")]);
         d.decode(b"", &mut row).unwrap();
         assert_eq!(row, vec![Value::str("")]);
-        assert_eq!(
-            d.decode(b"ab\xff", &mut row).unwrap_err(),
-            "invalid UTF-8 at byte 2"
-        );
+        assert_eq!(d.decode(b"ab\xff", &mut row).unwrap_err(), "invalid UTF-8 at byte 2");
     }
 
     #[test]
     fn encodes_text() {
         let mut out = String::new();
         Encoder::new(&Format::Text, &text_schema()).encode(&[Value::str("a line")], &mut out);
-        let s = schema(&[
-            ("a", Type::INT),
-            ("b", Type::STRING.nullable()),
-            ("d", Type::DURATION),
-        ]);
-        Encoder::new(&Format::Text, &s).encode(
-            &[Value::Int(1), Value::Null, Value::Duration(10_000)],
-            &mut out,
-        );
+        let s = schema(&[("a", Type::INT), ("b", Type::STRING.nullable()), ("d", Type::DURATION)]);
+        Encoder::new(&Format::Text, &s).encode(&[Value::Int(1), Value::Null, Value::Duration(10_000)], &mut out);
         assert_eq!(out, "a line\n1,,10s\n");
     }
 }

@@ -38,7 +38,13 @@ impl SinkTarget {
                 SinkTarget::File { writer: Mutex::new(writer), format: format.clone() }
             }
             SinkConnector::File { path, format, partitioned: true } => SinkTarget::Parts { path: path.clone(), format: format.clone() },
-            SinkConnector::Stdout { format } => SinkTarget::Stdout { format: format.clone() },
+            SinkConnector::Stdout { format } => {
+                if let (0, Some(header)) = (process, Encoder::new(format, schema).header()) {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(header.as_bytes()).map_err(|e| format!("cannot write to stdout: {e}"))?;
+                }
+                SinkTarget::Stdout { format: format.clone() }
+            }
             SinkConnector::Rust { .. } => SinkTarget::Rust(rust.ok_or("no receiver for a Rust sink")?),
         })
     }
