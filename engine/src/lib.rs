@@ -1,6 +1,7 @@
 //! The Eddy engine: renders a plan as a timely/differential dataflow and runs it on threads,
 //! processes and machines.
 
+mod cluster;
 pub mod format;
 pub mod nexmark;
 mod readers;

@@ -89,10 +89,7 @@ impl Kind {
 
 /// The schema of a kind's rows.
 pub fn schema(kind: Kind) -> Schema {
-    let f = |name: &str, ty: Type| Field {
-        name: name.into(),
-        ty,
-    };
+    let f = |name: &str, ty: Type| Field { name: name.into(), ty };
     let extra = || f("extra", Type::STRING.nullable());
     Schema::new(match kind {
         Kind::Person => vec![
@@ -210,11 +207,7 @@ impl Generator {
         let late = rng.below(LATE_ONE_IN) == 0;
         let lateness = 1 + rng.below(MAX_LATENESS_MS);
         let on_time = BASE_TIME.saturating_add_unsigned(i);
-        let date_time = if late {
-            (on_time - lateness as i64).max(BASE_TIME)
-        } else {
-            on_time
-        };
+        let date_time = if late { (on_time - lateness as i64).max(BASE_TIME) } else { on_time };
         (rng, date_time)
     }
 
@@ -325,16 +318,9 @@ pub fn write_jsonl(dir: &Path, events: u64, seed: u64) -> std::io::Result<[u64; 
     std::fs::create_dir_all(dir)?;
     let generator = Generator::new(seed);
     let mut outputs = Vec::with_capacity(3);
-    for (kind, file) in Kind::ALL
-        .into_iter()
-        .zip(["persons.jsonl", "auctions.jsonl", "bids.jsonl"])
-    {
+    for (kind, file) in Kind::ALL.into_iter().zip(["persons.jsonl", "auctions.jsonl", "bids.jsonl"]) {
         let file = std::fs::File::create(dir.join(file))?;
-        outputs.push((
-            Encoder::new(&Format::Jsonl, &schema(kind)),
-            file,
-            String::with_capacity(2 * FLUSH_AT),
-        ));
+        outputs.push((Encoder::new(&Format::Jsonl, &schema(kind)), file, String::with_capacity(2 * FLUSH_AT)));
     }
     let mut counts = [0u64; 3];
     for i in 0..events {
@@ -451,12 +437,9 @@ fn exp10(x: f64) -> f64 {
     result
 }
 
-const FIRST_NAMES: &[&str] = &[
-    "Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter",
-];
-const LAST_NAMES: &[&str] = &[
-    "Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris",
-];
+const FIRST_NAMES: &[&str] =
+    &["Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter"];
+const LAST_NAMES: &[&str] = &["Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris"];
 const CITIES: &[(&str, &str)] = &[
     ("Phoenix", "AZ"),
     ("Tucson", "AZ"),
@@ -474,10 +457,9 @@ const CITIES: &[(&str, &str)] = &[
 ];
 const CHANNELS: &[&str] = &["Google", "Facebook", "Baidu", "Apple"];
 const WORDS: &[&str] = &[
-    "vintage", "rare", "mint", "signed", "antique", "lamp", "clock", "guitar", "bicycle", "camera",
-    "watch", "painting", "vase", "chair", "table", "record", "book", "coin", "stamp", "poster",
-    "with", "original", "box", "classic", "restored", "large", "small", "red", "blue", "brass",
-    "oak", "limited",
+    "vintage", "rare", "mint", "signed", "antique", "lamp", "clock", "guitar", "bicycle", "camera", "watch",
+    "painting", "vase", "chair", "table", "record", "book", "coin", "stamp", "poster", "with", "original", "box",
+    "classic", "restored", "large", "small", "red", "blue", "brass", "oak", "limited",
 ];
 
 #[cfg(test)]
@@ -513,15 +495,9 @@ mod tests {
                 }
                 Kind::Bid => {
                     let auction = row[0].as_int().unwrap();
-                    assert!(
-                        (FIRST_ID..next_auction).contains(&auction),
-                        "auction {auction} at {i}"
-                    );
+                    assert!((FIRST_ID..next_auction).contains(&auction), "auction {auction} at {i}");
                     let bidder = row[1].as_int().unwrap();
-                    assert!(
-                        (FIRST_ID..next_person).contains(&bidder),
-                        "bidder {bidder} at {i}"
-                    );
+                    assert!((FIRST_ID..next_person).contains(&bidder), "bidder {bidder} at {i}");
                     assert!((100..=100_000_000).contains(&row[2].as_int().unwrap()));
                     assert!(CHANNELS.contains(&row[3].as_str().unwrap()));
                 }
@@ -541,9 +517,7 @@ mod tests {
         let mut late = 0;
         for i in 0..20_000u64 {
             let (kind, row) = g.row(i);
-            let dt = row[schema(kind).index_of("date_time").unwrap()]
-                .as_int()
-                .unwrap();
+            let dt = row[schema(kind).index_of("date_time").unwrap()].as_int().unwrap();
             assert_eq!(dt, g.date_time(i));
             let on_time = BASE_TIME + i as i64;
             assert!(dt <= on_time && dt >= BASE_TIME && dt >= on_time - 2000);
@@ -569,11 +543,7 @@ mod tests {
             }
             assert_eq!(whole, parts);
             assert_eq!(whole.len() as u64, count(kind, 3..10_007));
-            let expect: Vec<Row> = (3..10_007)
-                .map(|i| a.row(i))
-                .filter(|(k, _)| *k == kind)
-                .map(|(_, r)| r)
-                .collect();
+            let expect: Vec<Row> = (3..10_007).map(|i| a.row(i)).filter(|(k, _)| *k == kind).map(|(_, r)| r).collect();
             assert_eq!(whole, expect);
         }
     }
@@ -597,9 +567,7 @@ mod tests {
         let card = row[3].as_str().unwrap();
         assert_eq!(card.len(), 19);
         assert!(row[2].as_str().unwrap().ends_with(".com"));
-        assert!(CITIES
-            .iter()
-            .any(|(c, s)| Some(*c) == row[4].as_str() && Some(*s) == row[5].as_str()));
+        assert!(CITIES.iter().any(|(c, s)| Some(*c) == row[4].as_str() && Some(*s) == row[5].as_str()));
         assert_eq!(Kind::parse("auction"), Some(Kind::Auction));
         assert_eq!(Kind::parse("bids"), None);
         assert_eq!(Kind::Bid.name(), "bid");
@@ -611,11 +579,7 @@ mod tests {
         let counts = write_jsonl(&dir, 5000, DEFAULT_SEED).unwrap();
         assert_eq!(counts, [100, 300, 4600]);
         let g = Generator::default();
-        for (kind, file) in
-            Kind::ALL
-                .into_iter()
-                .zip(["persons.jsonl", "auctions.jsonl", "bids.jsonl"])
-        {
+        for (kind, file) in Kind::ALL.into_iter().zip(["persons.jsonl", "auctions.jsonl", "bids.jsonl"]) {
             let text = std::fs::read_to_string(dir.join(file)).unwrap();
             let s = schema(kind);
             let mut decoder = Decoder::new(&Format::Jsonl, &s, &vec![true; s.len()]);

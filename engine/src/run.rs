@@ -71,26 +71,28 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
     let counters = Counters::new(sources.len(), sinks.len());
     let shared = Arc::new(Shared::new(counters, targets, bindings.sources, config.max_line_bytes, config.processes > 1));
 
-    let communication = if config.processes > 1 {
-        let addresses = if config.addresses.is_empty() {
+    let (builders, guard) = if config.processes > 1 {
+        let addresses: Vec<String> = if config.addresses.is_empty() {
             (0..config.processes).map(|i| format!("localhost:{}", 2101 + i)).collect()
         } else {
             config.addresses.clone()
         };
-        CommunicationConfig::Cluster { threads: config.workers, process: config.process, addresses, report: false, zerocopy: false }
-    } else if config.workers > 1 {
-        CommunicationConfig::Process(config.workers)
+        crate::cluster::allocators(&addresses, config.process, config.workers).map_err(Error::Startup)?
     } else {
-        CommunicationConfig::Thread
+        let communication = if config.workers > 1 {
+            CommunicationConfig::Process(config.workers)
+        } else {
+            CommunicationConfig::Thread
+        };
+        communication.try_build().map_err(Error::Startup)?
     };
-    let timely_config = timely::Config { communication, worker: WorkerConfig::default() };
 
     let plan = Arc::new(plan.clone());
     let (totals_tx, totals_rx) = std::sync::mpsc::channel();
     let totals_tx = Arc::new(Mutex::new(totals_tx));
     let worker_shared = Arc::clone(&shared);
     let threads = config.workers;
-    let guards = timely::execute(timely_config, move |worker| {
+    let guards = timely::execute::execute_from(builders, guard, WorkerConfig::default(), move |worker| {
         let shared = Arc::clone(&worker_shared);
         let plan = Arc::clone(&plan);
         worker.dataflow::<u64, _, _>(|scope| render::render(scope, &plan, &shared));

@@ -86,4 +86,5 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The worker and process settings every engine test runs with: results must not depend on them.
-pub const PARALLELISM: &[&[&str]] = &[&["--workers", "1"], &["--workers", "4"], &["--local-cluster", "2", "--workers", "2"]];
+pub const PARALLELISM: &[&[&str]] =
+    &[&["--workers", "1"], &["--workers", "4"], &["--local-cluster", "2", "--workers", "2"]];

@@ -33,6 +33,7 @@ impl JsonDecoder {
 
     pub(super) fn decode(&mut self, line: &[u8], row: &mut Row) -> Result<(), String> {
         let text = line_str(line)?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         if text.trim_ascii().is_empty() {
             return Err("empty line".into());
         }
@@ -564,6 +565,7 @@ mod tests {
             ("\"x\"".into(), "expected a JSON object, found string \"x\""),
             ("42".into(), "expected a JSON object, found integer 42"),
             ("  ".into(), "empty line"),
+            ("\u{feff}".into(), "empty line"),
         ];
         for (line, want) in cases {
             assert_eq!(decode(&line).unwrap_err(), want, "{line}");

@@ -353,10 +353,23 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// `Value::write_json`, with fast paths for integers and timestamps (same output).
+/// `eddy_dsl::value::write_json_string`, with a fast path for strings that need no escape.
+fn push_json_string(s: &str, out: &mut String) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        eddy_dsl::value::write_json_string(s, out);
+    }
+}
+
+/// `Value::write_json`, with fast paths for integers, timestamps and strings (same output).
 fn write_json(v: &Value, out: &mut String) {
     match v {
         Value::Int(i) | Value::Duration(i) => push_int(out, *i),
+        Value::Str(s) => push_json_string(s, out),
         Value::Timestamp(t) => {
             out.push('"');
             push_rfc3339(out, *t);
@@ -506,6 +519,12 @@ mod tests {
         for _ in 0..20_000 {
             rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             values.push((rng as i64) >> (rng % 64));
+        }
+        for s in ["", "plain", "q\"uote", "back\\slash", "ctl\u{1}\n\t", "ünï"] {
+            let (mut fast, mut slow) = (String::new(), String::new());
+            push_json_string(s, &mut fast);
+            eddy_dsl::value::write_json_string(s, &mut slow);
+            assert_eq!(fast, slow);
         }
         for v in values {
             for value in [Value::Int(v), Value::Duration(v), Value::Timestamp(v)] {
