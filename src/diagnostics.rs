@@ -18,9 +18,12 @@ pub fn render(name: &str, text: &str, diags: &[Diagnostic], color: bool) -> Stri
         };
         let clamp = |s: usize| s.min(text.len());
         let (start, end) = (clamp(d.span.start), clamp(d.span.end.max(d.span.start)));
-        let mut labels = vec![Label::primary((), start..end).with_message(&d.label)];
-        for (span, message) in &d.related {
-            labels.push(Label::secondary((), clamp(span.start)..clamp(span.end)).with_message(message));
+        let mut labels = Vec::new();
+        if !d.is_global() {
+            labels.push(Label::primary((), start..end).with_message(&d.label));
+            for (span, message) in &d.related {
+                labels.push(Label::secondary((), clamp(span.start)..clamp(span.end)).with_message(message));
+            }
         }
         let mut report = Report::new(level).with_message(&d.message).with_labels(labels);
         if let Some(help) = &d.help {

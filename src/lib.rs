@@ -162,7 +162,8 @@ impl Pipeline {
     /// A pipeline from a `.eddy` file.
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Pipeline, Error> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read '{}': {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read '{}': {e}", path.display())))?;
         Ok(Pipeline::from_text(&path.display().to_string(), &text))
     }
 

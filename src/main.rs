@@ -210,8 +210,10 @@ fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
 fn local_cluster(args: &RunArgs, p: usize) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the eddy executable")?;
     let mut ports = Vec::new();
-    let listeners: Vec<std::net::TcpListener> =
-        (0..p).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>().context("cannot find free ports")?;
+    let listeners: Vec<std::net::TcpListener> = (0..p)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()
+        .context("cannot find free ports")?;
     for l in &listeners {
         ports.push(l.local_addr()?.port());
     }

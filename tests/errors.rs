@@ -44,11 +44,13 @@ fn extra_args(kind: &str) -> Vec<String> {
 /// Checks the structure of one stderr, independently of its exact words; returns the problems.
 fn structural_problems(file: &str, err: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    if !has_location(file, err) {
+    // A mistake on the command line (an unknown --param) has no place in the file to show.
+    let about_the_command_line = err.starts_with("error: --param") && !err.contains('┌');
+    if !has_location(file, err) && !about_the_command_line {
         problems.push(format!("no '{file}:LINE:COL' location"));
     }
     let has_caret = err.lines().any(|line| line.trim_start().starts_with('│') && line.contains('^'));
-    if !has_caret {
+    if !has_caret && !about_the_command_line {
         problems.push("no line with a '^' caret".into());
     }
     let last = err.trim_end().lines().last().unwrap_or("");
@@ -177,12 +179,12 @@ fn diff(expected: &str, actual: &str) -> String {
         if i < old.len() && j < new.len() && old[i] == new[j] {
             out += &format!("  {}\n", old[i]);
             (i, j) = (i + 1, j + 1);
-        } else if j < new.len() && (i == old.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out += &format!("+ {}\n", new[j]);
-            j += 1;
-        } else {
+        } else if i < old.len() && (j == new.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
             out += &format!("- {}\n", old[i]);
             i += 1;
+        } else {
+            out += &format!("+ {}\n", new[j]);
+            j += 1;
         }
     }
     out

@@ -66,7 +66,9 @@ fn every_rejection_kind_goes_to_errors_and_the_counts_add_up() {
         let errors = std::fs::read_to_string(dir.path().join("out/errors.jsonl")).expect("errors");
         let mut rows: Vec<serde_json::Value> =
             errors.lines().map(|l| serde_json::from_str(l).expect("errors are JSON lines")).collect();
-        rows.sort_by_key(|r| r["position"].as_str().map(|p| p.rsplit(':').next().unwrap_or("").parse::<usize>().unwrap_or(0)));
+        rows.sort_by_key(|r| {
+            r["position"].as_str().map(|p| p.rsplit(':').next().unwrap_or("").parse::<usize>().unwrap_or(0))
+        });
         assert_eq!(rows.len(), expected.len(), "{parallelism:?}: {errors}");
         for (row, (line, error)) in rows.iter().zip(&expected) {
             assert_eq!(row["source"], "bids");
@@ -117,7 +119,8 @@ sink people.errors -> file("out/errors.csv")
 #[test]
 fn a_missing_input_file_fails_before_running_with_its_path() {
     let dir = temp_dir();
-    std::fs::write(dir.path().join("p.eddy"), "source l = file(\"nowhere/in.txt\")\nsink l -> stdout()\n").expect("write");
+    std::fs::write(dir.path().join("p.eddy"), "source l = file(\"nowhere/in.txt\")\nsink l -> stdout()\n")
+        .expect("write");
     let out = eddy(dir.path(), &["run", "p.eddy"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);

@@ -20,7 +20,8 @@ fn nexmark_queries_agree_with_sqlite() {
         .collect();
     names.sort();
     assert!(names.len() >= 6);
-    for (i, parallelism) in [&["--workers", "1"][..], &["--workers", "2"], &["--local-cluster", "2"]].iter().enumerate() {
+    for (i, parallelism) in [&["--workers", "1"][..], &["--workers", "2"], &["--local-cluster", "2"]].iter().enumerate()
+    {
         let out = dir.path().join(format!("out{i}"));
         for name in &names {
             let pipeline = queries.join(format!("{name}.eddy"));

@@ -140,16 +140,31 @@ pub enum StageKind {
     /// `select { a: EXPR, b }` — `b` alone is `b: b` (the name's span is the expression's).
     Select(Vec<(Ident, Expr)>),
     Derive(Vec<(Ident, Expr)>),
-    Unnest { expr: Expr, alias: Ident },
+    Unnest {
+        expr: Expr,
+        alias: Ident,
+    },
     Window(WindowSpec),
     GroupBy(Vec<Expr>),
     Aggregate(Vec<(Ident, Expr)>),
     /// `distinct` (keys empty) or `distinct by k, ...`.
     Distinct(Vec<Expr>),
-    Top { n: Expr, by: Expr, desc: bool },
-    Join { left: bool, other: StreamRef, on: Vec<(Expr, Expr)>, within: Option<Expr> },
+    Top {
+        n: Expr,
+        by: Expr,
+        desc: bool,
+    },
+    Join {
+        left: bool,
+        other: StreamRef,
+        on: Vec<(Expr, Expr)>,
+        within: Option<Expr>,
+    },
     Union(Vec<StreamRef>),
-    Iterate { max: Expr, body: Pipe },
+    Iterate {
+        max: Expr,
+        body: Pipe,
+    },
 }
 
 impl StageKind {
@@ -194,16 +209,33 @@ pub enum ExprKind {
     /// `{ field: value, ... }` (records in `test` blocks).
     Record(Vec<(Ident, Expr)>),
     /// A field, param or (after a join) qualified field: `price`, `bids.price`.
-    Name { qualifier: Option<Ident>, name: Ident },
+    Name {
+        qualifier: Option<Ident>,
+        name: Ident,
+    },
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     /// `x in [..]` / `x not in [..]`
-    In { expr: Box<Expr>, list: Box<Expr>, negated: bool },
+    In {
+        expr: Box<Expr>,
+        list: Box<Expr>,
+        negated: bool,
+    },
     /// `x is null` / `x is not null`
-    IsNull { expr: Box<Expr>, negated: bool },
-    If { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
     /// `f(args)`; `count()` has no arguments.
-    Call { func: Ident, args: Vec<Expr> },
+    Call {
+        func: Ident,
+        args: Vec<Expr>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

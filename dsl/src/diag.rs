@@ -36,6 +36,16 @@ impl Diagnostic {
         }
     }
 
+    /// A finding about the command line or the program, not about a place in the text.
+    pub fn global(message: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(Span::new(usize::MAX, usize::MAX), message)
+    }
+
+    /// Whether the diagnostic points at no place in the text.
+    pub fn is_global(&self) -> bool {
+        self.span.start == usize::MAX
+    }
+
     pub fn warning(span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic { severity: Severity::Warning, ..Diagnostic::error(span, message) }
     }
@@ -80,8 +90,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

@@ -173,9 +173,7 @@ fn arith(op: Arith, a: &Value, b: &Value) -> Value {
             Arith::Rem => x.checked_rem(*y).map_or(Null, Duration),
             Arith::Mul => Null,
         },
-        (Duration(d), Int(n)) | (Int(n), Duration(d)) if op == Arith::Mul => {
-            d.checked_mul(*n).map_or(Null, Duration)
-        }
+        (Duration(d), Int(n)) | (Int(n), Duration(d)) if op == Arith::Mul => d.checked_mul(*n).map_or(Null, Duration),
         (Duration(d), Int(n)) if op == Arith::Div => d.checked_div(*n).map_or(Null, Duration),
         _ => match (a.as_float(), b.as_float()) {
             (Some(x), Some(y)) => {

@@ -58,7 +58,10 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
             lines.push(format!("from {connector}"));
             let read: Vec<&str> = node.schema.names().zip(used).filter(|(_, u)| **u).map(|(n, _)| n).collect();
             if read.len() < used.len() {
-                lines.push(format!("decodes only: {}", if read.is_empty() { "(no field)".into() } else { read.join(", ") }));
+                lines.push(format!(
+                    "decodes only: {}",
+                    if read.is_empty() { "(no field)".into() } else { read.join(", ") }
+                ));
             }
         }
         NodeKind::Errors { .. } => lines.push("records that failed to decode".into()),
@@ -80,13 +83,21 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
                 }
             }
         }
-        NodeKind::Unnest { input, list } => lines.push(format!("one record per element of {}", list.show(input_schema(input)))),
+        NodeKind::Unnest { input, list } => {
+            lines.push(format!("one record per element of {}", list.show(input_schema(input))))
+        }
         NodeKind::Aggregate { input, keys, aggs } => {
             let schema = input_schema(input);
             let keys: Vec<String> = keys.iter().map(|k| k.show(schema).to_string()).collect();
             let aggs: Vec<String> = aggs
                 .iter()
-                .map(|a| format!("{}({})", a.func.name(), a.arg.as_ref().map_or(String::new(), |e| e.show(schema).to_string())))
+                .map(|a| {
+                    format!(
+                        "{}({})",
+                        a.func.name(),
+                        a.arg.as_ref().map_or(String::new(), |e| e.show(schema).to_string())
+                    )
+                })
                 .collect();
             if keys.is_empty() {
                 lines.push("one group (no key); combined on each worker, then on worker 0".into());

@@ -108,7 +108,12 @@ impl Builtin {
         let arity = |lo: usize, hi: usize| -> Result<(), std::string::String> {
             if args.len() < lo || args.len() > hi {
                 let n = if lo == hi { format!("{lo}") } else { format!("{lo} to {hi}") };
-                Err(format!("{}() takes {n} argument{}, found {}", self.name(), if hi == 1 { "" } else { "s" }, args.len()))
+                Err(format!(
+                    "{}() takes {n} argument{}, found {}",
+                    self.name(),
+                    if hi == 1 { "" } else { "s" },
+                    args.len()
+                ))
             } else {
                 Ok(())
             }
@@ -187,14 +192,21 @@ impl Builtin {
                 let mut ty = args[0].clone();
                 for (i, t) in args.iter().enumerate().skip(1) {
                     ty = ty.unify(t).ok_or_else(|| {
-                        format!("arguments of coalesce() must have one type: argument {} is {t}, the ones before are {ty}", i + 1)
+                        format!(
+                            "arguments of coalesce() must have one type: argument {} is {t}, the ones before are {ty}",
+                            i + 1
+                        )
                     })?;
                 }
                 Ok(ty.with_nullable(args.iter().all(|t| t.nullable)))
             }
             Int => {
                 arity(1, 1)?;
-                want(0, &[Base::Int, Base::Float, Base::String, Base::Bool, Base::Timestamp, Base::Duration], "a number, string, bool, timestamp or duration")?;
+                want(
+                    0,
+                    &[Base::Int, Base::Float, Base::String, Base::Bool, Base::Timestamp, Base::Duration],
+                    "a number, string, bool, timestamp or duration",
+                )?;
                 let may_fail = matches!(args[0].base, Base::String | Base::Float);
                 Ok(Type::INT.with_nullable(nullable || may_fail))
             }
@@ -231,7 +243,7 @@ impl Builtin {
         }
     }
 
-    /// Evaluates the function; any null argument gives null (except for `coalesce`, `string`).
+    /// Evaluates the function; any null argument gives null (except for `coalesce`).
     pub fn call(self, args: &[Value]) -> Value {
         use Builtin::*;
         match self {

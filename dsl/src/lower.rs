@@ -10,11 +10,8 @@ use crate::plan::{Node, NodeId, NodeKind, Plan, Sink, Step};
 /// Lowers a checked pipeline to a plan.
 pub fn lower(checked: &Checked) -> Plan {
     let mut lowering = Lowering { checked, nodes: Vec::new(), memo: HashMap::new() };
-    let sinks = checked
-        .sinks
-        .iter()
-        .map(|s| Sink { input: lowering.input(s.input), connector: s.connector.clone() })
-        .collect();
+    let sinks =
+        checked.sinks.iter().map(|s| Sink { input: lowering.input(s.input), connector: s.connector.clone() }).collect();
     let mut plan = Plan { nodes: lowering.nodes, sinks };
     mark_used_fields(&mut plan);
     plan
@@ -81,7 +78,8 @@ impl Lowering<'_> {
                     }
                     None => {
                         let kind = NodeKind::Map { input: current, steps: vec![step] };
-                        current = self.push(Node { name: stream.name.clone(), kind, schema: stage.schema.clone(), updating });
+                        current =
+                            self.push(Node { name: stream.name.clone(), kind, schema: stage.schema.clone(), updating });
                         open_map = Some(current);
                     }
                 }

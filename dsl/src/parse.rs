@@ -19,9 +19,7 @@ struct EddyParser;
 /// Parses a pipeline file; on failure, the syntax error or the bad literals as diagnostics.
 pub fn parse(src: &str) -> Result<File, Vec<Diagnostic>> {
     let mut pairs = EddyParser::parse(Rule::file, src).map_err(|e| vec![syntax_error(src, &e)])?;
-    let file = pairs
-        .next()
-        .expect("grammar: `file` is the only top-level pair");
+    let file = pairs.next().expect("grammar: `file` is the only top-level pair");
     let mut b = Builder::default();
     let decls = children(file).map(|d| b.decl(d)).collect();
     if b.diags.is_empty() {
@@ -120,8 +118,7 @@ fn children<'i>(p: P<'i>) -> impl Iterator<Item = P<'i>> {
 
 /// The next meaningful child, which the grammar guarantees (`what` names the rule).
 fn next<'i>(it: &mut impl Iterator<Item = P<'i>>, what: &str) -> P<'i> {
-    it.next()
-        .unwrap_or_else(|| panic!("grammar guarantees {what}"))
+    it.next().unwrap_or_else(|| panic!("grammar guarantees {what}"))
 }
 
 /// How deeply expressions (and `iterate` bodies) may nest. pest copes with about ten times
@@ -140,18 +137,11 @@ impl Builder {
     /// Runs `build` one level deeper, or reports the nesting (once) when it is too deep.
     fn nested<T>(&mut self, sp: Span, fallback: T, build: impl FnOnce(&mut Self) -> T) -> T {
         if self.depth >= MAX_DEPTH {
-            if !self
-                .diags
-                .iter()
-                .any(|d| d.message.starts_with("nested too deeply"))
-            {
+            if !self.diags.iter().any(|d| d.message.starts_with("nested too deeply")) {
                 self.diags.push(
-                    Diagnostic::error(
-                        sp,
-                        format!("nested too deeply (more than {MAX_DEPTH} levels)"),
-                    )
-                    .label("this is nested too deeply")
-                    .help("split the expression, e.g. into several derive stages"),
+                    Diagnostic::error(sp, format!("nested too deeply (more than {MAX_DEPTH} levels)"))
+                        .label("this is nested too deeply")
+                        .help("split the expression, e.g. into several derive stages"),
                 );
             }
             return fallback;
@@ -183,11 +173,7 @@ impl Builder {
         let mut it = children(p);
         let name = ident(next(&mut it, "schema_decl: name"));
         let fields = it.map(|f| self.field_decl(f)).collect();
-        SchemaDecl {
-            name,
-            fields,
-            span: sp,
-        }
+        SchemaDecl { name, fields, span: sp }
     }
 
     fn field_decl(&mut self, p: P) -> FieldDecl {
@@ -203,12 +189,7 @@ impl Builder {
         let name = ident(next(&mut it, "param_decl: name"));
         let ty = type_expr(next(&mut it, "param_decl: type"));
         let default = self.expr(next(&mut it, "param_decl: default"));
-        ParamDecl {
-            name,
-            ty,
-            default,
-            span: sp,
-        }
+        ParamDecl { name, ty, default, span: sp }
     }
 
     fn source_decl(&mut self, p: P) -> SourceDecl {
@@ -227,13 +208,7 @@ impl Builder {
             }
         }
         let connector = connector.expect("grammar: source_decl has a connector");
-        SourceDecl {
-            name,
-            schema,
-            connector,
-            watermark,
-            span: sp,
-        }
+        SourceDecl { name, schema, connector, watermark, span: sp }
     }
 
     fn watermark(&mut self, p: P) -> Watermark {
@@ -241,11 +216,7 @@ impl Builder {
         let mut it = children(p);
         let field = ident(next(&mut it, "watermark: field"));
         let delay = self.term(next(&mut it, "watermark: delay"));
-        Watermark {
-            field,
-            delay,
-            span: sp,
-        }
+        Watermark { field, delay, span: sp }
     }
 
     fn connector(&mut self, p: P) -> Connector {
@@ -267,11 +238,7 @@ impl Builder {
             }
             args.push(arg);
         }
-        Connector {
-            name,
-            args,
-            span: sp,
-        }
+        Connector { name, args, span: sp }
     }
 
     fn arg(&mut self, p: P) -> Arg {
@@ -279,15 +246,9 @@ impl Builder {
         let first = next(&mut it, "arg: label or value");
         if first.as_rule() == Rule::label {
             let value = self.expr(next(&mut it, "arg: value after label"));
-            Arg {
-                name: Some(ident(first)),
-                value,
-            }
+            Arg { name: Some(ident(first)), value }
         } else {
-            Arg {
-                name: None,
-                value: self.expr(first),
-            }
+            Arg { name: None, value: self.expr(first) }
         }
     }
 
@@ -296,29 +257,17 @@ impl Builder {
         let mut it = children(p);
         let name = ident(next(&mut it, "stream_decl: name"));
         let pipe = self.pipe(next(&mut it, "stream_decl: pipe"));
-        StreamDecl {
-            name,
-            pipe,
-            span: sp,
-        }
+        StreamDecl { name, pipe, span: sp }
     }
 
     fn pipe(&mut self, p: P) -> Pipe {
         let sp = span(&p);
         let mut it = children(p);
         let input = stream_ref(next(&mut it, "pipe: input"));
-        let empty = Pipe {
-            input: input.clone(),
-            stages: Vec::new(),
-            span: sp,
-        };
+        let empty = Pipe { input: input.clone(), stages: Vec::new(), span: sp };
         self.nested(sp, empty, |b| {
             let stages = it.map(|s| b.stage(s)).collect();
-            Pipe {
-                input,
-                stages,
-                span: sp,
-            }
+            Pipe { input, stages, span: sp }
         })
     }
 
@@ -327,11 +276,7 @@ impl Builder {
         let mut it = children(p);
         let input = stream_ref(next(&mut it, "sink_decl: input"));
         let connector = self.connector(next(&mut it, "sink_decl: connector"));
-        SinkDecl {
-            input,
-            connector,
-            span: sp,
-        }
+        SinkDecl { input, connector, span: sp }
     }
 
     fn test_decl(&mut self, p: P) -> TestDecl {
@@ -349,12 +294,7 @@ impl Builder {
                 expect.push(entry);
             }
         }
-        TestDecl {
-            name,
-            given,
-            expect,
-            span: sp,
-        }
+        TestDecl { name, given, expect, span: sp }
     }
 
     /// `test_given` and `test_expect` have the same shape.
@@ -383,9 +323,7 @@ impl Builder {
                 let alias = ident(next(&mut it, "unnest: alias"));
                 StageKind::Unnest { expr, alias }
             }
-            Rule::window_stage => {
-                StageKind::Window(self.window_spec(next(&mut it, "window: spec")))
-            }
+            Rule::window_stage => StageKind::Window(self.window_spec(next(&mut it, "window: spec"))),
             Rule::group_stage => StageKind::GroupBy(it.map(|e| self.expr(e)).collect()),
             Rule::distinct_stage => StageKind::Distinct(it.map(|e| self.expr(e)).collect()),
             Rule::top_stage => {
@@ -455,12 +393,7 @@ impl Builder {
                 r => unreachable!("grammar: join_stage has no {r:?}"),
             }
         }
-        StageKind::Join {
-            left,
-            other,
-            on,
-            within,
-        }
+        StageKind::Join { left, other, on, within }
     }
 
     fn join_cond(&mut self, p: P) -> (Expr, Expr) {
@@ -488,11 +421,7 @@ impl Builder {
         let cond = self.expr(next(&mut it, "if: condition"));
         let then = self.expr(next(&mut it, "if: then"));
         let otherwise = self.expr(next(&mut it, "if: else"));
-        let kind = ExprKind::If {
-            cond: cond.into(),
-            then: then.into(),
-            otherwise: otherwise.into(),
-        };
+        let kind = ExprKind::If { cond: cond.into(), then: then.into(), otherwise: otherwise.into() };
         Expr { kind, span: sp }
     }
 
@@ -512,10 +441,7 @@ impl Builder {
         let c = next(&mut children(p), "not_expr: one child");
         if c.as_rule() == Rule::not_expr {
             let operand = self.nested(sp, null_at(sp), |b| b.not_expr(c));
-            Expr {
-                kind: ExprKind::Unary(UnOp::Not, operand.into()),
-                span: sp,
-            }
+            Expr { kind: ExprKind::Unary(UnOp::Not, operand.into()), span: sp }
         } else {
             self.cmp_expr(c)
         }
@@ -544,18 +470,11 @@ impl Builder {
             Rule::in_op => {
                 let negated = op.as_str().starts_with("not");
                 let list = self.arith(next(&mut it, "cmp_expr: list after in"));
-                ExprKind::In {
-                    expr: left.into(),
-                    list: list.into(),
-                    negated,
-                }
+                ExprKind::In { expr: left.into(), list: list.into(), negated }
             }
             Rule::is_op => {
                 let negated = op.into_inner().any(|t| t.as_rule() == Rule::kw_not);
-                ExprKind::IsNull {
-                    expr: left.into(),
-                    negated,
-                }
+                ExprKind::IsNull { expr: left.into(), negated }
             }
             r => unreachable!("grammar: cmp_expr has no {r:?}"),
         };
@@ -567,11 +486,7 @@ impl Builder {
         let mut it = children(p);
         let mut acc = self.term(next(&mut it, "arith: first term"));
         while let Some(op) = it.next() {
-            let op = if op.as_str() == "+" {
-                BinOp::Add
-            } else {
-                BinOp::Sub
-            };
+            let op = if op.as_str() == "+" { BinOp::Add } else { BinOp::Sub };
             let right = self.term(next(&mut it, "arith: term after operator"));
             acc = binary(op, acc, right);
         }
@@ -614,14 +529,8 @@ impl Builder {
             _ => None,
         };
         match folded {
-            Some(v) => Expr {
-                kind: ExprKind::Lit(v),
-                span: sp,
-            },
-            None => Expr {
-                kind: ExprKind::Unary(UnOp::Neg, inner.into()),
-                span: sp,
-            },
+            Some(v) => Expr { kind: ExprKind::Lit(v), span: sp },
+            None => Expr { kind: ExprKind::Unary(UnOp::Neg, inner.into()), span: sp },
         }
     }
 
@@ -638,10 +547,7 @@ impl Builder {
             Rule::call => {
                 let mut it = children(p);
                 let func = ident(next(&mut it, "call: function name"));
-                ExprKind::Call {
-                    func,
-                    args: it.map(|e| self.expr(e)).collect(),
-                }
+                ExprKind::Call { func, args: it.map(|e| self.expr(e)).collect() }
             }
             Rule::name => return name(p),
             _ => return self.literal(p),
@@ -664,10 +570,7 @@ impl Builder {
             Rule::null_lit => Value::Null,
             r => unreachable!("grammar: primary has no {r:?}"),
         };
-        Expr {
-            kind: ExprKind::Lit(value),
-            span: sp,
-        }
+        Expr { kind: ExprKind::Lit(value), span: sp }
     }
 
     /// `text` is the digits, with a leading `-` when unary minus was folded in.
@@ -678,19 +581,12 @@ impl Builder {
                 self.diags.push(
                     Diagnostic::error(sp, format!("integer literal {text} is out of range"))
                         .label("does not fit in 64 bits")
-                        .help(format!(
-                            "integers range from {} to {}; use a float",
-                            i64::MIN,
-                            i64::MAX
-                        )),
+                        .help(format!("integers range from {} to {}; use a float", i64::MIN, i64::MAX)),
                 );
                 Value::Null
             }
         };
-        Expr {
-            kind: ExprKind::Lit(value),
-            span: sp,
-        }
+        Expr { kind: ExprKind::Lit(value), span: sp }
     }
 
     fn float_literal(&mut self, text: &str, sp: Span) -> Value {
@@ -710,13 +606,10 @@ impl Builder {
         if let Some(ms) = parse_duration(text) {
             return Value::Duration(ms);
         }
-        let unit_at = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
+        let unit_at = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
         let unit = &text[unit_at..];
         let diag = if ["ms", "s", "m", "h", "d"].contains(&unit) {
-            Diagnostic::error(sp, format!("duration {text} is out of range"))
-                .label("too long to count in milliseconds")
+            Diagnostic::error(sp, format!("duration {text} is out of range")).label("too long to count in milliseconds")
         } else {
             let unit_span = Span::new(sp.start + unit_at, sp.end);
             let d = Diagnostic::error(unit_span, format!("unknown duration unit '{unit}'"))
@@ -768,31 +661,14 @@ impl Builder {
 fn unit_alias(unit: &str) -> Option<&'static str> {
     let u = unit.to_ascii_lowercase();
     let aliases: [(&[&str], &str); 5] = [
-        (
-            &[
-                "msec",
-                "msecs",
-                "milli",
-                "millis",
-                "millisecond",
-                "milliseconds",
-            ],
-            "ms",
-        ),
+        (&["msec", "msecs", "milli", "millis", "millisecond", "milliseconds"], "ms"),
         (&["sec", "secs", "second", "seconds"], "s"),
         (&["min", "mins", "minute", "minutes"], "m"),
         (&["hr", "hrs", "hour", "hours"], "h"),
         (&["day", "days"], "d"),
     ];
-    let lower_is_unit = ["ms", "s", "m", "h", "d"]
-        .iter()
-        .find(|x| **x == u)
-        .copied();
-    aliases
-        .iter()
-        .find(|(names, _)| names.contains(&u.as_str()))
-        .map(|(_, to)| *to)
-        .or(lower_is_unit)
+    let lower_is_unit = ["ms", "s", "m", "h", "d"].iter().find(|x| **x == u).copied();
+    aliases.iter().find(|(names, _)| names.contains(&u.as_str())).map(|(_, to)| *to).or(lower_is_unit)
 }
 
 /// Resolves JSON escapes; on failure, the escape's byte offset and length, and a message.
@@ -838,9 +714,7 @@ fn unescape(body: &str) -> Result<String, (usize, usize, String)> {
         let first = hex(i + 2).ok_or_else(|| bad(2))?;
         let (code, len) = if (0xD800..0xDC00).contains(&first) {
             // A high surrogate must be followed by `\uDC00`..`\uDFFF`.
-            let low = (body.get(i + 6..i + 8) == Some("\\u"))
-                .then(|| hex(i + 8))
-                .flatten();
+            let low = (body.get(i + 6..i + 8) == Some("\\u")).then(|| hex(i + 8)).flatten();
             match low {
                 Some(low) if (0xDC00..0xE000).contains(&low) => {
                     (0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00), 12)
@@ -864,10 +738,7 @@ fn unescape(body: &str) -> Result<String, (usize, usize, String)> {
 /// An `ident` or `label` pair: the name without backquotes, spanned as written.
 fn ident(p: P) -> Ident {
     let text = p.as_str();
-    let node = text
-        .strip_prefix('`')
-        .and_then(|t| t.strip_suffix('`'))
-        .unwrap_or(text);
+    let node = text.strip_prefix('`').and_then(|t| t.strip_suffix('`')).unwrap_or(text);
     Spanned::new(node.to_string(), span(&p))
 }
 
@@ -885,12 +756,7 @@ fn type_expr(p: P) -> TypeExpr {
             r => unreachable!("grammar: type_expr has no {r:?}"),
         }
     }
-    TypeExpr {
-        name,
-        arg,
-        nullable,
-        span: sp,
-    }
+    TypeExpr { name, arg, nullable, span: sp }
 }
 
 fn stream_ref(p: P) -> StreamRef {
@@ -899,11 +765,7 @@ fn stream_ref(p: P) -> StreamRef {
     let mut it = children(p);
     let name = ident(next(&mut it, "stream_ref: name"));
     let side = it.next().map(ident);
-    StreamRef {
-        name,
-        side,
-        span: sp,
-    }
+    StreamRef { name, side, span: sp }
 }
 
 fn name(p: P) -> Expr {
@@ -912,40 +774,26 @@ fn name(p: P) -> Expr {
     let mut it = children(p);
     let first = ident(next(&mut it, "name: ident"));
     let kind = match it.next() {
-        Some(second) => ExprKind::Name {
-            qualifier: Some(first),
-            name: ident(second),
-        },
-        None => ExprKind::Name {
-            qualifier: None,
-            name: first,
-        },
+        Some(second) => ExprKind::Name { qualifier: Some(first), name: ident(second) },
+        None => ExprKind::Name { qualifier: None, name: first },
     };
     Expr { kind, span: sp }
 }
 
 /// A placeholder where an expression could not be built (a diagnostic says why).
 fn null_at(span: Span) -> Expr {
-    Expr {
-        kind: ExprKind::Lit(Value::Null),
-        span,
-    }
+    Expr { kind: ExprKind::Lit(Value::Null), span }
 }
 
 fn binary(op: BinOp, l: Expr, r: Expr) -> Expr {
     let span = l.span.to(r.span);
-    Expr {
-        kind: ExprKind::Binary(op, l.into(), r.into()),
-        span,
-    }
+    Expr { kind: ExprKind::Binary(op, l.into(), r.into()), span }
 }
 
 /// Folds `a op b op c` to the left.
 fn fold_same(op: BinOp, operands: Vec<Expr>) -> Expr {
     let mut it = operands.into_iter();
-    let first = it
-        .next()
-        .expect("grammar: an operator chain has a first operand");
+    let first = it.next().expect("grammar: an operator chain has a first operand");
     it.fold(first, |acc, e| binary(op, acc, e))
 }
 
@@ -971,8 +819,9 @@ fn friendly(rule: Rule) -> (&'static str, Prio) {
         field_list => ("'{'", Normal),
         primary | literal | exponent => ("an expression", Normal),
         ident_char | quoted_name => ("a name", Normal),
-        file | decl | schema_decl | param_decl | source_decl | stream_decl | sink_decl
-        | test_decl => ("a declaration", Normal),
+        file | decl | schema_decl | param_decl | source_decl | stream_decl | sink_decl | test_decl => {
+            ("a declaration", Normal)
+        }
         field_decl => ("a field", Normal),
         type_expr => ("a type", Normal),
         watermark => ("'watermark'", Normal),
@@ -980,21 +829,17 @@ fn friendly(rule: Rule) -> (&'static str, Prio) {
         arg => ("an argument", Normal),
         pipe | stream_ref => ("a stream name", Normal),
         test_given | test_expect => ("'given' or 'expect'", Normal),
-        stage | filter_stage | select_stage | derive_stage | unnest_stage | window_stage
-        | group_stage | aggregate_stage | distinct_stage | top_stage | join_stage | join_kind
-        | union_stage | iterate_stage => ("a stage", Normal),
+        stage | filter_stage | select_stage | derive_stage | unnest_stage | window_stage | group_stage
+        | aggregate_stage | distinct_stage | top_stage | join_stage | join_kind | union_stage | iterate_stage => {
+            ("a stage", Normal)
+        }
         select_item | named_expr => ("a field", Normal),
-        tumbling | sliding | session => (
-            "a window: tumbling(...), sliding(...) or session(...)",
-            Normal,
-        ),
+        tumbling | sliding | session => ("a window: tumbling(...), sliding(...) or session(...)", Normal),
         order => ("'desc' or 'asc'", Low),
         join_cond => ("a join condition", Normal),
-        expr | if_expr | or_expr | and_expr | not_expr | cmp_expr | arith | term | unary | neg
-        | list | record | paren | call | name => ("an expression", Normal),
-        cmp_op | in_op | is_op | add_op | mul_op | kw_and | kw_or | kw_not | kw_in | kw_is => {
-            ("an operator", Low)
-        }
+        expr | if_expr | or_expr | and_expr | not_expr | cmp_expr | arith | term | unary | neg | list | record
+        | paren | call | name => ("an expression", Normal),
+        cmp_op | in_op | is_op | add_op | mul_op | kw_and | kw_or | kw_not | kw_in | kw_is => ("an operator", Low),
         duration => ("a duration", Normal),
         timestamp => ("a timestamp", Normal),
         float | int => ("a number", Normal),
@@ -1190,10 +1035,7 @@ fn found_at(src: &str, pos: usize) -> (Span, Found<'_>) {
         &rest[..word_len(|c| c.is_ascii_alphanumeric() || c == '.')]
     } else if c == '"' {
         return (span, Found::String);
-    } else if ["==", "!=", "<=", ">=", "->"]
-        .iter()
-        .any(|op| rest.starts_with(op))
-    {
+    } else if ["==", "!=", "<=", ">=", "->"].iter().any(|op| rest.starts_with(op)) {
         &rest[..2]
     } else {
         &rest[..c.len_utf8()]
@@ -1208,8 +1050,7 @@ fn help_for(src: &str, pos: usize, found: &Found, positives: &[Rule]) -> Option<
         Found::String => {
             let line = src[pos + 1..].split('\n').next().unwrap_or("");
             let closed = unescape_scan_closes(line);
-            return (!closed)
-                .then(|| "this string is not closed: add '\"' before the end of the line".into());
+            return (!closed).then(|| "this string is not closed: add '\"' before the end of the line".into());
         }
         Found::Token(t) => *t,
     };
@@ -1225,19 +1066,9 @@ fn help_for(src: &str, pos: usize, found: &Found, positives: &[Rule]) -> Option<
     if !is_word {
         return None;
     }
-    let wants_name = [
-        Rule::ident,
-        Rule::label,
-        Rule::expr,
-        Rule::unary,
-        Rule::stream_ref,
-    ]
-    .iter()
-    .any(|r| expects(*r));
+    let wants_name = [Rule::ident, Rule::label, Rule::expr, Rule::unary, Rule::stream_ref].iter().any(|r| expects(*r));
     if RESERVED.contains(&token) && wants_name {
-        return Some(format!(
-            "'{token}' is a keyword; write `{token}` in backquotes to use it as a name"
-        ));
+        return Some(format!("'{token}' is a keyword; write `{token}` in backquotes to use it as a name"));
     }
     let expects_kind = |kind: &str| positives.iter().any(|r| friendly(*r).0 == kind);
     let mut candidates: Vec<&str> = Vec::new();
@@ -1379,47 +1210,21 @@ test "windows" {
                 format!("[{}]", items.iter().map(sexp).collect::<Vec<_>>().join(" "))
             }
             ExprKind::Record(fields) => {
-                let f: Vec<String> = fields
-                    .iter()
-                    .map(|(n, e)| format!("{}: {}", n.node, sexp(e)))
-                    .collect();
+                let f: Vec<String> = fields.iter().map(|(n, e)| format!("{}: {}", n.node, sexp(e))).collect();
                 format!("{{{}}}", f.join(", "))
             }
-            ExprKind::Name {
-                qualifier: Some(q),
-                name,
-            } => format!("{}.{}", q.node, name.node),
-            ExprKind::Name {
-                qualifier: None,
-                name,
-            } => name.node.clone(),
+            ExprKind::Name { qualifier: Some(q), name } => format!("{}.{}", q.node, name.node),
+            ExprKind::Name { qualifier: None, name } => name.node.clone(),
             ExprKind::Unary(UnOp::Neg, e) => format!("(neg {})", sexp(e)),
             ExprKind::Unary(UnOp::Not, e) => format!("(not {})", sexp(e)),
             ExprKind::Binary(op, l, r) => format!("({} {} {})", op.symbol(), sexp(l), sexp(r)),
-            ExprKind::In {
-                expr,
-                list,
-                negated,
-            } => {
-                format!(
-                    "({} {} {})",
-                    if *negated { "not-in" } else { "in" },
-                    sexp(expr),
-                    sexp(list)
-                )
+            ExprKind::In { expr, list, negated } => {
+                format!("({} {} {})", if *negated { "not-in" } else { "in" }, sexp(expr), sexp(list))
             }
             ExprKind::IsNull { expr, negated } => {
-                format!(
-                    "({} {})",
-                    if *negated { "is-not-null" } else { "is-null" },
-                    sexp(expr)
-                )
+                format!("({} {})", if *negated { "is-not-null" } else { "is-null" }, sexp(expr))
             }
-            ExprKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
+            ExprKind::If { cond, then, otherwise } => {
                 format!("(if {} {} {})", sexp(cond), sexp(then), sexp(otherwise))
             }
             ExprKind::Call { func, args } => {
@@ -1453,24 +1258,15 @@ test "windows" {
         let src = FIRST_PIPELINE;
         let f = ok(src);
         assert_eq!(f.decls.len(), 6);
-        let Decl::Schema(bid) = &f.decls[0] else {
-            panic!("schema first")
-        };
+        let Decl::Schema(bid) = &f.decls[0] else { panic!("schema first") };
         assert_eq!(bid.name.node, "Bid");
         assert_eq!(bid.fields.len(), 7);
         assert_eq!(bid.fields[6].name.node, "extra");
         assert!(bid.fields[6].ty.nullable && !bid.fields[5].ty.nullable);
-        let Decl::Param(p) = &f.decls[1] else {
-            panic!("param second")
-        };
-        assert_eq!(
-            (p.name.node.as_str(), p.ty.name.node.as_str()),
-            ("min_price", "int")
-        );
+        let Decl::Param(p) = &f.decls[1] else { panic!("param second") };
+        assert_eq!((p.name.node.as_str(), p.ty.name.node.as_str()), ("min_price", "int"));
         assert_eq!(p.default.kind, ExprKind::Lit(Value::Int(0)));
-        let Decl::Source(s) = &f.decls[2] else {
-            panic!("source third")
-        };
+        let Decl::Source(s) = &f.decls[2] else { panic!("source third") };
         assert_eq!(s.schema.as_ref().map(|s| s.node.as_str()), Some("Bid"));
         assert_eq!(s.connector.name.node, "file");
         let w = s.watermark.as_ref().expect("watermark");
@@ -1481,22 +1277,12 @@ test "windows" {
         let hot = stream(&f, "hot");
         let kinds: Vec<&str> = hot.pipe.stages.iter().map(|s| s.kind.keyword()).collect();
         assert_eq!(kinds, ["filter", "window", "group by", "aggregate"]);
-        let StageKind::Aggregate(aggs) = &hot.pipe.stages[3].kind else {
-            panic!()
-        };
-        let aggs: Vec<String> = aggs
-            .iter()
-            .map(|(n, e)| format!("{}={}", n.node, sexp(e)))
-            .collect();
+        let StageKind::Aggregate(aggs) = &hot.pipe.stages[3].kind else { panic!() };
+        let aggs: Vec<String> = aggs.iter().map(|(n, e)| format!("{}={}", n.node, sexp(e))).collect();
         assert_eq!(aggs, ["bids=count()", "top=max(price)"]);
-        let Decl::Sink(errors) = &f.decls[5] else {
-            panic!("sink last")
-        };
+        let Decl::Sink(errors) = &f.decls[5] else { panic!("sink last") };
         assert_eq!(errors.input.name.node, "bids");
-        assert_eq!(
-            errors.input.side.as_ref().map(|s| s.node.as_str()),
-            Some("errors")
-        );
+        assert_eq!(errors.input.side.as_ref().map(|s| s.node.as_str()), Some("errors"));
         assert_eq!(errors.input.span, at(src, "bids.errors", 0));
     }
 
@@ -1504,97 +1290,45 @@ test "windows" {
     fn parses_reachability() {
         let f = ok(REACHABILITY);
         let reach = stream(&f, "reach");
-        let [Stage {
-            kind: StageKind::Iterate { max, body },
-            ..
-        }] = &reach.pipe.stages[..]
-        else {
+        let [Stage { kind: StageKind::Iterate { max, body }, .. }] = &reach.pipe.stages[..] else {
             panic!("{reach:#?}")
         };
         assert_eq!(sexp(max), "100");
         assert_eq!(body.input.name.node, "loop");
         let kinds: Vec<&str> = body.stages.iter().map(|s| s.kind.keyword()).collect();
         assert_eq!(kinds, ["join", "select", "union", "distinct"]);
-        let StageKind::Join {
-            left,
-            other,
-            on,
-            within,
-        } = &body.stages[0].kind
-        else {
-            panic!()
-        };
+        let StageKind::Join { left, other, on, within } = &body.stages[0].kind else { panic!() };
         assert!(!left && within.is_none());
         assert_eq!(other.name.node, "edges");
-        assert_eq!(
-            (sexp(&on[0].0), sexp(&on[0].1)),
-            ("node".into(), "src".into())
-        );
+        assert_eq!((sexp(&on[0].0), sexp(&on[0].1)), ("node".into(), "src".into()));
     }
 
     #[test]
     fn parses_every_construct() {
         let f = ok(EVERYTHING);
         let a = stream(&f, "a");
-        let StageKind::Select(fields) = &a.pipe.stages[2].kind else {
-            panic!()
-        };
-        let fields: Vec<String> = fields
-            .iter()
-            .map(|(n, e)| format!("{}={}", n.node, sexp(e)))
-            .collect();
-        assert_eq!(
-            fields,
-            ["user-id=user-id", "tag=tag", "n=(* n 2)", "at=ev.at"]
-        );
-        let StageKind::Window(WindowSpec::Sliding { size, every }) = &a.pipe.stages[3].kind else {
-            panic!()
-        };
+        let StageKind::Select(fields) = &a.pipe.stages[2].kind else { panic!() };
+        let fields: Vec<String> = fields.iter().map(|(n, e)| format!("{}={}", n.node, sexp(e))).collect();
+        assert_eq!(fields, ["user-id=user-id", "tag=tag", "n=(* n 2)", "at=ev.at"]);
+        let StageKind::Window(WindowSpec::Sliding { size, every }) = &a.pipe.stages[3].kind else { panic!() };
         assert_eq!((sexp(size), sexp(every)), ("1m".into(), "10s".into()));
-        let StageKind::Distinct(keys) = &a.pipe.stages[4].kind else {
-            panic!()
-        };
+        let StageKind::Distinct(keys) = &a.pipe.stages[4].kind else { panic!() };
         assert_eq!(keys.len(), 2);
 
         let b = stream(&f, "b");
-        assert_eq!(
-            b.pipe.input.side.as_ref().map(|s| s.node.as_str()),
-            Some("late")
-        );
-        assert!(matches!(
-            b.pipe.stages[0].kind,
-            StageKind::Window(WindowSpec::Session { .. })
-        ));
-        assert!(matches!(
-            b.pipe.stages[1].kind,
-            StageKind::Top { desc: true, .. }
-        ));
+        assert_eq!(b.pipe.input.side.as_ref().map(|s| s.node.as_str()), Some("late"));
+        assert!(matches!(b.pipe.stages[0].kind, StageKind::Window(WindowSpec::Session { .. })));
+        assert!(matches!(b.pipe.stages[1].kind, StageKind::Top { desc: true, .. }));
         let c = stream(&f, "c");
-        assert!(matches!(
-            c.pipe.stages[0].kind,
-            StageKind::Top { desc: false, .. }
-        ));
+        assert!(matches!(c.pipe.stages[0].kind, StageKind::Top { desc: false, .. }));
         assert!(matches!(&c.pipe.stages[1].kind, StageKind::Distinct(k) if k.is_empty()));
 
         let d = stream(&f, "d");
-        let StageKind::Join {
-            left: true,
-            on,
-            within: Some(w),
-            ..
-        } = &d.pipe.stages[0].kind
-        else {
-            panic!()
-        };
-        let on: Vec<String> = on
-            .iter()
-            .map(|(l, r)| format!("{}={}", sexp(l), sexp(r)))
-            .collect();
+        let StageKind::Join { left: true, on, within: Some(w), .. } = &d.pipe.stages[0].kind else { panic!() };
+        let on: Vec<String> = on.iter().map(|(l, r)| format!("{}={}", sexp(l), sexp(r))).collect();
         assert_eq!(on, ["a.tag=b.tag", "(+ n 1)=b.n"]);
         assert_eq!(sexp(w), "1h");
-        let StageKind::Union(others) = &d.pipe.stages[2].kind else {
-            panic!()
-        };
+        let StageKind::Union(others) = &d.pipe.stages[2].kind else { panic!() };
         assert_eq!(others.len(), 2);
 
         let source = |name: &str| {
@@ -1613,20 +1347,11 @@ test "windows" {
             .iter()
             .map(|a| format!("{:?}={}", a.name.as_ref().map(|n| &n.node), sexp(&a.value)))
             .collect();
-        assert_eq!(
-            args,
-            [
-                r#"None=(+ data "/ev.jsonl")"#,
-                r#"Some("format")="jsonl""#,
-                r#"Some("header")=false"#
-            ]
-        );
+        assert_eq!(args, [r#"None=(+ data "/ev.jsonl")"#, r#"Some("format")="jsonl""#, r#"Some("header")=false"#]);
         assert_eq!(sexp(&ev.watermark.expect("watermark").delay), "lag");
         assert!(source("lines").schema.is_none());
 
-        let Some(Decl::Schema(schema)) = f.decls.get(2) else {
-            panic!()
-        };
+        let Some(Decl::Schema(schema)) = f.decls.get(2) else { panic!() };
         assert_eq!(schema.fields[0].name.node, "user-id");
         let xs = &schema.fields[2].ty;
         assert_eq!(xs.name.node, "list");
@@ -1634,9 +1359,7 @@ test "windows" {
         let elem = xs.arg.as_ref().expect("list<int?>");
         assert_eq!((elem.name.node.as_str(), elem.nullable), ("int", true));
 
-        let Some(Decl::Test(t)) = f.decls.last() else {
-            panic!()
-        };
+        let Some(Decl::Test(t)) = f.decls.last() else { panic!() };
         assert_eq!(t.name.node, "windows");
         let given: Vec<&str> = t.given.iter().map(|(s, _)| s.name.node.as_str()).collect();
         let expect: Vec<&str> = t.expect.iter().map(|(s, _)| s.name.node.as_str()).collect();
@@ -1649,8 +1372,7 @@ test "windows" {
 
     #[test]
     fn spans_are_byte_ranges_of_the_text() {
-        let src =
-            "stream hot = bids\n  | filter price >= min_price # c\n  | window tumbling(10s)\n";
+        let src = "stream hot = bids\n  | filter price >= min_price # c\n  | window tumbling(10s)\n";
         let f = ok(src);
         let hot = stream(&f, "hot");
         assert_eq!(hot.name.span, at(src, "hot", 0));
@@ -1658,39 +1380,21 @@ test "windows" {
         assert_eq!(hot.pipe.input.span, at(src, "bids", 0));
         let filter = &hot.pipe.stages[0];
         assert_eq!(filter.span, at(src, "filter price >= min_price", 0));
-        let StageKind::Filter(e) = &filter.kind else {
-            panic!()
-        };
+        let StageKind::Filter(e) = &filter.kind else { panic!() };
         assert_eq!(e.span, at(src, "price >= min_price", 0));
-        let ExprKind::Binary(BinOp::Ge, l, r) = &e.kind else {
-            panic!()
-        };
-        assert_eq!(
-            (l.span, r.span),
-            (at(src, "price", 0), at(src, "min_price", 0))
-        );
-        let StageKind::Window(WindowSpec::Tumbling(d)) = &hot.pipe.stages[1].kind else {
-            panic!()
-        };
+        let ExprKind::Binary(BinOp::Ge, l, r) = &e.kind else { panic!() };
+        assert_eq!((l.span, r.span), (at(src, "price", 0), at(src, "min_price", 0)));
+        let StageKind::Window(WindowSpec::Tumbling(d)) = &hot.pipe.stages[1].kind else { panic!() };
         assert_eq!(d.span, at(src, "10s", 0));
 
         let src = "param p: int = (a + b) * -3 - `x y`";
-        let Decl::Param(p) = &ok(src).decls[0] else {
-            panic!()
-        };
+        let Decl::Param(p) = &ok(src).decls[0] else { panic!() };
         assert_eq!(p.default.span, at(src, "(a + b) * -3 - `x y`", 0));
-        let ExprKind::Binary(BinOp::Sub, mul, quoted) = &p.default.kind else {
-            panic!()
-        };
+        let ExprKind::Binary(BinOp::Sub, mul, quoted) = &p.default.kind else { panic!() };
         assert_eq!(mul.span, at(src, "(a + b) * -3", 0));
         assert_eq!(quoted.span, at(src, "`x y`", 0));
-        let ExprKind::Binary(BinOp::Mul, paren, neg) = &mul.kind else {
-            panic!()
-        };
-        assert_eq!(
-            (paren.span, neg.span),
-            (at(src, "(a + b)", 0), at(src, "-3", 0))
-        );
+        let ExprKind::Binary(BinOp::Mul, paren, neg) = &mul.kind else { panic!() };
+        assert_eq!((paren.span, neg.span), (at(src, "(a + b)", 0), at(src, "-3", 0)));
         assert_eq!(neg.kind, ExprKind::Lit(Value::Int(-3)));
     }
 
@@ -1703,27 +1407,15 @@ test "windows" {
             ("not a and b", "(and (not a) b)"),
             ("not a == b", "(not (== a b))"),
             ("a or b and c", "(or a (and b c))"),
-            (
-                "x in [1,2] or y is not null",
-                "(or (in x [1 2]) (is-not-null y))",
-            ),
-            (
-                "x not in [1] and y is null",
-                "(and (not-in x [1]) (is-null y))",
-            ),
+            ("x in [1,2] or y is not null", "(or (in x [1 2]) (is-not-null y))"),
+            ("x not in [1] and y is null", "(and (not-in x [1]) (is-null y))"),
             ("a + 1 < b * 2", "(< (+ a 1) (* b 2))"),
             ("-a * b", "(* (neg a) b)"),
             ("- -x", "(neg (neg x))"),
             ("(a + b) * c", "(* (+ a b) c)"),
-            (
-                "if a > 1 then x else if b then y else z",
-                "(if (> a 1) x (if b y z))",
-            ),
+            ("if a > 1 then x else if b then y else z", "(if (> a 1) x (if b y z))"),
             ("if c then a or b else d", "(if c (or a b) d)"),
-            (
-                "s.f + lower(t, 1) != \"x\"",
-                "(!= (+ s.f lower(t 1)) \"x\")",
-            ),
+            ("s.f + lower(t, 1) != \"x\"", "(!= (+ s.f lower(t 1)) \"x\")"),
             ("count()", "count()"),
             ("first(x) <= last(x)", "(<= first(x) last(x))"),
             ("{ a: 1, `b c`: [x] }", "{a: 1, b c: [x]}"),
@@ -1745,57 +1437,32 @@ test "windows" {
         assert_eq!(lit("1e6"), Value::float(1e6));
         assert_eq!(lit("2.5e-3"), Value::float(2.5e-3));
         assert_eq!(lit("-1.5E+2"), Value::float(-150.0));
-        assert_eq!(
-            lit(r#""a\"b\\c\/\n\t\u00e9\ud83d\ude00""#),
-            Value::str("a\"b\\c/\n\té😀")
-        );
+        assert_eq!(lit(r#""a\"b\\c\/\n\t\u00e9\ud83d\ude00""#), Value::str("a\"b\\c/\n\té😀"));
         assert_eq!(lit("true"), Value::Bool(true));
         assert_eq!(lit("false"), Value::Bool(false));
         assert_eq!(lit("null"), Value::Null);
-        for (text, ms) in [
-            ("250ms", 250),
-            ("10s", 10_000),
-            ("5m", 300_000),
-            ("2h", 7_200_000),
-        ] {
+        for (text, ms) in [("250ms", 250), ("10s", 10_000), ("5m", 300_000), ("2h", 7_200_000)] {
             assert_eq!(lit(text), Value::Duration(ms), "{text}");
         }
         assert_eq!(lit("1d"), Value::Duration(86_400_000));
         assert_eq!(lit("-2s"), Value::Duration(-2000));
-        assert_eq!(
-            lit("@2024-05-01T12:00:00Z"),
-            Value::Timestamp(1_714_564_800_000)
-        );
-        assert_eq!(
-            lit("@2024-05-01T12:00:00.250Z"),
-            Value::Timestamp(1_714_564_800_250)
-        );
-        assert_eq!(
-            lit("@2024-05-01T14:00:00+02:00"),
-            Value::Timestamp(1_714_564_800_000)
-        );
+        assert_eq!(lit("@2024-05-01T12:00:00Z"), Value::Timestamp(1_714_564_800_000));
+        assert_eq!(lit("@2024-05-01T12:00:00.250Z"), Value::Timestamp(1_714_564_800_250));
+        assert_eq!(lit("@2024-05-01T14:00:00+02:00"), Value::Timestamp(1_714_564_800_000));
         assert_eq!(sexp(&expr("[1, 2, 3,]")), "[1 2 3]");
         assert_eq!(sexp(&expr("[]")), "[]");
         assert_eq!(sexp(&expr("{}")), "{}");
         // Words that merely start with a keyword are names.
-        assert_eq!(
-            sexp(&expr("nullable + trueish + int_x")),
-            "(+ (+ nullable trueish) int_x)"
-        );
+        assert_eq!(sexp(&expr("nullable + trueish + int_x")), "(+ (+ nullable trueish) int_x)");
     }
 
     #[test]
     fn names_and_keywords() {
         // Backquoted names anywhere a field name goes; contextual words are plain names.
-        assert_eq!(
-            sexp(&expr("`user-id` + loop + max(as, desc, left)")),
-            "(+ (+ user-id loop) max(as desc left))"
-        );
+        assert_eq!(sexp(&expr("`user-id` + loop + max(as, desc, left)")), "(+ (+ user-id loop) max(as desc left))");
         let src = "stream s = x | derive { `a b`: `c-d`.`e f` }";
         let s = stream(&ok(src), "s");
-        let StageKind::Derive(fields) = &s.pipe.stages[0].kind else {
-            panic!()
-        };
+        let StageKind::Derive(fields) = &s.pipe.stages[0].kind else { panic!() };
         assert_eq!(fields[0].0.node, "a b");
         assert_eq!(fields[0].0.span, at(src, "`a b`", 0));
         assert_eq!(sexp(&fields[0].1), "c-d.e f");
@@ -1806,10 +1473,7 @@ test "windows" {
     #[test]
     fn literal_errors_are_diagnostics() {
         let d = err("param p: int = 9223372036854775808");
-        assert_eq!(
-            d.message,
-            "integer literal 9223372036854775808 is out of range"
-        );
+        assert_eq!(d.message, "integer literal 9223372036854775808 is out of range");
         assert_eq!(d.span, Span::new(15, 34));
         let d = err("param p: duration = 5min");
         assert_eq!(d.message, "unknown duration unit 'min'");
@@ -1830,30 +1494,15 @@ test "windows" {
         let d = err(r#"source s = file(format: "csv", "a.csv")"#);
         assert_eq!(d.message, "positional argument after a named one");
         // Several bad literals are all reported.
-        assert_eq!(
-            parse("param a: int = 5x\nparam b: int = 6y").map_err(|d| d.len()),
-            Err(2)
-        );
+        assert_eq!(parse("param a: int = 5x\nparam b: int = 6y").map_err(|d| d.len()), Err(2));
     }
 
     #[test]
     fn syntax_errors() {
         // (text, message, error at the first occurrence of this, label, help)
         let cases: &[(&str, &str, &str, &str, Option<&str>)] = &[
-            (
-                "steam hot = bids",
-                "expected a declaration",
-                "steam",
-                "found 'steam'",
-                Some("did you mean 'stream'?"),
-            ),
-            (
-                "stream s = x | filter",
-                "expected an expression",
-                "",
-                "found end of file",
-                None,
-            ),
+            ("steam hot = bids", "expected a declaration", "steam", "found 'steam'", Some("did you mean 'stream'?")),
+            ("stream s = x | filter", "expected an expression", "", "found end of file", None),
             (
                 "stream s = x | filter price = 3",
                 "expected '|' or a declaration",
@@ -1861,27 +1510,9 @@ test "windows" {
                 "found '='",
                 Some("use '==' to compare values"),
             ),
-            (
-                "stream s = x | filtr a",
-                "expected a stage",
-                "filtr",
-                "found 'filtr'",
-                Some("did you mean 'filter'?"),
-            ),
-            (
-                "stream s = x | select { a: 1 b }",
-                "expected ',' or '}'",
-                "b }",
-                "found 'b'",
-                None,
-            ),
-            (
-                "schema A { a: int b: int }",
-                "expected ',' or '}'",
-                "b:",
-                "found 'b'",
-                None,
-            ),
+            ("stream s = x | filtr a", "expected a stage", "filtr", "found 'filtr'", Some("did you mean 'filter'?")),
+            ("stream s = x | select { a: 1 b }", "expected ',' or '}'", "b }", "found 'b'", None),
+            ("schema A { a: int b: int }", "expected ',' or '}'", "b:", "found 'b'", None),
             (
                 "stream s = x | filter a < b < c",
                 "expected '|' or a declaration",
@@ -1896,13 +1527,7 @@ test "windows" {
                 "found 'filter'",
                 Some("'filter' is a keyword; write `filter` in backquotes to use it as a name"),
             ),
-            (
-                "stream s = x | window tumbling 10s",
-                "expected '('",
-                "10s",
-                "found '10s'",
-                None,
-            ),
+            ("stream s = x | window tumbling 10s", "expected '('", "10s", "found '10s'", None),
             (
                 "stream s = x | window hop(1s)",
                 "expected 'tumbling', 'sliding' or 'session'",
@@ -1910,34 +1535,10 @@ test "windows" {
                 "found 'hop'",
                 None,
             ),
-            (
-                "stream s = x | join y on a = b",
-                "expected '=='",
-                "= b",
-                "found '='",
-                Some("use '==' to compare values"),
-            ),
-            (
-                "stream s = x | group auction",
-                "expected 'by'",
-                "auction",
-                "found 'auction'",
-                None,
-            ),
-            (
-                "stream s = x | filter if a then b",
-                "expected 'else'",
-                "",
-                "found end of file",
-                None,
-            ),
-            (
-                "sink x => file(\"a\")",
-                "expected '->'",
-                "=>",
-                "found '='",
-                None,
-            ),
+            ("stream s = x | join y on a = b", "expected '=='", "= b", "found '='", Some("use '==' to compare values")),
+            ("stream s = x | group auction", "expected 'by'", "auction", "found 'auction'", None),
+            ("stream s = x | filter if a then b", "expected 'else'", "", "found end of file", None),
+            ("sink x => file(\"a\")", "expected '->'", "=>", "found '='", None),
             ("stream s == x", "expected '='", "==", "found '=='", None),
             (
                 "source s = file(\"a)\nstream t = s",
@@ -1946,22 +1547,12 @@ test "windows" {
                 "found a string",
                 Some("this string is not closed: add '\"' before the end of the line"),
             ),
-            (
-                "stream s = x | select { a: 1,\n",
-                "expected a field or '}'",
-                "",
-                "found end of file",
-                None,
-            ),
+            ("stream s = x | select { a: 1,\n", "expected a field or '}'", "", "found end of file", None),
         ];
         for (src, message, where_, label, help) in cases {
             let d = err(src);
             assert_eq!(d.message, format!("syntax error: {message}"), "{src}");
-            let start = if where_.is_empty() {
-                src.len()
-            } else {
-                at(src, where_, 0).start
-            };
+            let start = if where_.is_empty() { src.len() } else { at(src, where_, 0).start };
             let width = usize::from(!where_.is_empty());
             assert_eq!(d.span, Span::new(start, start + width), "{src}");
             assert_eq!(&d.label, label, "{src}");
@@ -1978,14 +1569,7 @@ test "windows" {
                 let _ = parse(&format!("{}{}", &src[..i], &src[i + c.len_utf8()..]));
             }
         }
-        for text in [
-            "",
-            "# only a comment",
-            "\r\n\t ",
-            "é",
-            "stream s = `",
-            "param p: int = \"\\u12",
-        ] {
+        for text in ["", "# only a comment", "\r\n\t ", "é", "stream s = `", "param p: int = \"\\u12"] {
             let _ = parse(text);
         }
         assert_eq!(parse("  # nothing\n"), Ok(File { decls: Vec::new() }));
@@ -2014,14 +1598,7 @@ test "windows" {
 
     #[test]
     fn friendly_names_never_leak_rule_names() {
-        for rule in [
-            Rule::EOI,
-            Rule::stage,
-            Rule::kw_by,
-            Rule::cmp_op,
-            Rule::ident,
-            Rule::rbrace,
-        ] {
+        for rule in [Rule::EOI, Rule::stage, Rule::kw_by, Rule::cmp_op, Rule::ident, Rule::rbrace] {
             let (name, _) = friendly(rule);
             assert!(!name.contains('_') && name != format!("{rule:?}"), "{name}");
         }

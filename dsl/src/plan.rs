@@ -140,10 +140,24 @@ pub enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Concat(Box<Expr>, Box<Expr>),
-    In { expr: Box<Expr>, list: Box<Expr>, negated: bool },
-    IsNull { expr: Box<Expr>, negated: bool },
-    If { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
-    Call { func: Function, args: Vec<Expr> },
+    In {
+        expr: Box<Expr>,
+        list: Box<Expr>,
+        negated: bool,
+    },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
+    Call {
+        func: Function,
+        args: Vec<Expr>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,9 +185,7 @@ impl Expr {
         match self {
             Expr::Lit(_) => {}
             Expr::Field(i) => f(*i),
-            Expr::List(items) | Expr::Call { args: items, .. } => {
-                items.iter().for_each(|e| e.visit_fields(f))
-            }
+            Expr::List(items) | Expr::Call { args: items, .. } => items.iter().for_each(|e| e.visit_fields(f)),
             Expr::Neg(e) | Expr::Not(e) | Expr::IsNull { expr: e, .. } => e.visit_fields(f),
             Expr::Arith(_, a, b)
             | Expr::Compare(_, a, b)
@@ -307,10 +319,18 @@ pub enum SourceConnector {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SinkConnector {
     /// One file (`partitioned: false`) or one part per worker (`path` + `-N` before the extension).
-    File { path: String, format: Format, partitioned: bool },
-    Stdout { format: Format },
+    File {
+        path: String,
+        format: Format,
+        partitioned: bool,
+    },
+    Stdout {
+        format: Format,
+    },
     /// Handed to a closure of the embedding Rust program, under the stream's name.
-    Rust { stream: String },
+    Rust {
+        stream: String,
+    },
 }
 
 #[derive(Clone, Debug)]

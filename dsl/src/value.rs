@@ -258,8 +258,7 @@ mod tests {
     #[test]
     fn json_text() {
         let mut s = String::new();
-        Value::List(vec![Value::float(0.1), Value::float(2.0), Value::str("a\"\n\u{1}")].into())
-            .write_json(&mut s);
+        Value::List(vec![Value::float(0.1), Value::float(2.0), Value::str("a\"\n\u{1}")].into()).write_json(&mut s);
         assert_eq!(s, r#"[0.1,2.0,"a\"\n\u0001"]"#);
         let mut t = String::new();
         Value::Timestamp(1_700_000_000_000).write_json(&mut t);

@@ -39,7 +39,9 @@ pub fn allocators(
         let mut stream = loop {
             match TcpStream::connect(address) {
                 Ok(s) => break s,
-                Err(e) if Instant::now() > deadline => return Err(format!("cannot reach process {j} at {address}: {e}")),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(format!("cannot reach process {j} at {address}: {e}"))
+                }
                 Err(_) => std::thread::sleep(Duration::from_millis(10)),
             }
         };

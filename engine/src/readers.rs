@@ -143,7 +143,18 @@ impl FileReader {
         } else {
             reader.rewind().map_err(io)?;
         }
-        Ok(FileReader { reader, path: path.to_string(), lines, offset: start, end, line_no: None, lines_read: 0, start, buf, limit })
+        Ok(FileReader {
+            reader,
+            path: path.to_string(),
+            lines,
+            offset: start,
+            end,
+            line_no: None,
+            lines_read: 0,
+            start,
+            buf,
+            limit,
+        })
     }
 
     /// The 1-based number of the line just read, counting the lines before this worker's range
@@ -173,8 +184,8 @@ impl Reader for FileReader {
             if self.offset >= self.end {
                 return Ok(Status::Done);
             }
-            let (n, too_long) =
-                read_line(&mut self.reader, &mut self.buf, self.limit).map_err(|e| format!("cannot read '{}': {e}", self.path))?;
+            let (n, too_long) = read_line(&mut self.reader, &mut self.buf, self.limit)
+                .map_err(|e| format!("cannot read '{}': {e}", self.path))?;
             if n == 0 {
                 return Ok(Status::Done);
             }
@@ -234,7 +245,13 @@ impl StdinReader {
             }
         });
         let header_pending = matches!(format, Format::Csv { header: true, .. });
-        StdinReader { lines: LineDecoder::new(source, "stdin", format, schema, used), rx, line_no: 0, limit, header_pending }
+        StdinReader {
+            lines: LineDecoder::new(source, "stdin", format, schema, used),
+            rx,
+            line_no: 0,
+            limit,
+            header_pending,
+        }
     }
 }
 
@@ -275,7 +292,14 @@ pub struct GenerateReader {
 }
 
 impl GenerateReader {
-    pub fn new(kind: &str, events: u64, seed: u64, schema: &Schema, worker: usize, peers: usize) -> Result<GenerateReader, String> {
+    pub fn new(
+        kind: &str,
+        events: u64,
+        seed: u64,
+        schema: &Schema,
+        worker: usize,
+        peers: usize,
+    ) -> Result<GenerateReader, String> {
         let kind = nexmark::Kind::parse(kind).ok_or_else(|| format!("unknown Nexmark kind '{kind}'"))?;
         let full = nexmark::schema(kind);
         let projection: Vec<usize> = schema.fields.iter().filter_map(|f| full.index_of(&f.name)).collect();

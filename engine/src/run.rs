@@ -2,11 +2,12 @@
 //! cluster; returns the job's summary once every source is done and every sink has written.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use eddy_dsl::plan::{NodeKind, Plan, SinkConnector};
-use timely::dataflow::operators::{Capture, Exchange, ToStream};
 use timely::dataflow::operators::capture::Extract;
+use timely::dataflow::operators::{Capture, Exchange, ToStream};
 use timely::{CommunicationConfig, WorkerConfig};
 
 use crate::readers::Feed;
@@ -52,12 +53,8 @@ pub enum Error {
 /// Runs the plan to completion and returns the summary (complete in process 0; other
 /// processes of a cluster return their own counts).
 pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summary, Error> {
-    let sources: Vec<String> = plan
-        .nodes
-        .iter()
-        .filter(|n| matches!(n.kind, NodeKind::Source { .. }))
-        .map(|n| n.name.clone())
-        .collect();
+    let sources: Vec<String> =
+        plan.nodes.iter().filter(|n| matches!(n.kind, NodeKind::Source { .. })).map(|n| n.name.clone()).collect();
     let sinks: Vec<(String, String)> =
         plan.sinks.iter().map(|s| (plan.nodes[s.input].name.clone(), s.connector.to_string())).collect();
     let mut targets = Vec::new();
@@ -66,10 +63,12 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
             SinkConnector::Rust { stream } => bindings.sinks.get(stream).cloned(),
             _ => None,
         };
-        targets.push(SinkTarget::open(&s.connector, &plan.nodes[s.input].schema, config.process, rust).map_err(Error::Runtime)?);
+        targets.push(
+            SinkTarget::open(&s.connector, &plan.nodes[s.input].schema, config.process, rust)
+                .map_err(Error::Runtime)?,
+        );
     }
-    let counters = Counters::new(sources.len(), sinks.len());
-    let shared = Arc::new(Shared::new(counters, targets, bindings.sources, config.max_line_bytes, config.processes > 1));
+    let shared = Arc::new(Shared::new(targets, bindings.sources, config.max_line_bytes, config.processes > 1));
 
     let (builders, guard) = if config.processes > 1 {
         let addresses: Vec<String> = if config.addresses.is_empty() {
@@ -79,11 +78,8 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
         };
         crate::cluster::allocators(&addresses, config.process, config.workers).map_err(Error::Startup)?
     } else {
-        let communication = if config.workers > 1 {
-            CommunicationConfig::Process(config.workers)
-        } else {
-            CommunicationConfig::Thread
-        };
+        let communication =
+            if config.workers > 1 { CommunicationConfig::Process(config.workers) } else { CommunicationConfig::Thread };
         communication.try_build().map_err(Error::Startup)?
     };
 
@@ -91,15 +87,15 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
     let (totals_tx, totals_rx) = std::sync::mpsc::channel();
     let totals_tx = Arc::new(Mutex::new(totals_tx));
     let worker_shared = Arc::clone(&shared);
-    let threads = config.workers;
+    let (n_sources, n_sinks) = (sources.len(), sinks.len());
     let guards = timely::execute::execute_from(builders, guard, WorkerConfig::default(), move |worker| {
         let shared = Arc::clone(&worker_shared);
         let plan = Arc::clone(&plan);
-        worker.dataflow::<u64, _, _>(|scope| render::render(scope, &plan, &shared));
+        let counters = Rc::new(Counters::new(n_sources, n_sinks));
+        worker.dataflow::<u64, _, _>(|scope| render::render(scope, &plan, &shared, &counters));
         while worker.step() {}
-        // The counts of every process meet at worker 0, through a second small dataflow.
-        let index = worker.index();
-        let mine = if index % threads == 0 { vec![shared.counters.snapshot()] } else { Vec::new() };
+        // The counts of every worker meet at worker 0, through a second small dataflow.
+        let mine = vec![counters.snapshot()];
         let tx = totals_tx.lock().map(|t| t.clone());
         worker.dataflow::<u64, _, _>(|scope| {
             let gathered = mine.to_stream(scope).container::<Vec<_>>().exchange(|_| 0);

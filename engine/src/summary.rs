@@ -1,37 +1,32 @@
 //! Counts of what each source read and each sink wrote: gathered per process while the job
 //! runs, summed over all processes through the dataflow when it ends.
 
+use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The counters of one process, shared by its workers.
+/// The counters of one worker, shared by its operators.
 #[derive(Debug, Default)]
 pub struct Counters {
     /// Per source: records read (decoded or not), rejected (to `.errors`).
-    pub read: Vec<AtomicU64>,
-    pub rejected: Vec<AtomicU64>,
+    pub read: Vec<Cell<u64>>,
+    pub rejected: Vec<Cell<u64>>,
     /// Per sink: records written.
-    pub written: Vec<AtomicU64>,
+    pub written: Vec<Cell<u64>>,
 }
 
 impl Counters {
     pub fn new(sources: usize, sinks: usize) -> Counters {
-        let zeros = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect();
+        let zeros = |n: usize| (0..n).map(|_| Cell::new(0)).collect();
         Counters { read: zeros(sources), rejected: zeros(sources), written: zeros(sinks) }
     }
 
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    pub fn add(counter: &Cell<u64>, n: u64) {
+        counter.set(counter.get() + n);
     }
 
     /// All counters in one vector: read, rejected, written.
     pub fn snapshot(&self) -> Vec<u64> {
-        self.read
-            .iter()
-            .chain(&self.rejected)
-            .chain(&self.written)
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect()
+        self.read.iter().chain(&self.rejected).chain(&self.written).map(Cell::get).collect()
     }
 }
 

@@ -25,7 +25,8 @@ impl Checker<'_> {
         let allowed = if is_source { SOURCES } else { SINKS };
         if !allowed.contains(&name) {
             let role = if is_source { "source" } else { "sink" };
-            let mut d = Diagnostic::error(c.name.span, format!("unknown {role} connector '{name}'")).label(format!("not a {role} connector"));
+            let mut d = Diagnostic::error(c.name.span, format!("unknown {role} connector '{name}'"))
+                .label(format!("not a {role} connector"));
             d = if PLANNED.contains(&name) {
                 Diagnostic::error(c.name.span, format!("the '{name}' connector is not supported yet"))
                     .label("not in this version")
@@ -48,7 +49,8 @@ impl Checker<'_> {
             let key = match &arg.name {
                 Some(n) => {
                     if !names.contains(&n.node.as_str()) {
-                        let mut d = Diagnostic::error(n.span, format!("{name}() has no argument '{}'", n.node)).label("unknown argument");
+                        let mut d = Diagnostic::error(n.span, format!("{name}() has no argument '{}'", n.node))
+                            .label("unknown argument");
                         d = match suggest(&n.node, names.iter().copied()) {
                             Some(s) => d.help(format!("did you mean '{s}'?")),
                             None => d.help(format!("{name}() takes: {}", names.join(", "))),
@@ -76,11 +78,16 @@ impl Checker<'_> {
             };
             if let crate::plan::Expr::Lit(v) = e {
                 if values.insert(key.clone(), (v, t, arg.value.span)).is_some() {
-                    self.error(Diagnostic::error(arg.value.span, format!("argument '{key}' is given twice")).label("duplicate argument"));
+                    self.error(
+                        Diagnostic::error(arg.value.span, format!("argument '{key}' is given twice"))
+                            .label("duplicate argument"),
+                    );
                     ok = false;
                 }
             } else {
-                self.error(Diagnostic::error(arg.value.span, "connector arguments must be constant").label("reads a field"));
+                self.error(
+                    Diagnostic::error(arg.value.span, "connector arguments must be constant").label("reads a field"),
+                );
                 ok = false;
             }
         }
@@ -92,7 +99,10 @@ impl Checker<'_> {
             None => Some(None),
             Some((Value::Str(s), _, span)) => Some(Some((s.to_string(), *span))),
             Some((_, t, span)) => {
-                self.error(Diagnostic::error(*span, format!("argument '{key}' must be a string, found {t}")).label("expected string"));
+                self.error(
+                    Diagnostic::error(*span, format!("argument '{key}' must be a string, found {t}"))
+                        .label("expected string"),
+                );
                 None
             }
         }
@@ -103,7 +113,10 @@ impl Checker<'_> {
             None => Some(default),
             Some((Value::Bool(b), _, _)) => Some(*b),
             Some((_, t, span)) => {
-                self.error(Diagnostic::error(*span, format!("argument '{key}' must be a bool, found {t}")).label("expected true or false"));
+                self.error(
+                    Diagnostic::error(*span, format!("argument '{key}' must be a bool, found {t}"))
+                        .label("expected true or false"),
+                );
                 None
             }
         }
@@ -115,7 +128,10 @@ impl Checker<'_> {
             Some((Value::Int(n), _, _)) if *n >= 0 => Some(Some(*n as u64)),
             Some((v, t, span)) => {
                 let found = if matches!(v, Value::Int(_)) { format!("{v}") } else { t.to_string() };
-                self.error(Diagnostic::error(*span, format!("argument '{key}' must be a non-negative int, found {found}")).label("expected a count"));
+                self.error(
+                    Diagnostic::error(*span, format!("argument '{key}' must be a non-negative int, found {found}"))
+                        .label("expected a count"),
+                );
                 None
             }
         }
@@ -142,7 +158,10 @@ impl Checker<'_> {
             None => b',',
             Some((d, _)) if d.len() == 1 => d.as_bytes()[0],
             Some((d, span)) => {
-                self.error(Diagnostic::error(span, format!("the delimiter must be one ASCII character, found {d:?}")).label("expected e.g. \";\""));
+                self.error(
+                    Diagnostic::error(span, format!("the delimiter must be one ASCII character, found {d:?}"))
+                        .label("expected e.g. \";\""),
+                );
                 return None;
             }
         };
@@ -171,7 +190,8 @@ impl Checker<'_> {
             "csv" => Some(Format::Csv { header, delimiter }),
             "text" => Some(Format::Text),
             other => {
-                let mut d = Diagnostic::error(span, format!("unknown format '{other}'")).label("expected jsonl, csv or text");
+                let mut d =
+                    Diagnostic::error(span, format!("unknown format '{other}'")).label("expected jsonl, csv or text");
                 if let Some(s) = suggest(other, ["jsonl", "csv", "text"]) {
                     d = d.help(format!("did you mean '{s}'?"));
                 }
@@ -241,7 +261,8 @@ impl Checker<'_> {
                     }
                 }
                 let Some(schema) = nexmark_schema(&kind) else {
-                    let mut d = Diagnostic::error(kind_span, format!("unknown Nexmark event kind '{kind}'")).label("expected person, auction or bid");
+                    let mut d = Diagnostic::error(kind_span, format!("unknown Nexmark event kind '{kind}'"))
+                        .label("expected person, auction or bid");
                     if let Some(s) = suggest(&kind, NEXMARK_KINDS.iter().copied()) {
                         d = d.help(format!("did you mean '{s}'?"));
                     }
@@ -259,11 +280,16 @@ impl Checker<'_> {
                     match own.fields.iter().find(|o| o.name == f.name) {
                         Some(o) if o.ty.fits(&f.ty) => {}
                         Some(o) => self.error(
-                            Diagnostic::error(c.span, format!("field '{}' is declared {} but the generator gives {}", f.name, f.ty, o.ty))
-                                .label("schema does not match the generator"),
+                            Diagnostic::error(
+                                c.span,
+                                format!("field '{}' is declared {} but the generator gives {}", f.name, f.ty, o.ty),
+                            )
+                            .label("schema does not match the generator"),
                         ),
                         None => {
-                            let mut d = Diagnostic::error(c.span, format!("the Nexmark generator has no field '{}'", f.name)).label("not generated");
+                            let mut d =
+                                Diagnostic::error(c.span, format!("the Nexmark generator has no field '{}'", f.name))
+                                    .label("not generated");
                             if let Some(s) = suggest(&f.name, own.names()) {
                                 d = d.help(format!("did you mean '{s}'?"));
                             }

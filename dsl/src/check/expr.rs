@@ -33,8 +33,13 @@ pub fn check_expr(e: &ast::Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> 
                     Some(u) => elem = u,
                     None => {
                         diags.push(
-                            Diagnostic::error(item.span, format!("list elements must have one type: this one is {t}, the ones before are {elem}"))
-                                .label(format!("expected {elem}")),
+                            Diagnostic::error(
+                                item.span,
+                                format!(
+                                    "list elements must have one type: this one is {t}, the ones before are {elem}"
+                                ),
+                            )
+                            .label(format!("expected {elem}")),
                         );
                         ok = false;
                     }
@@ -44,7 +49,9 @@ pub fn check_expr(e: &ast::Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> 
             ok.then(|| (fold(Expr::List(exprs)), Type::list(elem)))
         }
         ExprKind::Record(_) => {
-            diags.push(Diagnostic::error(e.span, "a record literal is only allowed in test blocks").label("not allowed here"));
+            diags.push(
+                Diagnostic::error(e.span, "a record literal is only allowed in test blocks").label("not allowed here"),
+            );
             None
         }
         ExprKind::Name { qualifier, name } => check_name(e, qualifier.as_ref(), name, scope, diags),
@@ -56,11 +63,16 @@ pub fn check_expr(e: &ast::Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> 
                 }
                 UnOp::Not if matches!(t.base, Base::Bool | Base::Null) => Some((fold(Expr::Not(Box::new(x))), t)),
                 UnOp::Neg => {
-                    diags.push(Diagnostic::error(inner.span, format!("cannot negate a {t}")).label("expected a number or a duration"));
+                    diags.push(
+                        Diagnostic::error(inner.span, format!("cannot negate a {t}"))
+                            .label("expected a number or a duration"),
+                    );
                     None
                 }
                 UnOp::Not => {
-                    diags.push(Diagnostic::error(inner.span, format!("'not' needs a bool, found {t}")).label("expected bool"));
+                    diags.push(
+                        Diagnostic::error(inner.span, format!("'not' needs a bool, found {t}")).label("expected bool"),
+                    );
                     None
                 }
             }
@@ -76,7 +88,10 @@ pub fn check_expr(e: &ast::Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> 
             let r = check_expr(list, scope, diags);
             let ((x, tx), (y, ty)) = (l?, r?);
             let Base::List(elem) = &ty.base else {
-                diags.push(Diagnostic::error(list.span, format!("'in' needs a list on its right, found {ty}")).label("expected a list such as [1, 2, 3]"));
+                diags.push(
+                    Diagnostic::error(list.span, format!("'in' needs a list on its right, found {ty}"))
+                        .label("expected a list such as [1, 2, 3]"),
+                );
                 return None;
             };
             if !comparable(&tx, elem) {
@@ -100,14 +115,20 @@ pub fn check_expr(e: &ast::Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> 
             let o = check_expr(otherwise, scope, diags);
             let ((c, tc), (t, tt), (o, to)) = (c?, t?, o?);
             if !matches!(tc.base, Base::Bool | Base::Null) {
-                diags.push(Diagnostic::error(cond.span, format!("the condition of 'if' must be a bool, found {tc}")).label("expected bool"));
+                diags.push(
+                    Diagnostic::error(cond.span, format!("the condition of 'if' must be a bool, found {tc}"))
+                        .label("expected bool"),
+                );
                 return None;
             }
             let Some(ty) = tt.unify(&to) else {
                 diags.push(
-                    Diagnostic::error(otherwise.span, format!("the branches of 'if' have different types: {tt} and {to}"))
-                        .label(format!("expected {tt}"))
-                        .related(then.span, format!("this is {tt}")),
+                    Diagnostic::error(
+                        otherwise.span,
+                        format!("the branches of 'if' have different types: {tt} and {to}"),
+                    )
+                    .label(format!("expected {tt}"))
+                    .related(then.span, format!("this is {tt}")),
                 );
                 return None;
             };
@@ -144,7 +165,8 @@ fn check_name(
             return Some((Expr::Lit(v.clone()), t.clone()));
         }
     }
-    let mut d = Diagnostic::error(name.span, format!("unknown field '{}'", name.node)).label("not a field of the input");
+    let mut d =
+        Diagnostic::error(name.span, format!("unknown field '{}'", name.node)).label("not a field of the input");
     let candidates = scope.schema.names().chain(scope.params.iter().map(|(n, _, _)| n.as_str()));
     if let Some(s) = suggest(&name.node, candidates) {
         d = d.help(format!("did you mean '{s}'?"));
@@ -259,9 +281,12 @@ fn check_call(
     let name = func.node.as_str();
     if AggFunc::from_name(name).is_some() && Builtin::from_name(name).is_none() {
         diags.push(
-            Diagnostic::error(func.span, format!("{name}() is an aggregate and can only be used in 'aggregate {{ ... }}'"))
-                .label("aggregate outside 'aggregate'")
-                .help(format!("group the stream, then: | group by KEY | aggregate {{ x: {name}(...) }}")),
+            Diagnostic::error(
+                func.span,
+                format!("{name}() is an aggregate and can only be used in 'aggregate {{ ... }}'"),
+            )
+            .label("aggregate outside 'aggregate'")
+            .help(format!("group the stream, then: | group by KEY | aggregate {{ x: {name}(...) }}")),
         );
         return None;
     }
@@ -273,11 +298,11 @@ fn check_call(
     let (exprs, types): (Vec<Expr>, Vec<Type>) = typed?.into_iter().unzip();
     if let Some(b) = Builtin::from_name(name) {
         return match b.check(&types) {
-            Ok(ty) => {
-                Some((fold(Expr::Call { func: Function::Builtin(b), args: exprs }), ty))
-            }
+            Ok(ty) => Some((fold(Expr::Call { func: Function::Builtin(b), args: exprs }), ty)),
             Err(msg) => {
-                diags.push(Diagnostic::error(e.span, msg).label("wrong arguments").help(format!("usage: {}", b.usage())));
+                diags.push(
+                    Diagnostic::error(e.span, msg).label("wrong arguments").help(format!("usage: {}", b.usage())),
+                );
                 None
             }
         };
@@ -285,8 +310,11 @@ fn check_call(
     if let Some(udf) = scope.functions.udfs.get(name) {
         if types.len() != udf.params.len() {
             diags.push(
-                Diagnostic::error(e.span, format!("{name}() takes {} arguments, found {}", udf.params.len(), types.len()))
-                    .label("wrong number of arguments"),
+                Diagnostic::error(
+                    e.span,
+                    format!("{name}() takes {} arguments, found {}", udf.params.len(), types.len()),
+                )
+                .label("wrong number of arguments"),
             );
             return None;
         }

@@ -190,7 +190,9 @@ impl Checker<'_> {
                     used.insert(input);
                     sinks.push(Sink { input, connector: SinkConnector::Rust { stream: name.clone() } });
                 }
-                None => self.error(Diagnostic::error(Span::default(), format!("the program asks for the records of '{name}', but there is no such stream"))),
+                None => self.error(Diagnostic::global(format!(
+                    "the program asks for the records of '{name}', but there is no such stream"
+                ))),
             }
         }
         if sinks.is_empty() && !self.diags.iter().any(Diagnostic::is_error) {
@@ -219,9 +221,12 @@ impl Checker<'_> {
         for f in &s.fields {
             if let Some(first) = seen.get(f.name.node.as_str()) {
                 self.error(
-                    Diagnostic::error(f.name.span, format!("field '{}' is declared twice in schema '{}'", f.name.node, s.name.node))
-                        .label("duplicate field")
-                        .related(*first, "first declared here"),
+                    Diagnostic::error(
+                        f.name.span,
+                        format!("field '{}' is declared twice in schema '{}'", f.name.node, s.name.node),
+                    )
+                    .label("duplicate field")
+                    .related(*first, "first declared here"),
                 );
                 continue;
             }
@@ -244,18 +249,26 @@ impl Checker<'_> {
             ("duration", None) => Base::Duration,
             ("list", Some(arg)) => Base::List(Box::new(self.type_expr(arg)?)),
             ("list", None) => {
-                self.error(Diagnostic::error(t.span, "'list' needs an element type").label("expected list<T>").help("e.g. list<string>"));
+                self.error(
+                    Diagnostic::error(t.span, "'list' needs an element type")
+                        .label("expected list<T>")
+                        .help("e.g. list<string>"),
+                );
                 return None;
             }
             (name, Some(_)) if NAMES.contains(&name) => {
-                self.error(Diagnostic::error(t.span, format!("'{name}' takes no type argument")).label("only list<T> has one"));
+                self.error(
+                    Diagnostic::error(t.span, format!("'{name}' takes no type argument")).label("only list<T> has one"),
+                );
                 return None;
             }
             (name, _) => {
                 let mut d = Diagnostic::error(t.name.span, format!("unknown type '{name}'")).label("not a type");
                 d = match suggest(name, NAMES) {
                     Some(s) => d.help(format!("did you mean '{s}'?")),
-                    None => d.help("types are bool, int, float, string, timestamp, duration, list<T>, and T? for nullable"),
+                    None => {
+                        d.help("types are bool, int, float, string, timestamp, duration, list<T>, and T? for nullable")
+                    }
                 };
                 self.error(d);
                 return None;
@@ -266,43 +279,56 @@ impl Checker<'_> {
 
     fn param(&mut self, p: &ast::ParamDecl) {
         let Some(ty) = self.type_expr(&p.ty) else { return };
+        // Even a param with a mistake is known by its declared type from here on, so its uses
+        // are not reported again; its value is never used, as the pipeline will not run.
+        let value = self.param_value(p, &ty).unwrap_or(Value::Null);
+        self.params.push((p.name.node.clone(), value, ty));
+    }
+
+    fn param_value(&mut self, p: &ast::ParamDecl, ty: &Type) -> Option<Value> {
         let scope_schema = Schema::default();
         let functions = Functions::default();
         let params = self.params.clone();
         let scope = expr::Scope { schema: &scope_schema, stream: None, params: &params, functions: &functions };
-        let Some((e, t)) = expr::check_expr(&p.default, &scope, &mut self.diags) else { return };
-        if !t.fits(&ty) {
+        let (e, t) = expr::check_expr(&p.default, &scope, &mut self.diags)?;
+        if !t.fits(ty) {
             self.error(
-                Diagnostic::error(p.default.span, format!("param '{}' is declared {ty} but its default is {t}", p.name.node))
-                    .label(format!("expected {ty}")),
+                Diagnostic::error(
+                    p.default.span,
+                    format!("param '{}' is declared {ty} but its default is {t}", p.name.node),
+                )
+                .label(format!("expected {ty}")),
             );
-            return;
+            return None;
         }
         let mut value = crate::eval::eval_const(&e);
         if let Some((_, text)) = self.options.params.iter().rev().find(|(n, _)| *n == p.name.node) {
-            match parse_param(text, &ty) {
+            match parse_param(text, ty) {
                 Some(v) => value = v,
                 None => {
                     self.error(
-                        Diagnostic::error(p.name.span, format!("--param {}={text}: '{text}' is not a valid {ty}", p.name.node))
-                            .label(format!("declared {ty} here"))
-                            .help(param_example(&ty)),
+                        Diagnostic::error(
+                            p.name.span,
+                            format!("--param {}={text}: '{text}' is not a valid {ty}", p.name.node),
+                        )
+                        .label(format!("declared {ty} here"))
+                        .help(param_example(ty)),
                     );
-                    return;
+                    return None;
                 }
             }
         }
         if let (Value::Int(i), Base::Float) = (&value, &ty.base) {
             value = Value::float(*i as f64);
         }
-        self.params.push((p.name.node.clone(), value, ty));
+        Some(value)
     }
 
     fn unknown_param_overrides(&mut self) {
         let known: Vec<String> = self.params.iter().map(|(n, _, _)| n.clone()).collect();
         for (name, _) in &self.options.params {
             if !known.contains(name) {
-                let mut d = Diagnostic::error(Span::default(), format!("--param {name}: the pipeline has no param '{name}'"));
+                let mut d = Diagnostic::global(format!("--param {name}: the pipeline has no param '{name}'"));
                 d = match suggest(name, known.iter().map(String::as_str)) {
                     Some(s) => d.help(format!("did you mean '{s}'?")),
                     None if known.is_empty() => d.help("the pipeline declares no params"),
@@ -318,7 +344,8 @@ impl Checker<'_> {
             Some(name) => match self.schemas.get(&name.node) {
                 Some(schema) => Some(schema.clone()),
                 None => {
-                    let mut d = Diagnostic::error(name.span, format!("unknown schema '{}'", name.node)).label("not a schema");
+                    let mut d =
+                        Diagnostic::error(name.span, format!("unknown schema '{}'", name.node)).label("not a schema");
                     if let Some(sug) = suggest(&name.node, self.schemas.keys().map(String::as_str)) {
                         d = d.help(format!("did you mean '{sug}'?"));
                     }

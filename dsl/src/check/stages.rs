@@ -24,8 +24,13 @@ pub enum Kind {
     /// `select` and `derive`: the output row, expression by expression.
     Project(Vec<Expr>),
     Unnest(Expr),
-    Aggregate { keys: Vec<Expr>, aggs: Vec<Agg> },
-    Distinct { keys: Vec<Expr> },
+    Aggregate {
+        keys: Vec<Expr>,
+        aggs: Vec<Agg>,
+    },
+    Distinct {
+        keys: Vec<Expr>,
+    },
     Union(Vec<Input>),
 }
 
@@ -60,7 +65,16 @@ impl<'a> StreamGraph<'a> {
             index.entry(d.name.node.as_str()).or_insert(i);
         }
         let n = decls.len();
-        StreamGraph { sources, source_index, failed, decls, index, visit: vec![None; n], checked: vec![None; n], used: HashSet::new() }
+        StreamGraph {
+            sources,
+            source_index,
+            failed,
+            decls,
+            index,
+            visit: vec![None; n],
+            checked: vec![None; n],
+            used: HashSet::new(),
+        }
     }
 
     pub(super) fn index_of(&self, name: &str) -> Option<usize> {
@@ -140,9 +154,12 @@ impl<'a> StreamGraph<'a> {
                 let Some(&s) = self.source_index.get(name) else {
                     let what = if self.index.contains_key(name) { "a stream" } else { "unknown" };
                     cx.error(
-                        Diagnostic::error(r.name.span, format!("'{name}.{}' needs a source, but '{name}' is {what}", side.node))
-                            .label("not a source")
-                            .help("only sources have the side streams .errors and .late"),
+                        Diagnostic::error(
+                            r.name.span,
+                            format!("'{name}.{}' needs a source, but '{name}' is {what}", side.node),
+                        )
+                        .label("not a source")
+                        .help("only sources have the side streams .errors and .late"),
                     );
                     return None;
                 };
@@ -150,13 +167,17 @@ impl<'a> StreamGraph<'a> {
                     "errors" => Input::Errors(s),
                     "late" => {
                         cx.error(
-                            Diagnostic::error(r.span, format!("'{name}.late' needs a watermark on '{name}', which is not supported yet"))
-                                .label("late records come with event time"),
+                            Diagnostic::error(
+                                r.span,
+                                format!("'{name}.late' needs a watermark on '{name}', which is not supported yet"),
+                            )
+                            .label("late records come with event time"),
                         );
                         return None;
                     }
                     other => {
-                        let mut d = Diagnostic::error(side.span, format!("unknown side stream '.{other}'")).label("expected .errors or .late");
+                        let mut d = Diagnostic::error(side.span, format!("unknown side stream '.{other}'"))
+                            .label("expected .errors or .late");
                         if let Some(sug) = suggest(other, ["errors", "late"]) {
                             d = d.help(format!("did you mean '{name}.{sug}'?"));
                         }
@@ -171,7 +192,8 @@ impl<'a> StreamGraph<'a> {
                 } else if let Some(j) = self.index_of(name) {
                     Input::Stream(j)
                 } else {
-                    let mut d = Diagnostic::error(r.name.span, format!("unknown stream '{name}'")).label("not a source or stream");
+                    let mut d = Diagnostic::error(r.name.span, format!("unknown stream '{name}'"))
+                        .label("not a source or stream");
                     let known = self.source_index.keys().map(String::as_str).chain(self.index.keys().copied());
                     if let Some(s) = suggest(name, known) {
                         d = d.help(format!("did you mean '{s}'?"));
@@ -277,7 +299,10 @@ impl<'a> StreamGraph<'a> {
                         continue;
                     };
                     let Base::List(elem) = &t.base else {
-                        cx.error(Diagnostic::error(expr.span, format!("unnest needs a list, found {t}")).label("expected list<T>"));
+                        cx.error(
+                            Diagnostic::error(expr.span, format!("unnest needs a list, found {t}"))
+                                .label("expected list<T>"),
+                        );
                         ok = false;
                         continue;
                     };
@@ -326,8 +351,11 @@ impl<'a> StreamGraph<'a> {
                     for (name, e) in items {
                         if fields.iter().any(|f| f.name == name.node) {
                             cx.error(
-                                Diagnostic::error(name.span, format!("'{}' is already a key or an aggregate of this stage", name.node))
-                                    .label("duplicate name"),
+                                Diagnostic::error(
+                                    name.span,
+                                    format!("'{}' is already a key or an aggregate of this stage", name.node),
+                                )
+                                .label("duplicate name"),
                             );
                             ok = false;
                             continue;
@@ -389,8 +417,8 @@ impl<'a> StreamGraph<'a> {
                             .label("not in this version")
                             .help("windows, joins, top and iterate come with event time and updating streams"),
                     );
-                    ok = false;
-                    continue;
+                    // What follows would be checked against a schema this version cannot compute.
+                    return None;
                 }
             };
             stages.push(Stage { kind, schema: schema.clone() });
@@ -418,7 +446,8 @@ fn aggregate(e: &ast::Expr, scope: &Scope, cx: &mut Checker) -> Option<Agg> {
         return None;
     };
     let Some(func) = AggFunc::from_name(&name.node) else {
-        let mut d = Diagnostic::error(name.span, format!("unknown aggregate '{}'", name.node)).label("not an aggregate");
+        let mut d =
+            Diagnostic::error(name.span, format!("unknown aggregate '{}'", name.node)).label("not an aggregate");
         let names = AggFunc::ALL.map(AggFunc::name);
         d = match suggest(&name.node, names) {
             Some(s) => d.help(format!("did you mean '{s}'?")),
@@ -434,8 +463,16 @@ fn aggregate(e: &ast::Expr, scope: &Scope, cx: &mut Checker) -> Option<Agg> {
     if !arity_ok {
         let expected = if func == AggFunc::Count { "0 or 1" } else { "1" };
         cx.error(
-            Diagnostic::error(e.span, format!("{}() takes {expected} argument{}, found {}", func.name(), if expected == "1" { "" } else { "s" }, args.len()))
-                .label("wrong number of arguments"),
+            Diagnostic::error(
+                e.span,
+                format!(
+                    "{}() takes {expected} argument{}, found {}",
+                    func.name(),
+                    if expected == "1" { "" } else { "s" },
+                    args.len()
+                ),
+            )
+            .label("wrong number of arguments"),
         );
         return None;
     }
@@ -465,7 +502,9 @@ fn aggregate(e: &ast::Expr, scope: &Scope, cx: &mut Checker) -> Option<Agg> {
 }
 
 fn wrong(cx: &mut Checker, span: Span, func: AggFunc, t: &Type, want: &str) -> Option<Agg> {
-    cx.error(Diagnostic::error(span, format!("{}() needs {want}, found {t}", func.name())).label(format!("expected {want}")));
+    cx.error(
+        Diagnostic::error(span, format!("{}() needs {want}, found {t}", func.name())).label(format!("expected {want}")),
+    );
     None
 }
 

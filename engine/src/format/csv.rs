@@ -8,6 +8,10 @@
 //! empty string for string fields. Numbers, bools (`true`/`false`), timestamps (epoch ms or
 //! RFC 3339) and durations (ms or `10s`) are parsed from the text, ignoring surrounding
 //! spaces; lists are JSON text in the cell.
+//!
+//! A cell of a field the pipeline does not read is checked without building a value
+//! ([`check_cell`]): the empty-cell rule above, then `int`, `float` and `bool` cells must
+//! parse; the text of `string`, `timestamp`, `duration` and `list` cells is not validated.
 
 use std::sync::Arc;
 
@@ -29,7 +33,7 @@ struct Cell {
 pub(super) struct CsvDecoder {
     fields: Vec<FieldInfo>,
     delimiter: u8,
-    /// The field each column fills, if the pipeline uses that field.
+    /// The schema field of each column, if any (used or not: unused ones are checked).
     columns: Vec<Option<usize>>,
     cells: Vec<Cell>,
     scratch: String,
@@ -37,7 +41,7 @@ pub(super) struct CsvDecoder {
 
 impl CsvDecoder {
     pub(super) fn new(fields: Vec<FieldInfo>, delimiter: u8) -> CsvDecoder {
-        let columns = fields.iter().enumerate().map(|(i, f)| f.used.then_some(i)).collect();
+        let columns = (0..fields.len()).map(Some).collect();
         CsvDecoder { fields, delimiter, columns, cells: Vec::new(), scratch: String::new() }
     }
 
@@ -55,10 +59,10 @@ impl CsvDecoder {
                     return Err(format!("duplicate column '{name}' in CSV header"));
                 }
             }
-            columns.push(field.filter(|&i| self.fields[i].used));
+            columns.push(field);
         }
-        // Only fields the pipeline reads must be there (as for missing values).
-        if let Some(f) = self.fields.iter().zip(&seen).find(|(f, seen)| f.used && !f.ty.nullable && !**seen) {
+        // Every non-nullable field must be there, whether the pipeline reads it or not.
+        if let Some(f) = self.fields.iter().zip(&seen).find(|(f, seen)| !f.ty.nullable && !**seen) {
             return Err(format!("missing column '{}' in CSV header", f.0.name));
         }
         self.columns = columns;
@@ -76,7 +80,12 @@ impl CsvDecoder {
             if let Some(i) = *column {
                 let cell = self.cells[j];
                 let src = if cell.in_scratch { self.scratch.as_str() } else { text };
-                row[i] = cell_value(&src[cell.start..cell.end], cell.quoted, &self.fields[i])?;
+                let field = &self.fields[i];
+                if field.used {
+                    row[i] = cell_value(&src[cell.start..cell.end], cell.quoted, field)?;
+                } else {
+                    check_cell(&src[cell.start..cell.end], field)?;
+                }
             }
         }
         Ok(())
@@ -178,6 +187,32 @@ fn cell_value(text: &str, quoted: bool, field: &FieldInfo) -> Result<Value, Stri
     value.ok_or_else(|| format!("field '{}': expected {ty}, found {}", field.name, quote_snippet(text)))
 }
 
+/// Checks a cell of a field the pipeline does not read, allocating nothing: an empty cell
+/// (quoted or not) only for a string or nullable field, as `cell_value` reads it; otherwise
+/// `int`, `float` and `bool` text must parse, and any other text passes unvalidated.
+fn check_cell(text: &str, field: &FieldInfo) -> Result<(), String> {
+    let ty = &field.ty;
+    if text.is_empty() {
+        if ty.nullable || ty.base == Base::String {
+            return Ok(());
+        }
+        return Err(format!("field '{}': expected {ty}, found an empty cell", field.name));
+    }
+    let trimmed = text.trim_ascii();
+    let ok = match ty.base {
+        Base::Int => trimmed.parse::<i64>().is_ok(),
+        Base::Float => trimmed.parse::<f64>().is_ok(),
+        Base::Bool => matches!(trimmed, "true" | "false"),
+        Base::String | Base::Timestamp | Base::Duration | Base::List(_) => true,
+        Base::Null => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("field '{}': expected {ty}, found {}", field.name, quote_snippet(text)))
+    }
+}
+
 pub(super) struct CsvEncoder {
     header: Option<String>,
     delimiter: u8,
@@ -255,8 +290,8 @@ fn push_quoted(text: &str, out: &mut String) {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::super::tests::schema;
-    use super::super::{Decoder, Encoder, Format, CSV};
+    use super::super::tests::{schema, CSV};
+    use super::super::{Decoder, Encoder, Format};
     use eddy_dsl::{Row, Schema, Type, Value};
 
     fn s3() -> Schema {
@@ -364,22 +399,62 @@ mod tests {
         assert_eq!(dec(&CSV, Some("name,id"), "bob,7,1").unwrap_err(), "expected 2 columns, found 3");
         assert_eq!(dec(&CSV, Some("name,score"), "").unwrap_err(), "missing column 'id' in CSV header");
         assert_eq!(dec(&CSV, Some("id,name,id"), "").unwrap_err(), "duplicate column 'id' in CSV header");
-        // An unused field may be missing; its column is skipped unchecked when present.
+        // An unused non-nullable field must be in the header too; an unused nullable one
+        // may be absent.
         let mut d = Decoder::new(&CSV, &s3(), &[false, true, false]);
-        d.set_header(b"name,score").unwrap();
+        assert_eq!(d.set_header(b"name,score").unwrap_err(), "missing column 'id' in CSV header");
+        d.set_header(b"name,id").unwrap();
         let mut row = Row::new();
-        d.decode(b"bob,notafloat", &mut row).unwrap();
+        d.decode(b"bob,7", &mut row).unwrap();
         assert_eq!(row, vec![Value::Null, Value::str("bob"), Value::Null]);
+        assert_eq!(d.decode(b"bob,x", &mut row).unwrap_err(), "field 'id': expected int, found \"x\"");
     }
 
     #[test]
-    fn unused_columns_are_not_checked() {
+    fn unused_columns_are_checked_but_not_built() {
         let mut d = Decoder::new(&NO_HEADER, &s3(), &[false, true, false]);
         let mut row = Row::new();
-        d.decode(b"abc,x,\"q\"\"\"", &mut row).unwrap();
+        d.decode(b" 7 ,x,\" 2.5\"", &mut row).unwrap();
         assert_eq!(row, vec![Value::Null, Value::str("x"), Value::Null]);
-        // Quoting is still checked.
-        assert!(d.decode(b"abc,x,\"q", &mut row).is_err());
+        // An empty unused nullable cell is null, quoted or not.
+        d.decode(b"7,x,", &mut row).unwrap();
+        d.decode(b"7,x,\"\"", &mut row).unwrap();
+        let cases = [
+            ("abc,x,1", "field 'id': expected int, found \"abc\""),
+            ("1.5,x,1", "field 'id': expected int, found \"1.5\""),
+            ("9223372036854775808,x,1", "field 'id': expected int, found \"9223372036854775808\""),
+            ("1,x,\"q\"\"\"", "field 'score': expected float?, found \"q\\\"\""),
+            (",x,1", "field 'id': expected int, found an empty cell"),
+            ("\"\",x,1", "field 'id': expected int, found an empty cell"),
+            // Quoting is still checked.
+            ("1,x,\"q", "invalid CSV at column 5: unterminated quoted field (fields spanning lines are not supported)"),
+        ];
+        for (line, want) in cases {
+            assert_eq!(d.decode(line.as_bytes(), &mut row).unwrap_err(), want, "{line}");
+        }
+        // bool cells must parse; the text of timestamp, duration, list and string cells is
+        // not validated; an empty cell is the empty string for a non-nullable string.
+        let s = schema(&[
+            ("b", Type::BOOL),
+            ("t", Type::TIMESTAMP),
+            ("d", Type::DURATION),
+            ("l", Type::list(Type::INT)),
+            ("s", Type::STRING),
+            ("nt", Type::TIMESTAMP.nullable()),
+        ]);
+        let mut d = Decoder::new(&NO_HEADER, &s, &[false; 6]);
+        d.decode(b"true,garbage,ten,[1,s,", &mut row).unwrap_or_else(|e| panic!("{e}"));
+        d.decode(b" false ,1,1s,\"[1,\"\"x\"\"]\",,", &mut row).unwrap();
+        assert_eq!(row, vec![Value::Null; 6]);
+        assert_eq!(d.decode(b"yes,1,1s,[],s,", &mut row).unwrap_err(), "field 'b': expected bool, found \"yes\"");
+        assert_eq!(
+            d.decode(b"true,,1s,[],s,", &mut row).unwrap_err(),
+            "field 't': expected timestamp, found an empty cell"
+        );
+        assert_eq!(
+            d.decode(b"true,1,1s,,s,", &mut row).unwrap_err(),
+            "field 'l': expected list<int>, found an empty cell"
+        );
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! JSON lines: a serde visitor that parses an object straight into a positional row.
 //!
 //! Each key is looked up among the schema's fields (trying the next field in schema order
-//! first, since writers usually keep that order); a used field's value is deserialized
-//! directly into a `Value` of the field's type, and every other value is skipped with
-//! `IgnoredAny`, which checks its syntax but allocates nothing. Duplicate keys: the last wins.
+//! first, since writers usually keep that order). A used field's value is deserialized
+//! directly into a `Value` of the field's type; an unused field's value is only checked for
+//! its JSON kind against the field's type ([`KindSeed`]: strings are seen borrowed, nothing
+//! is built, and the text of a timestamp or duration string is not parsed); the values of
+//! keys outside the schema are skipped with `IgnoredAny`, which checks their syntax only.
+//! Every non-nullable field must be present. Duplicate keys: each value is checked, the
+//! last one wins.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,8 +21,10 @@ use super::{line_str, parse_duration_text, parse_timestamp_text, quote_snippet, 
 pub(super) struct JsonDecoder {
     fields: Vec<FieldInfo>,
     lookup: Lookup,
-    /// Used, non-nullable fields: checked for presence after each line.
+    /// Non-nullable fields (used or not): checked for presence after each line.
     required: Vec<usize>,
+    /// Which fields the current line has, reset for each line.
+    seen: Vec<bool>,
     /// The message of a type error, set by the visitors (serde errors carry no payload
     /// we could read back without formatting).
     err: Option<String>,
@@ -27,8 +33,9 @@ pub(super) struct JsonDecoder {
 impl JsonDecoder {
     pub(super) fn new(fields: Vec<FieldInfo>) -> JsonDecoder {
         let lookup = Lookup::new(&fields);
-        let required = fields.iter().enumerate().filter(|(_, f)| f.used && !f.ty.nullable).map(|(i, _)| i).collect();
-        JsonDecoder { fields, lookup, required, err: None }
+        let required = fields.iter().enumerate().filter(|(_, f)| !f.ty.nullable).map(|(i, _)| i).collect();
+        let seen = vec![false; fields.len()];
+        JsonDecoder { fields, lookup, required, seen, err: None }
     }
 
     pub(super) fn decode(&mut self, line: &[u8], row: &mut Row) -> Result<(), String> {
@@ -39,13 +46,16 @@ impl JsonDecoder {
         }
         reset_row(row, self.fields.len());
         self.err = None;
+        self.seen.fill(false);
         let mut de = serde_json::Deserializer::from_str(text);
-        let seed = RowSeed { fields: &self.fields, lookup: &self.lookup, row, err: &mut self.err };
+        let seed =
+            RowSeed { fields: &self.fields, lookup: &self.lookup, row, seen: &mut self.seen, err: &mut self.err };
         if let Err(e) = seed.deserialize(&mut de).and_then(|()| de.end()) {
             return Err(self.err.take().unwrap_or_else(|| syntax_message(&e)));
         }
+        // A present non-nullable field is not null: the seeds reject null for it.
         for &i in &self.required {
-            if row[i].is_null() {
+            if !self.seen[i] {
                 return Err(format!("missing field '{}'", self.fields[i].name));
             }
         }
@@ -77,7 +87,6 @@ fn syntax_message(e: &serde_json::Error) -> String {
 /// or a hash map (many).
 struct Lookup {
     names: Vec<Box<str>>,
-    used: Vec<bool>,
     map: Option<HashMap<Box<str>, usize>>,
 }
 
@@ -88,10 +97,10 @@ impl Lookup {
         let names: Vec<Box<str>> = fields.iter().map(|f| f.name.clone()).collect();
         let map = (names.len() > Lookup::SCAN_LIMIT)
             .then(|| names.iter().enumerate().rev().map(|(i, n)| (n.clone(), i)).collect());
-        Lookup { names, used: fields.iter().map(|f| f.used).collect(), map }
+        Lookup { names, map }
     }
 
-    /// The index of `key`'s field if the pipeline uses it.
+    /// The index of `key`'s field, if the schema has it.
     #[inline]
     fn find(&self, key: &str, cursor: &mut usize) -> Option<usize> {
         let i = match self.names.get(*cursor) {
@@ -102,7 +111,7 @@ impl Lookup {
             },
         };
         *cursor = i + 1;
-        self.used[i].then_some(i)
+        Some(i)
     }
 }
 
@@ -163,6 +172,7 @@ struct RowSeed<'a> {
     fields: &'a [FieldInfo],
     lookup: &'a Lookup,
     row: &'a mut Row,
+    seen: &'a mut [bool],
     err: &'a mut Option<String>,
 }
 
@@ -191,14 +201,15 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         while let Some(slot) = map.next_key_seed(KeySeed { lookup: self.lookup, cursor: &mut cursor })? {
             match slot {
                 Some(i) => {
+                    self.seen[i] = true;
                     let field = &self.fields[i];
-                    let seed = ValueSeed {
-                        ty: &field.ty,
-                        path: Path::Field(&field.name),
-                        err: &mut *self.err,
-                        slot: &mut self.row[i],
-                    };
-                    map.next_value_seed(seed)?;
+                    let path = Path::Field(&field.name);
+                    if field.used {
+                        let seed = ValueSeed { ty: &field.ty, path, err: &mut *self.err, slot: &mut self.row[i] };
+                        map.next_value_seed(seed)?;
+                    } else {
+                        map.next_value_seed(KindSeed { ty: &field.ty, path, err: &mut *self.err })?;
+                    }
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -281,11 +292,8 @@ impl ValueSeed<'_> {
         Ok(())
     }
 
-    #[cold]
-    #[inline(never)]
     fn mismatch<E: de::Error>(self, found: Found) -> Result<(), E> {
-        let msg = format!("field '{}': expected {}, found {found}", self.path, self.ty.clone().non_null());
-        fail(self.err, msg)
+        mismatch(self.err, self.path, self.ty, found)
     }
 
     #[cold]
@@ -294,17 +302,23 @@ impl ValueSeed<'_> {
         let msg = format!("field '{}': invalid {what} {}", self.path, quote_snippet(text));
         fail(self.err, msg)
     }
+}
 
-    #[cold]
-    #[inline(never)]
-    fn out_of_range<E: de::Error>(self, v: u64) -> Result<(), E> {
-        match self.ty.base {
-            Base::Int | Base::Timestamp | Base::Duration => {
-                let msg = format!("field '{}': integer {v} out of range", self.path);
-                fail(self.err, msg)
-            }
-            _ => self.mismatch(Found::Int(v.into())),
-        }
+/// `field 'price': expected int, found string "abc"`.
+#[cold]
+#[inline(never)]
+fn mismatch<E: de::Error>(err: &mut Option<String>, path: Path, ty: &Type, found: Found) -> Result<(), E> {
+    let msg = format!("field '{path}': expected {}, found {found}", ty.clone().non_null());
+    fail(err, msg)
+}
+
+/// An integer above `i64::MAX` where the type wants an `i64` (or is not a number at all).
+#[cold]
+#[inline(never)]
+fn out_of_range<E: de::Error>(err: &mut Option<String>, path: Path, ty: &Type, v: u64) -> Result<(), E> {
+    match ty.base {
+        Base::Int | Base::Timestamp | Base::Duration => fail(err, format!("field '{path}': integer {v} out of range")),
+        _ => mismatch(err, path, ty, Found::Int(v.into())),
     }
 }
 
@@ -331,7 +345,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         match i64::try_from(v) {
             Ok(v) => self.visit_i64(v),
             Err(_) if self.ty.base == Base::Float => self.put(Value::float(v as f64)),
-            Err(_) => self.out_of_range(v),
+            Err(_) => out_of_range(self.err, self.path, self.ty, v),
         }
     }
 
@@ -401,6 +415,102 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<(), A::Error> {
         self.mismatch(Found::Object)
+    }
+}
+
+/// Checks that one value of a field the pipeline does not read has a JSON kind its type
+/// accepts, building nothing: `int` an integer in the `i64` range (no fraction, no exponent);
+/// `float` any number or `"NaN"`/`"Infinity"`/`"-Infinity"`; `string` a string; `bool`
+/// `true`/`false`; `timestamp` and `duration` an integer or a string, whose text is NOT
+/// parsed (so `"garbage"` passes in an unread timestamp); `list<T>` an array whose elements
+/// are checked the same way; a nullable type also null. Errors read as for used fields.
+struct KindSeed<'a> {
+    ty: &'a Type,
+    path: Path<'a>,
+    err: &'a mut Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for KindSeed<'_> {
+    type Value = ();
+    #[inline]
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl KindSeed<'_> {
+    #[inline]
+    fn expect<E: de::Error>(self, ok: bool, found: impl FnOnce() -> Found<'static>) -> Result<(), E> {
+        if ok {
+            Ok(())
+        } else {
+            mismatch(self.err, self.path, self.ty, found())
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for KindSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.ty)
+    }
+
+    #[inline]
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        let ok = matches!(self.ty.base, Base::Int | Base::Float | Base::Timestamp | Base::Duration);
+        self.expect(ok, || Found::Int(v.into()))
+    }
+
+    #[inline]
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        match i64::try_from(v) {
+            Ok(v) => self.visit_i64(v),
+            Err(_) if self.ty.base == Base::Float => Ok(()),
+            Err(_) => out_of_range(self.err, self.path, self.ty, v),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        let ok = self.ty.base == Base::Float;
+        self.expect(ok, || Found::Float(v))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        let ok = self.ty.base == Base::Bool;
+        self.expect(ok, || Found::Bool(v))
+    }
+
+    /// Borrowed from the line (`visit_borrowed_str` forwards here), or, when the string had
+    /// escapes, from serde_json's scratch buffer, as for keys: no `String` is built.
+    #[inline]
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        match self.ty.base {
+            Base::String | Base::Timestamp | Base::Duration => Ok(()),
+            Base::Float if matches!(v, "NaN" | "Infinity" | "-Infinity") => Ok(()),
+            _ => mismatch(self.err, self.path, self.ty, Found::Str(v)),
+        }
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        let ok = self.ty.nullable;
+        self.expect(ok, || Found::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Base::List(elem) = &self.ty.base else {
+            return mismatch(self.err, self.path, self.ty, Found::Array);
+        };
+        let path = self.path;
+        let mut n = 0;
+        while seq.next_element_seed(KindSeed { ty: elem, path: Path::Elem(&path, n), err: &mut *self.err })?.is_some() {
+            n += 1;
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<(), A::Error> {
+        mismatch(self.err, self.path, self.ty, Found::Object)
     }
 }
 
@@ -595,19 +705,101 @@ mod tests {
     }
 
     #[test]
-    fn unused_fields_are_skipped_but_syntax_checked() {
+    fn unused_fields_are_checked_but_not_built() {
         let used = [true, false, false, true, false];
-        // Wrong types and nulls in unused fields, and missing unused fields, are fine.
-        let row = decode_with(&used, r#"{"auction":7,"price":"abc","channel":null,"date_time":5}"#).unwrap();
+        let row = decode_with(&used, r#"{"auction":7,"price":3,"channel":"c","date_time":5,"extra":"x"}"#).unwrap();
         assert_eq!(row, vec![Value::Int(7), Value::Null, Value::Null, Value::Timestamp(5), Value::Null]);
-        let row = decode_with(&used, r#"{"auction":7,"date_time":5,"extra":[1,{"x":2}]}"#).unwrap();
+        // A missing or null unused nullable field is fine.
+        let row = decode_with(&used, r#"{"auction":7,"price":3,"channel":"c","date_time":5}"#).unwrap();
         assert_eq!(row[4], Value::Null);
-        // The syntax of skipped values is still checked.
-        assert!(decode_with(&used, r#"{"auction":7,"price":[1,,2],"date_time":5}"#)
-            .unwrap_err()
-            .starts_with("invalid JSON at column 25"));
-        // Used fields are still required.
-        assert_eq!(decode_with(&used, r#"{"auction":7,"price":1}"#).unwrap_err(), "missing field 'date_time'");
+        decode_with(&used, r#"{"auction":7,"price":3,"channel":"c","date_time":5,"extra":null}"#).unwrap();
+        let ok = r#""auction":7,"channel":"c","date_time":5"#;
+        let cases = [
+            // The wrong kind in an unused field.
+            (format!(r#"{{{ok},"price":"abc"}}"#), r#"field 'price': expected int, found string "abc""#),
+            (format!(r#"{{{ok},"price":5.0}}"#), "field 'price': expected int, found float 5"),
+            (format!(r#"{{{ok},"price":1e3}}"#), "field 'price': expected int, found float 1000"),
+            (
+                format!(r#"{{{ok},"price":9223372036854775808}}"#),
+                "field 'price': integer 9223372036854775808 out of range",
+            ),
+            (format!(r#"{{{ok},"price":[1]}}"#), "field 'price': expected int, found array"),
+            (format!(r#"{{{ok},"price":{{"a":1}}}}"#), "field 'price': expected int, found object"),
+            (format!(r#"{{{ok},"price":true}}"#), "field 'price': expected int, found bool true"),
+            (format!(r#"{{{ok},"price":2,"extra":5}}"#), "field 'extra': expected string, found integer 5"),
+            (format!(r#"{{{ok},"price":2,"extra":[1,{{"x":2}}]}}"#), "field 'extra': expected string, found array"),
+            (
+                r#"{"auction":7,"price":2,"channel":7,"date_time":5}"#.into(),
+                "field 'channel': expected string, found integer 7",
+            ),
+            // Missing or null unused non-nullable fields.
+            (format!(r#"{{{ok}}}"#), "missing field 'price'"),
+            (format!(r#"{{{ok},"price":null}}"#), "field 'price': expected int, found null"),
+            (r#"{"auction":7,"price":2,"date_time":5}"#.into(), "missing field 'channel'"),
+            // The syntax of unused values is still checked.
+            (format!(r#"{{{ok},"price":2,"zzz":[1,,2]}}"#), "invalid JSON at column 61: expected value"),
+            // Used fields are still required.
+            (r#"{"auction":7,"price":1,"channel":"c"}"#.into(), "missing field 'date_time'"),
+        ];
+        for (line, want) in cases {
+            assert_eq!(decode_with(&used, &line).unwrap_err(), want, "{line}");
+        }
+        // Duplicate keys: every value is checked.
+        assert_eq!(
+            decode_with(&used, &format!(r#"{{{ok},"price":"x","price":1}}"#)).unwrap_err(),
+            r#"field 'price': expected int, found string "x""#
+        );
+    }
+
+    #[test]
+    fn unused_values_are_checked_by_kind_only() {
+        let s = schema(&[
+            ("i", Type::INT),
+            ("f", Type::FLOAT),
+            ("f2", Type::FLOAT),
+            ("b", Type::BOOL),
+            ("t", Type::TIMESTAMP),
+            ("t2", Type::TIMESTAMP),
+            ("d", Type::DURATION),
+            ("d2", Type::DURATION),
+            ("l", Type::list(Type::list(Type::INT.nullable()))),
+            ("n", Type::list(Type::STRING).nullable()),
+            ("s", Type::STRING),
+        ]);
+        let mut d = Decoder::new(&Format::Jsonl, &s, &[false; 11]);
+        let mut row = Row::new();
+        // The text of an unused timestamp or duration is not parsed: "garbage" passes.
+        d.decode(
+            br#"{"i":-9223372036854775808,"f":1e300,"f2":"-Infinity","b":false,"t":"garbage","t2":5,"d":"ten","d2":-3,"l":[[1,null],[]],"n":null,"s":"a\"b\u00e9"}"#,
+            &mut row,
+        )
+        .unwrap();
+        assert_eq!(row, vec![Value::Null; 11]);
+        d.decode(
+            br#"{"i":1,"f":18446744073709551616,"f2":-5,"b":true,"t":"2024-05-01T14:00:00Z","t2":"","d":"10s","d2":"","l":[],"n":["x"],"s":""}"#,
+            &mut row,
+        )
+        .unwrap();
+        let ok = r#""f":1,"f2":2.5,"b":true,"t":1,"t2":1,"d":1,"d2":1,"n":null,"s":"x""#;
+        let cases = [
+            (format!(r#"{{"i":1,"l":[[1,"x"]],{ok}}}"#), r#"field 'l[0][1]': expected int, found string "x""#),
+            (format!(r#"{{"i":1,"l":[[1],null],{ok}}}"#), "field 'l[1]': expected list<int?>, found null"),
+            (format!(r#"{{"i":1,"l":[[1.5]],{ok}}}"#), "field 'l[0][0]': expected int, found float 1.5"),
+            (format!(r#"{{"i":1,"l":{{}},{ok}}}"#), "field 'l': expected list<list<int?>>, found object"),
+            (format!(r#"{{"i":1,"l":[],{ok},"t":1.5}}"#), "field 't': expected timestamp, found float 1.5"),
+            (format!(r#"{{"i":1,"l":[],{ok},"d":true}}"#), "field 'd': expected duration, found bool true"),
+            (format!(r#"{{"i":1,"l":[],{ok},"f":"nan"}}"#), r#"field 'f': expected float, found string "nan""#),
+            (format!(r#"{{"i":1,"l":[],{ok},"b":0}}"#), "field 'b': expected bool, found integer 0"),
+            (format!(r#"{{"i":1,"l":[],{ok},"n":[1]}}"#), "field 'n[0]': expected string, found integer 1"),
+            (format!(r#"{{"i":1,"l":[],{ok},"s":null}}"#), "field 's': expected string, found null"),
+            (
+                format!(r#"{{"i":1,"l":[],{ok},"t":18446744073709551615}}"#),
+                "field 't': integer 18446744073709551615 out of range",
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(d.decode(line.as_bytes(), &mut row).unwrap_err(), want, "{line}");
+        }
     }
 
     #[test]

@@ -1,17 +1,32 @@
 //! Record formats: schema-driven decoders (line → row) and encoders (row → line).
 //!
 //! A [`Decoder`] turns one line of input into a positional [`Row`] following its schema; it
-//! is built once per worker and reused for every line, and it skips the fields the pipeline
-//! never reads (they stay `Value::Null` in the row and are not materialised). An [`Encoder`]
+//! is built once per worker and reused for every line. The fields the pipeline never reads
+//! are checked but not materialised: they stay `Value::Null` in the row. An [`Encoder`]
 //! writes rows as JSON lines, CSV or plain text.
 //!
 //! Rules shared by all formats:
 //! - A line is given without its terminator; a trailing `'\r'` is ignored. Invalid UTF-8 is
 //!   an error.
-//! - Missing and null values are errors only for fields that are both *used* and
-//!   non-nullable: a field the pipeline does not read is never checked, so its absence or a
-//!   value of the wrong type in it does not reject the record. The syntax of the whole line
-//!   (JSON, CSV quoting) is always checked.
+//! - A record must match its declared schema whether or not the pipeline reads a field; a
+//!   record that does not is an error (it goes to the error stream). In JSON and CSV:
+//!   - a non-nullable field that is missing (JSON: key absent; CSV: column absent from the
+//!     header) or null (JSON `null`; CSV: an empty cell, except for `string` fields, where an
+//!     empty cell is the empty string) is an error, read or not; a nullable one is null;
+//!   - a *read* field's value is converted to its type as listed below, and any failure is
+//!     an error;
+//!   - an *unread* field's value is only checked, cheaply, without building a value or
+//!     allocating: in JSON its kind must fit the type (`int`: an integer in the `i64`
+//!     range, no fraction or exponent; `float`: any number or `NaN`/`Infinity`/`-Infinity`
+//!     text; `string`: a string; `bool`: `true`/`false`; `timestamp` and `duration`: an
+//!     integer or a string; `list<T>`: an array whose elements are checked the same way;
+//!     `T?`: also null); in CSV `int`, `float` and `bool` cells must parse as for read
+//!     fields. The *text* of an unread timestamp or duration (JSON string or CSV cell), and
+//!     of unread CSV `string` and `list` cells, is NOT validated: `"garbage"` in an unread
+//!     timestamp field is accepted.
+//! - The syntax of the whole line (JSON, CSV quoting) is always checked; JSON keys and CSV
+//!   columns outside the schema are ignored (syntax only). The text format has its own
+//!   schema, `{ line: string }`, which every line matches.
 //! - Type mapping (target type from the schema): `int` from an integer (a number with a
 //!   fraction or an exponent, even `5.0`, is rejected); `float` from any number (and the
 //!   texts `NaN`, `Infinity`, `-Infinity`, which the encoders write for non-finite floats);
@@ -24,43 +39,12 @@ mod csv;
 mod json;
 mod text;
 
-use eddy_dsl::{Field, Row, Schema, Type, Value};
+use eddy_dsl::{Row, Schema, Type, Value};
 
 /// How records are laid out in lines of text: the plan's type, re-exported.
 /// `Csv { delimiter }` must be an ASCII byte; CSV is read one record per line (quoted fields
 /// spanning lines are not supported).
 pub use eddy_dsl::plan::Format;
-
-/// CSV with a header line and `,` as the delimiter.
-pub const CSV: Format = Format::Csv { header: true, delimiter: b',' };
-
-/// The format a file name's extension implies: `.jsonl`/`.json`/`.ndjson`, `.csv` (with
-/// header), `.tsv` (tab, with header), `.txt`/`.log`/`.text`.
-pub fn from_extension(path: &str) -> Option<Format> {
-    let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
-    match ext.as_str() {
-        "jsonl" | "json" | "ndjson" => Some(Format::Jsonl),
-        "csv" => Some(CSV),
-        "tsv" => Some(Format::Csv { header: true, delimiter: b'\t' }),
-        "txt" | "text" | "log" => Some(Format::Text),
-        _ => None,
-    }
-}
-
-/// The format named `jsonl`, `csv` or `text` (CSV with a header and `,`).
-pub fn from_name(name: &str) -> Option<Format> {
-    match name {
-        "jsonl" | "json" => Some(Format::Jsonl),
-        "csv" => Some(CSV),
-        "text" => Some(Format::Text),
-        _ => None,
-    }
-}
-
-/// The schema of the `text` format: `{ line: string }`.
-pub fn text_schema() -> Schema {
-    Schema::new(vec![Field { name: "line".into(), ty: Type::STRING }])
-}
 
 /// A schema field as the decoders need it.
 #[derive(Clone, Debug)]
@@ -109,8 +93,9 @@ enum Inner {
 
 impl Decoder {
     /// `used[i]` says whether field i of `schema` is read by the pipeline; unused fields are
-    /// skipped while parsing (not materialised, not type-checked) and left as `Value::Null`
-    /// in the row. Entries missing from `used` count as used.
+    /// checked while parsing (presence, and their kind: see the module doc) but not
+    /// materialised, and left as `Value::Null` in the row. Entries missing from `used` count
+    /// as used.
     pub fn new(format: &Format, schema: &Schema, used: &[bool]) -> Decoder {
         let fields = field_infos(schema, used);
         let inner = match format {
@@ -122,8 +107,8 @@ impl Decoder {
     }
 
     /// For CSV with a header: the header line, mapping columns to fields by name. Columns not
-    /// in the schema are ignored; a used, non-nullable field missing from the header is an
-    /// error (an unused one is not: see the module doc). Until it is called, CSV columns are
+    /// in the schema are ignored; a non-nullable field missing from the header is an error,
+    /// whether the pipeline reads it or not. Until it is called, CSV columns are
     /// the schema's fields in order. For other formats it does nothing.
     pub fn set_header(&mut self, line: &[u8]) -> Result<(), String> {
         match &mut self.inner {
@@ -405,6 +390,10 @@ fn quote_snippet(s: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use eddy_dsl::Field;
+
+    /// CSV with a header line and `,` as the delimiter.
+    pub(super) const CSV: Format = Format::Csv { header: true, delimiter: b',' };
 
     pub(super) fn schema(fields: &[(&str, Type)]) -> Schema {
         Schema::new(fields.iter().map(|(n, t)| Field { name: (*n).into(), ty: t.clone() }).collect())
@@ -546,16 +535,6 @@ mod tests {
         assert_eq!(parse_duration_text("-250ms"), Some(-250));
         assert_eq!(parse_duration_text("1500"), Some(1500));
         assert_eq!(parse_duration_text("ten"), None);
-    }
-
-    #[test]
-    fn formats_by_name_and_extension() {
-        assert_eq!(from_extension("data/bids.jsonl"), Some(Format::Jsonl));
-        assert_eq!(from_extension("x.CSV"), Some(CSV));
-        assert_eq!(from_extension("x.log"), Some(Format::Text));
-        assert_eq!(from_extension("x"), None);
-        assert_eq!(from_name("csv"), Some(CSV));
-        assert_eq!(text_schema().fields[0].ty, Type::STRING);
     }
 
     #[test]

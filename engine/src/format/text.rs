@@ -42,7 +42,8 @@ pub(super) fn encode(row: &[Value], out: &mut String) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::tests::schema;
-    use super::super::{text_schema, Decoder, Encoder, Format};
+    use super::super::{Decoder, Encoder, Format};
+    use eddy_dsl::connectors::text_schema;
     use eddy_dsl::{Row, Type, Value};
 
     #[test]

@@ -57,7 +57,8 @@ fn combine_locally<'s>(
             move |(input, frontier), output| {
                 input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
                     for (row, time, diff) in data.drain(..) {
-                        let (_, groups) = pending.entry(time).or_insert_with(|| (cap.delayed(&time, 0), HashMap::new()));
+                        let (_, groups) =
+                            pending.entry(time).or_insert_with(|| (cap.delayed(&time, 0), HashMap::new()));
                         let (key, partial) = split(&row);
                         match groups.get_mut(&key) {
                             Some(acc) => states.merge(acc, &partial, diff),
@@ -120,10 +121,14 @@ impl States {
             match (f, v) {
                 (AggFunc::Count, None) => state.push(Value::Int(1)),
                 (AggFunc::Count, Some(v)) => state.push(Value::Int(i64::from(!v.is_null()))),
-                (AggFunc::Avg, Some(v)) if !v.is_null() => state.extend([float_sum(v.as_float().unwrap_or(0.0)), Value::Int(1)]),
+                (AggFunc::Avg, Some(v)) if !v.is_null() => {
+                    state.extend([float_sum(v.as_float().unwrap_or(0.0)), Value::Int(1)])
+                }
                 (AggFunc::Sum, Some(Value::Float(x))) => state.push(float_sum(x.get())),
                 (AggFunc::Avg, _) => state.extend([Value::Null, Value::Int(0)]),
-                (AggFunc::CountDistinct | AggFunc::Collect, Some(v)) if !v.is_null() => state.push(Value::List(vec![v].into())),
+                (AggFunc::CountDistinct | AggFunc::Collect, Some(v)) if !v.is_null() => {
+                    state.push(Value::List(vec![v].into()))
+                }
                 (AggFunc::CountDistinct | AggFunc::Collect, _) => state.push(Value::List(Vec::new().into())),
                 (_, v) => state.push(v.unwrap_or(Value::Null)),
             }
@@ -138,7 +143,9 @@ impl States {
         for f in self.funcs.iter() {
             let (a, p) = (&mut acc[slot], &partial[slot]);
             match f {
-                AggFunc::Count => *a = Value::Int(a.as_int().unwrap_or(0).saturating_add(p.as_int().unwrap_or(0).saturating_mul(n))),
+                AggFunc::Count => {
+                    *a = Value::Int(a.as_int().unwrap_or(0).saturating_add(p.as_int().unwrap_or(0).saturating_mul(n)))
+                }
                 AggFunc::Sum => *a = add(a, &times(p, n)),
                 AggFunc::Min | AggFunc::First => {
                     if !p.is_null() && (a.is_null() || *p < *a) {

@@ -8,6 +8,7 @@ mod sink;
 pub mod source;
 
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use differential_dataflow::VecCollection;
@@ -24,9 +25,8 @@ pub use sink::{RustSink, SinkTarget};
 /// simply never retract.
 pub type Coll<'s> = VecCollection<'s, u64, Row, isize>;
 
-/// What the workers of one process share: counters, sink targets, program feeds, the first error.
+/// What the workers of one process share: sink targets, program feeds, the first error.
 pub struct Shared {
-    pub counters: Counters,
     pub sinks: Vec<SinkTarget>,
     pub rust_sources: HashMap<String, Arc<Feed>>,
     pub max_line_bytes: usize,
@@ -37,13 +37,12 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(
-        counters: Counters,
         sinks: Vec<SinkTarget>,
         rust_sources: HashMap<String, Arc<Feed>>,
         max_line_bytes: usize,
         multi_process: bool,
     ) -> Shared {
-        Shared { counters, sinks, rust_sources, max_line_bytes, multi_process, error: Mutex::new(None) }
+        Shared { sinks, rust_sources, max_line_bytes, multi_process, error: Mutex::new(None) }
     }
 
     /// Records a run-time failure (the first one wins); the job then ends with it.
@@ -58,8 +57,8 @@ impl Shared {
     }
 }
 
-/// Builds the whole plan in `scope`.
-pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>) {
+/// Builds the whole plan in `scope`; its operators count what they read and write in `counters`.
+pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, counters: &Rc<Counters>) {
     let mut colls: Vec<Option<Coll<'s>>> = vec![None; plan.nodes.len()];
     let mut errors: HashMap<usize, Coll<'s>> = HashMap::new();
     let mut source_index = 0;
@@ -67,7 +66,8 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>) {
         let input = |i: &usize| colls[*i].clone().expect("plan: inputs come before their consumers");
         let coll = match &node.kind {
             NodeKind::Source { connector, used } => {
-                let (ok, err) = source::render(scope, &node.name, connector, &node.schema, used, source_index, shared);
+                let (ok, err) =
+                    source::render(scope, &node.name, connector, &node.schema, used, source_index, shared, counters);
                 source_index += 1;
                 errors.insert(id, err);
                 ok
@@ -90,6 +90,6 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>) {
     for (index, s) in plan.sinks.iter().enumerate() {
         let coll = colls[s.input].clone().expect("plan: sink inputs exist");
         let node = &plan.nodes[s.input];
-        sink::render(coll, index, node.updating, &node.schema, shared);
+        sink::render(coll, index, node.updating, &node.schema, shared, counters);
     }
 }

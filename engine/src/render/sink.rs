@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use differential_dataflow::consolidation::consolidate;
@@ -21,23 +22,38 @@ pub type RustSink = Arc<Mutex<dyn FnMut(Row) + Send>>;
 /// Where a sink writes, shared by the workers of a process.
 pub enum SinkTarget {
     /// One file, opened by the process that writes it (process 0).
-    File { writer: Mutex<Option<BufWriter<File>>>, format: Format },
+    File {
+        writer: Mutex<Option<BufWriter<File>>>,
+        format: Format,
+    },
     /// One file per worker: `path` with `-N` before the extension.
-    Parts { path: String, format: Format },
-    Stdout { format: Format },
+    Parts {
+        path: String,
+        format: Format,
+    },
+    Stdout {
+        format: Format,
+    },
     Rust(RustSink),
 }
 
 impl SinkTarget {
     /// Prepares a sink in process `process`: the single-file sink's file is created (with its
     /// header) up front, so an empty result still gives a file.
-    pub fn open(connector: &SinkConnector, schema: &Schema, process: usize, rust: Option<RustSink>) -> Result<SinkTarget, String> {
+    pub fn open(
+        connector: &SinkConnector,
+        schema: &Schema,
+        process: usize,
+        rust: Option<RustSink>,
+    ) -> Result<SinkTarget, String> {
         Ok(match connector {
             SinkConnector::File { path, format, partitioned: false } => {
                 let writer = if process == 0 { Some(create(path, format, schema)?) } else { None };
                 SinkTarget::File { writer: Mutex::new(writer), format: format.clone() }
             }
-            SinkConnector::File { path, format, partitioned: true } => SinkTarget::Parts { path: path.clone(), format: format.clone() },
+            SinkConnector::File { path, format, partitioned: true } => {
+                SinkTarget::Parts { path: path.clone(), format: format.clone() }
+            }
             SinkConnector::Stdout { format } => {
                 if let (0, Some(header)) = (process, Encoder::new(format, schema).header()) {
                     let mut out = std::io::stdout().lock();
@@ -137,12 +153,22 @@ impl Writer {
 }
 
 /// Renders sink `index` of the plan on its input collection.
-pub fn render(coll: Coll<'_>, index: usize, updating: bool, schema: &Schema, shared: &Arc<Shared>) {
+pub fn render(
+    coll: Coll<'_>,
+    index: usize,
+    updating: bool,
+    schema: &Schema,
+    shared: &Arc<Shared>,
+    counters: &Rc<Counters>,
+) {
     let target = &shared.sinks[index];
     let worker = coll.inner.scope().index();
-    let mut writer = Writer { target: index, shared: Arc::clone(shared), encoder: None, part: None, buf: String::new(), written: 0 };
+    let mut writer =
+        Writer { target: index, shared: Arc::clone(shared), encoder: None, part: None, buf: String::new(), written: 0 };
     match target {
-        SinkTarget::File { format, .. } | SinkTarget::Stdout { format } => writer.encoder = Some(Encoder::new(format, schema)),
+        SinkTarget::File { format, .. } | SinkTarget::Stdout { format } => {
+            writer.encoder = Some(Encoder::new(format, schema))
+        }
         SinkTarget::Parts { path, format } => {
             writer.encoder = Some(Encoder::new(format, schema));
             match create(&part_path(path, worker), format, schema) {
@@ -152,7 +178,7 @@ pub fn render(coll: Coll<'_>, index: usize, updating: bool, schema: &Schema, sha
         }
         SinkTarget::Rust(_) => {}
     }
-    let mut state = SinkState { writer, updating, pending: Vec::new(), finished: false };
+    let mut state = SinkState { writer, updating, pending: Vec::new(), finished: false, counters: Rc::clone(counters) };
     let name = format!("Sink {index}");
     if target.single() && shared.multi_process {
         let pact = Exchange::new(|_: &(Row, u64, isize)| 0u64);
@@ -174,6 +200,7 @@ struct SinkState {
     /// An updating stream's changes, consolidated into final contents at the end.
     pending: Vec<(Row, isize)>,
     finished: bool,
+    counters: Rc<Counters>,
 }
 
 impl SinkState {
@@ -207,6 +234,6 @@ impl SinkState {
             }
         }
         self.writer.flush(true);
-        Counters::add(&self.writer.shared.counters.written[self.writer.target], self.writer.written);
+        Counters::add(&self.counters.written[self.writer.target], self.writer.written);
     }
 }

@@ -27,6 +27,7 @@ pub fn render<'s>(
     used: &[bool],
     source_index: usize,
     shared: &Arc<Shared>,
+    counters: &Rc<Counters>,
 ) -> (Coll<'s>, Coll<'s>) {
     let reader = open(scope.index(), scope.peers(), name, connector, schema, used, shared);
     let mut builder = OperatorBuilder::new(format!("Source {name}"), scope);
@@ -37,6 +38,7 @@ pub fn render<'s>(
     let mut ok_out = OutputBuilder::from(ok_out);
     let mut err_out = OutputBuilder::from(err_out);
     let shared = Arc::clone(shared);
+    let counters = Rc::clone(counters);
     builder.build(move |caps| {
         // One capability per output; dropped (with the reader) when the input is done.
         let mut caps = Some(caps);
@@ -55,7 +57,6 @@ pub fn render<'s>(
                 }
                 None => readers::Status::Done,
             };
-            let counters: &Counters = &shared.counters;
             Counters::add(&counters.read[source_index], (ok.len() + err.len()) as u64);
             Counters::add(&counters.rejected[source_index], err.len() as u64);
             if !ok.is_empty() {
@@ -98,15 +99,17 @@ fn open(
             readers::FileReader::open(name, path, format, schema, used, worker, peers, shared.max_line_bytes)
                 .map(|r| Some(Box::new(r) as Box<dyn Reader>))
         }
-        SourceConnector::Stdin { format } => {
-            Ok((worker == 0).then(|| Box::new(readers::StdinReader::new(name, format, schema, used, shared.max_line_bytes)) as Box<dyn Reader>))
-        }
-        SourceConnector::Generate { kind, events, seed } => {
-            readers::GenerateReader::new(kind, *events, *seed, schema, worker, peers).map(|r| Some(Box::new(r) as Box<dyn Reader>))
-        }
-        SourceConnector::Rust => Ok(shared.rust_sources.get(name).map(|feed| {
-            Box::new(readers::RustReader::new(name, Arc::clone(feed), schema)) as Box<dyn Reader>
+        SourceConnector::Stdin { format } => Ok((worker == 0).then(|| {
+            Box::new(readers::StdinReader::new(name, format, schema, used, shared.max_line_bytes)) as Box<dyn Reader>
         })),
+        SourceConnector::Generate { kind, events, seed } => {
+            readers::GenerateReader::new(kind, *events, *seed, schema, worker, peers)
+                .map(|r| Some(Box::new(r) as Box<dyn Reader>))
+        }
+        SourceConnector::Rust => Ok(shared
+            .rust_sources
+            .get(name)
+            .map(|feed| Box::new(readers::RustReader::new(name, Arc::clone(feed), schema)) as Box<dyn Reader>)),
     };
     result.unwrap_or_else(|e| {
         shared.fail(e);
