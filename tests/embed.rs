@@ -1,5 +1,7 @@
 //! The embedding API: functions, feeds, receivers, params, summaries — with 1 and 4 workers.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
 

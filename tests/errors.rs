@@ -7,6 +7,8 @@
 //!
 //!     EDDY_BLESS=1 cargo test --test errors
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use std::fs;

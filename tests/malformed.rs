@@ -1,6 +1,8 @@
 //! Bad input loses nothing: every kind of record that cannot be read goes to `source.errors`
 //! with its raw text, the error and its position; the job goes on, and the summary's counts add up.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use common::*;

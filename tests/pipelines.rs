@@ -3,6 +3,8 @@
 //! processes; the outputs must equal the expected ones as multisets of lines. The plan that
 //! `eddy explain` prints is pinned in `expected/plan.txt` (`EDDY_BLESS=1` rewrites it).
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,8 @@
 //! Nexmark data with 1 and 2 workers and as 2 processes, and `tests/sql/check.py` compares its
 //! output, row for row, with SQLite's result for `tests/sql/<name>.sql` over the same data.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use common::*;

@@ -190,26 +190,32 @@ fn cell_value(text: &str, quoted: bool, field: &FieldInfo) -> Result<Value, Stri
 /// Checks a cell of a field the pipeline does not read, allocating nothing: an empty cell
 /// (quoted or not) only for a string or nullable field, as `cell_value` reads it; otherwise
 /// `int`, `float` and `bool` text must parse, and any other text passes unvalidated.
+#[inline]
 fn check_cell(text: &str, field: &FieldInfo) -> Result<(), String> {
     let ty = &field.ty;
-    if text.is_empty() {
-        if ty.nullable || ty.base == Base::String {
-            return Ok(());
-        }
-        return Err(format!("field '{}': expected {ty}, found an empty cell", field.name));
-    }
-    let trimmed = text.trim_ascii();
     let ok = match ty.base {
-        Base::Int => trimmed.parse::<i64>().is_ok(),
-        Base::Float => trimmed.parse::<f64>().is_ok(),
-        Base::Bool => matches!(trimmed, "true" | "false"),
+        _ if text.is_empty() => ty.nullable || ty.base == Base::String,
         Base::String | Base::Timestamp | Base::Duration | Base::List(_) => true,
+        Base::Int => text.trim_ascii().parse::<i64>().is_ok(),
+        Base::Float => text.trim_ascii().parse::<f64>().is_ok(),
+        Base::Bool => matches!(text.trim_ascii(), "true" | "false"),
         Base::Null => false,
     };
     if ok {
         Ok(())
     } else {
-        Err(format!("field '{}': expected {ty}, found {}", field.name, quote_snippet(text)))
+        Err(check_error(text, field))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn check_error(text: &str, field: &FieldInfo) -> String {
+    let ty = &field.ty;
+    if text.is_empty() {
+        format!("field '{}': expected {ty}, found an empty cell", field.name)
+    } else {
+        format!("field '{}': expected {ty}, found {}", field.name, quote_snippet(text))
     }
 }
 

@@ -66,8 +66,9 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
         let input = |i: &usize| colls[*i].clone().expect("plan: inputs come before their consumers");
         let coll = match &node.kind {
             NodeKind::Source { connector, used } => {
-                let (ok, err) =
-                    source::render(scope, &node.name, connector, &node.schema, used, source_index, shared, counters);
+                let (index, peers) = (scope.index(), scope.peers());
+                let reader = source::open(index, peers, &node.name, connector, &node.schema, used, shared);
+                let (ok, err) = source::render(scope, &node.name, reader, source_index, shared, counters);
                 source_index += 1;
                 errors.insert(id, err);
                 ok

@@ -18,18 +18,16 @@ use crate::summary::Counters;
 /// Records per batch: one timely message, one time check.
 pub const BATCH: usize = 4096;
 
-/// Renders source `index` of the plan (node `node`): its records and its rejected records.
+/// Renders source number `source_index` of the plan, reading with `reader` (see `open`): its
+/// records and its rejected records.
 pub fn render<'s>(
     scope: Scope<'s, u64>,
     name: &str,
-    connector: &SourceConnector,
-    schema: &Schema,
-    used: &[bool],
+    reader: Option<Box<dyn Reader>>,
     source_index: usize,
     shared: &Arc<Shared>,
     counters: &Rc<Counters>,
 ) -> (Coll<'s>, Coll<'s>) {
-    let reader = open(scope.index(), scope.peers(), name, connector, schema, used, shared);
     let mut builder = OperatorBuilder::new(format!("Source {name}"), scope);
     let info = builder.operator_info();
     let activator = scope.activator_for(Rc::clone(&info.address));
@@ -85,7 +83,7 @@ pub fn render<'s>(
 }
 
 /// This worker's reader for the source, or `None` when it has no share of it.
-fn open(
+pub fn open(
     worker: usize,
     peers: usize,
     name: &str,
