@@ -183,7 +183,16 @@ fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
         process: args.process,
         addresses,
         max_line_bytes: args.max_line_bytes,
+        ..RunConfig::default()
     };
+    // SIGINT or SIGTERM stops a stream cleanly: sources stop, what is in flight is written and
+    // the summary printed. A second one ends the process at once.
+    let stop = std::sync::Arc::clone(&config.stop);
+    let _ = ctrlc::set_handler(move || {
+        if stop.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    });
     let p = match pipeline(&args.file) {
         Ok(p) => p,
         Err(e) => return Ok(fail(e, color)),

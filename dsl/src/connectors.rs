@@ -12,10 +12,11 @@ pub const PLANNED: &[&str] = &["kafka", "http", "redis", "amqp", "nats"];
 /// The named arguments each connector accepts (the first positional one is `path` for `file`).
 pub fn arguments(connector: &str, is_source: bool) -> &'static [&'static str] {
     match (connector, is_source) {
-        ("file", true) => &["path", "format", "header", "delimiter"],
+        ("file", true) => &["path", "format", "header", "delimiter", "follow", "idle", "epoch"],
         ("file", false) => &["path", "format", "header", "delimiter", "partitioned"],
-        ("stdin", _) | ("stdout", _) => &["format", "header", "delimiter"],
-        ("generate", _) => &["nexmark", "events", "seed", "rate"],
+        ("stdin", true) => &["format", "header", "delimiter", "idle", "epoch"],
+        ("stdout", _) => &["format", "header", "delimiter"],
+        ("generate", _) => &["nexmark", "events", "seed", "rate", "idle", "epoch"],
         _ => &[],
     }
 }

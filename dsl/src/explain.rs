@@ -42,6 +42,9 @@ fn title(node: &Node) -> &'static str {
     match node.kind {
         NodeKind::Source { .. } => "source",
         NodeKind::Errors { .. } => "errors",
+        NodeKind::Late { .. } => "late",
+        NodeKind::Window { .. } => "window",
+        NodeKind::Windowed { .. } => "windowed",
         NodeKind::Map { .. } => "map",
         NodeKind::Unnest { .. } => "unnest",
         NodeKind::Aggregate { .. } => "aggregate",
@@ -54,8 +57,20 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
     let input_schema = |id: &NodeId| &plan.nodes[*id].schema;
     let mut lines = Vec::new();
     match &node.kind {
-        NodeKind::Source { connector, used } => {
+        NodeKind::Source { connector, used, time } => {
             lines.push(format!("from {connector}"));
+            match time.watermark {
+                Some((f, delay)) => {
+                    let mut d = String::new();
+                    crate::time::write_duration(delay, &mut d);
+                    lines.push(format!(
+                        "event time {}, watermark {d} behind the largest seen",
+                        node.schema.fields[f].name
+                    ));
+                }
+                None if !connector.bounded() => lines.push("arrival time".into()),
+                None => {}
+            }
             let read: Vec<&str> = node.schema.names().zip(used).filter(|(_, u)| **u).map(|(n, _)| n).collect();
             if read.len() < used.len() {
                 lines.push(format!(
@@ -65,6 +80,43 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
             }
         }
         NodeKind::Errors { .. } => lines.push("records that failed to decode".into()),
+        NodeKind::Late { .. } => lines.push("records that arrived behind the watermark".into()),
+        NodeKind::Window { input, size, slide, time } => {
+            let (mut s, mut e) = (String::new(), String::new());
+            crate::time::write_duration(*size, &mut s);
+            crate::time::write_duration(*slide, &mut e);
+            let by = time_name(*time, input_schema(input));
+            lines.push(if size == slide {
+                format!("tumbling windows of {s} by {by}")
+            } else {
+                format!("sliding windows of {s} every {e} by {by}")
+            });
+        }
+        NodeKind::Windowed { input, window, keys, op } => {
+            let schema = input_schema(input);
+            let keys: Vec<String> = keys.iter().map(|k| k.show(schema).to_string()).collect();
+            let per =
+                if keys.is_empty() { "per window".to_string() } else { format!("per window and {}", keys.join(", ")) };
+            if let crate::plan::WindowKind::Session { gap, time } = window {
+                let mut g = String::new();
+                crate::time::write_duration(*gap, &mut g);
+                lines.push(format!("session windows by {}, closed after a gap of {g}", time_name(*time, schema)));
+            }
+            match op {
+                crate::plan::WindowOp::Aggregate(aggs) => {
+                    lines.push(format!("{per}: aggregates {}", show_aggs(aggs, schema)))
+                }
+                crate::plan::WindowOp::Distinct => lines.push(format!("{per}: distinct records")),
+                crate::plan::WindowOp::Top { n, by, desc } => {
+                    lines.push(format!("{per}: top {n} by {}{}", by.show(schema), if *desc { " desc" } else { "" }))
+                }
+            }
+            lines.push(format!(
+                "exchanged by {}; emitted when the watermark passes a window's end",
+                if keys.is_empty() { "window".to_string() } else { "key".to_string() }
+            ));
+            lines.push("state: bounded (freed when windows close)".into());
+        }
         NodeKind::Map { input, steps } => {
             // Each step sees the row the previous one made.
             let mut schema = input_schema(input).clone();
@@ -89,24 +141,17 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
         NodeKind::Aggregate { input, keys, aggs } => {
             let schema = input_schema(input);
             let keys: Vec<String> = keys.iter().map(|k| k.show(schema).to_string()).collect();
-            let aggs: Vec<String> = aggs
-                .iter()
-                .map(|a| {
-                    format!(
-                        "{}({})",
-                        a.func.name(),
-                        a.arg.as_ref().map_or(String::new(), |e| e.show(schema).to_string())
-                    )
-                })
-                .collect();
+            let aggs = show_aggs(aggs, schema);
             if keys.is_empty() {
                 lines.push("one group (no key); combined on each worker, then on worker 0".into());
             } else {
                 lines.push(format!("group by {}; combined on each worker, then exchanged by key", keys.join(", ")));
             }
-            lines.push(format!("aggregates {}", aggs.join(", ")));
+            lines.push(format!("aggregates {aggs}"));
+            lines.push("state: unbounded (kept for every key)".into());
         }
         NodeKind::Distinct { input, keys } => {
+            lines.push("state: unbounded (kept for every record)".into());
             if keys.is_empty() {
                 lines.push("exchanged by the whole record".into());
             } else {
@@ -117,4 +162,19 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
         NodeKind::Union { .. } => {}
     }
     lines
+}
+
+fn show_aggs(aggs: &[crate::plan::Agg], schema: &crate::types::Schema) -> String {
+    let shown: Vec<String> = aggs
+        .iter()
+        .map(|a| format!("{}({})", a.func.name(), a.arg.as_ref().map_or(String::new(), |e| e.show(schema).to_string())))
+        .collect();
+    shown.join(", ")
+}
+
+fn time_name(time: crate::plan::TimeRef, schema: &crate::types::Schema) -> String {
+    match time {
+        crate::plan::TimeRef::Field(f) => schema.fields.get(f).map_or(format!("#{f}"), |f| f.name.clone()),
+        crate::plan::TimeRef::Arrival => "arrival time".into(),
+    }
 }

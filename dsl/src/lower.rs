@@ -5,14 +5,15 @@ use std::collections::HashMap;
 
 use crate::check::{Checked, Input, StageKind as Kind};
 use crate::connectors::errors_schema;
-use crate::plan::{Node, NodeId, NodeKind, Plan, Sink, Step};
+use crate::plan::{Node, NodeId, NodeKind, Plan, Sink, Step, TimeRef, WindowKind, WindowOp};
 
 /// Lowers a checked pipeline to a plan.
 pub fn lower(checked: &Checked) -> Plan {
     let mut lowering = Lowering { checked, nodes: Vec::new(), memo: HashMap::new() };
     let sinks =
         checked.sinks.iter().map(|s| Sink { input: lowering.input(s.input), connector: s.connector.clone() }).collect();
-    let mut plan = Plan { nodes: lowering.nodes, sinks };
+    let streaming = checked.sources.iter().any(|s| !s.connector.bounded());
+    let mut plan = Plan { nodes: lowering.nodes, sinks, streaming };
     mark_used_fields(&mut plan);
     plan
 }
@@ -39,7 +40,7 @@ impl Lowering<'_> {
                 let used = vec![false; source.schema.len()];
                 self.push(Node {
                     name: source.name.clone(),
-                    kind: NodeKind::Source { connector: source.connector.clone(), used },
+                    kind: NodeKind::Source { connector: source.connector.clone(), used, time: source.time.clone() },
                     schema: source.schema.clone(),
                     updating: false,
                 })
@@ -48,6 +49,12 @@ impl Lowering<'_> {
                 let source = self.input(Input::Source(s));
                 let name = format!("{}.errors", self.checked.sources[s].name);
                 self.push(Node { name, kind: NodeKind::Errors { source }, schema: errors_schema(), updating: false })
+            }
+            Input::Late(s) => {
+                let source = self.input(Input::Source(s));
+                let name = format!("{}.late", self.checked.sources[s].name);
+                let schema = self.checked.sources[s].schema.clone();
+                self.push(Node { name, kind: NodeKind::Late { source }, schema, updating: false })
             }
             Input::Stream(i) => self.stream(i),
         };
@@ -98,6 +105,14 @@ impl Lowering<'_> {
                     let updating = inputs.iter().any(|n| self.nodes[*n].updating);
                     (NodeKind::Union { inputs }, updating)
                 }
+                Kind::Window { size, slide, time } => {
+                    (NodeKind::Window { input: current, size: *size, slide: *slide, time: *time }, updating)
+                }
+                Kind::Windowed { window, keys, op } => {
+                    let kind =
+                        NodeKind::Windowed { input: current, window: *window, keys: keys.clone(), op: op.clone() };
+                    (kind, false)
+                }
                 Kind::Filter(_) | Kind::Project(_) => unreachable!("handled above"),
             };
             current = self.push(Node { name: stream.name.clone(), kind, schema: stage.schema.clone(), updating });
@@ -123,6 +138,44 @@ fn mark_used_fields(plan: &mut Plan) {
         };
         match &node.kind {
             NodeKind::Source { .. } | NodeKind::Errors { .. } => {}
+            NodeKind::Late { source } => {
+                // Late records are the source's own records.
+                for (f, w) in out.iter().enumerate() {
+                    if *w {
+                        need(*source, f);
+                    }
+                }
+            }
+            NodeKind::Window { input, time, .. } => {
+                let n = plan.nodes[*input].schema.len();
+                for (f, w) in out.iter().enumerate().take(n) {
+                    if *w {
+                        need(*input, f);
+                    }
+                }
+                if let TimeRef::Field(f) = time {
+                    need(*input, *f);
+                }
+            }
+            NodeKind::Windowed { input, window, keys, op } => {
+                keys.iter().for_each(|k| k.visit_fields(&mut |f| need(*input, f)));
+                match window {
+                    WindowKind::Assigned { start, end } => {
+                        need(*input, *start);
+                        need(*input, *end);
+                    }
+                    WindowKind::Session { time: TimeRef::Field(f), .. } => need(*input, *f),
+                    WindowKind::Session { .. } => {}
+                }
+                match op {
+                    WindowOp::Aggregate(aggs) => {
+                        aggs.iter().flat_map(|a| &a.arg).for_each(|a| a.visit_fields(&mut |f| need(*input, f)))
+                    }
+                    WindowOp::Distinct | WindowOp::Top { .. } => {
+                        (0..plan.nodes[*input].schema.len()).for_each(|f| need(*input, f))
+                    }
+                }
+            }
             NodeKind::Map { input, steps } => {
                 let mut want = out;
                 for step in steps.iter().rev() {
@@ -186,8 +239,11 @@ fn mark_used_fields(plan: &mut Plan) {
         }
     }
     for (id, node) in plan.nodes.iter_mut().enumerate() {
-        if let NodeKind::Source { used, .. } = &mut node.kind {
+        if let NodeKind::Source { used, time, .. } = &mut node.kind {
             *used = needed[id].clone();
+            if let Some((f, _)) = time.watermark {
+                used[f] = true;
+            }
         }
     }
 }

@@ -18,6 +18,9 @@ pub type NodeId = usize;
 pub struct Plan {
     pub nodes: Vec<Node>,
     pub sinks: Vec<Sink>,
+    /// Whether a source is unbounded: the job then runs until stopped, and sinks write each
+    /// change of an updating stream (with a `diff` field) instead of its final contents.
+    pub streaming: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -34,9 +37,17 @@ pub struct Node {
 pub enum NodeKind {
     /// Records read by a connector; `used[i]` says whether field i is read downstream
     /// (the decoder skips the others).
-    Source { connector: SourceConnector, used: Vec<bool> },
+    Source { connector: SourceConnector, used: Vec<bool>, time: SourceTime },
     /// The records of a source that failed to decode: `{ raw, error, source, position }`.
     Errors { source: NodeId },
+    /// The records of a source that arrived behind its watermark (same schema as the source).
+    Late { source: NodeId },
+    /// Assigns each record to its tumbling or sliding windows (one copy per window), appending
+    /// `window_start` and `window_end`; `size == slide` for tumbling windows.
+    Window { input: NodeId, size: i64, slide: i64, time: TimeRef },
+    /// A per-window `aggregate`, `distinct` or `top`: state per window and key, emitted once
+    /// when the watermark passes the window's end, and then freed.
+    Windowed { input: NodeId, window: WindowKind, keys: Vec<Expr>, op: WindowOp },
     /// Fused `filter`/`select`/`derive` stages, applied row by row in order.
     Map { input: NodeId, steps: Vec<Step> },
     /// One record per element of `list`, the element appended as the last field.
@@ -54,14 +65,61 @@ impl NodeKind {
     pub fn inputs(&self) -> Vec<NodeId> {
         match self {
             NodeKind::Source { .. } => vec![],
-            NodeKind::Errors { source } => vec![*source],
+            NodeKind::Errors { source } | NodeKind::Late { source } => vec![*source],
             NodeKind::Map { input, .. }
             | NodeKind::Unnest { input, .. }
             | NodeKind::Aggregate { input, .. }
-            | NodeKind::Distinct { input, .. } => vec![*input],
+            | NodeKind::Distinct { input, .. }
+            | NodeKind::Window { input, .. }
+            | NodeKind::Windowed { input, .. } => vec![*input],
             NodeKind::Union { inputs } => inputs.clone(),
         }
     }
+}
+
+/// How a source's records get their time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SourceTime {
+    /// `watermark FIELD - DELAY`: the event time is field `FIELD` (a position), and the
+    /// watermark trails the largest event time seen by `delay` ms. Without it, records carry
+    /// their arrival time in a stream and time 0 in a batch job.
+    pub watermark: Option<(usize, i64)>,
+    /// A partition without data for this long (ms of wall time) lets its watermark follow the
+    /// clock, so it does not hold windows open.
+    pub idle_ms: i64,
+    /// Arrival times are rounded down to multiples of this (ms): records of one epoch form one
+    /// micro-batch. 1 (the default) gives each millisecond its own time.
+    pub epoch_ms: i64,
+}
+
+/// Where a windowed stage finds a record's time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeRef {
+    /// The event time in this field (a timestamp).
+    Field(usize),
+    /// The time the record carries through the dataflow (its arrival time).
+    Arrival,
+}
+
+/// The windows of a windowed stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowKind {
+    /// Tumbling or sliding windows already assigned by a `Window` node: the positions of
+    /// `window_start` and `window_end`.
+    Assigned { start: usize, end: usize },
+    /// Session windows per key, merged while records arrive less than `gap` ms apart.
+    Session { gap: i64, time: TimeRef },
+}
+
+/// What a windowed stage computes per window and key.
+#[derive(Clone, Debug)]
+pub enum WindowOp {
+    /// Output: keys, `window_start`, `window_end`, aggregates.
+    Aggregate(Vec<Agg>),
+    /// One copy of each record (with keys: the least record per key).
+    Distinct,
+    /// The first `n` records by `by` (descending with `desc`), ties in record order.
+    Top { n: usize, by: Expr, desc: bool },
 }
 
 /// One row-by-row step of a `Map`.
@@ -305,13 +363,15 @@ impl fmt::Display for Format {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum SourceConnector {
-    /// A bounded file, split by byte ranges across all workers.
-    File { path: String, format: Format },
-    /// Standard input, read by one worker.
+    /// A file, split by byte ranges across all workers; with `follow`, lines appended later
+    /// are read too (like `tail -f`) and the source never ends.
+    File { path: String, format: Format, follow: bool },
+    /// Standard input, read by one worker until it ends.
     Stdin { format: Format },
     /// The Nexmark generator: `kind` is `person`, `auction` or `bid`; `events` counts all
-    /// events of the model (of which 1/50 are persons, 3/50 auctions, 46/50 bids).
-    Generate { kind: String, events: u64, seed: u64 },
+    /// events of the model (of which 1/50 are persons, 3/50 auctions, 46/50 bids), unbounded
+    /// without it; `rate` events per second of wall time (0: as fast as possible).
+    Generate { kind: String, events: Option<u64>, seed: u64, rate: u64 },
     /// Fed by the embedding Rust program.
     Rust,
 }
@@ -353,13 +413,35 @@ impl Plan {
     }
 }
 
+impl SourceConnector {
+    /// Whether the source ends by itself.
+    pub fn bounded(&self) -> bool {
+        match self {
+            SourceConnector::File { follow, .. } => !follow,
+            SourceConnector::Stdin { .. } => false,
+            SourceConnector::Generate { events, .. } => events.is_some(),
+            SourceConnector::Rust => true,
+        }
+    }
+}
+
 impl fmt::Display for SourceConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SourceConnector::File { path, format } => write!(f, "file({path:?}, {format})"),
+            SourceConnector::File { path, format, follow } => {
+                write!(f, "file({path:?}, {format}{})", if *follow { ", follow" } else { "" })
+            }
             SourceConnector::Stdin { format } => write!(f, "stdin({format})"),
-            SourceConnector::Generate { kind, events, seed } => {
-                write!(f, "generate(nexmark {kind}, {events} events, seed {seed})")
+            SourceConnector::Generate { kind, events, seed, rate } => {
+                write!(f, "generate(nexmark {kind}, ")?;
+                match events {
+                    Some(n) => write!(f, "{n} events, ")?,
+                    None => write!(f, "unbounded, ")?,
+                }
+                if *rate > 0 {
+                    write!(f, "{rate} events/s, ")?;
+                }
+                write!(f, "seed {seed})")
             }
             SourceConnector::Rust => f.write_str("rust"),
         }

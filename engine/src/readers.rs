@@ -65,16 +65,24 @@ impl LineDecoder {
     }
 }
 
-/// Reads one line into `buf` (without its '\n'), keeping at most `limit` bytes; returns the
-/// bytes consumed (0 at end of input) and whether the line was longer than the limit.
-fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<(usize, bool)> {
+/// One line read by `read_line`.
+struct Line {
+    /// Bytes consumed, the '\n' included (0 at the end of the input).
+    consumed: usize,
+    /// The line was longer than the limit (and was cut).
+    too_long: bool,
+    /// The line ended with '\n' (not with the end of the input).
+    complete: bool,
+}
+
+/// Reads one line into `buf` (without its '\n'), keeping at most `limit` bytes.
+fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<Line> {
     buf.clear();
-    let mut consumed = 0;
-    let mut too_long = false;
+    let mut line = Line { consumed: 0, too_long: false, complete: false };
     loop {
         let available = reader.fill_buf()?;
         if available.is_empty() {
-            return Ok((consumed, too_long));
+            return Ok(line);
         }
         let (chunk, done) = match memchr::memchr(b'\n', available) {
             Some(i) => (&available[..i], Some(i + 1)),
@@ -82,14 +90,15 @@ fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, limit: usize) -> std:
         };
         let room = limit.saturating_sub(buf.len());
         if chunk.len() > room {
-            too_long = true;
+            line.too_long = true;
         }
         buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
         let n = done.unwrap_or(chunk.len());
         reader.consume(n);
-        consumed += n;
+        line.consumed += n;
         if done.is_some() {
-            return Ok((consumed, too_long));
+            line.complete = true;
+            return Ok(line);
         }
     }
 }
@@ -109,6 +118,8 @@ pub struct FileReader {
     start: u64,
     buf: Vec<u8>,
     limit: usize,
+    /// Keep reading lines appended to the file (the last worker's range is open-ended).
+    follow: bool,
 }
 
 impl FileReader {
@@ -122,23 +133,28 @@ impl FileReader {
         worker: usize,
         peers: usize,
         limit: usize,
+        follow: bool,
     ) -> Result<FileReader, String> {
         let io = |e: std::io::Error| format!("cannot read '{path}': {e}");
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
-        let (mut start, end) = (len * worker as u64 / peers as u64, len * (worker as u64 + 1) / peers as u64);
+        let (mut start, mut end) = (len * worker as u64 / peers as u64, len * (worker as u64 + 1) / peers as u64);
+        let follow = follow && worker + 1 == peers;
+        if follow {
+            end = u64::MAX;
+        }
         let mut reader = BufReader::with_capacity(1 << 20, file);
         let mut lines = LineDecoder::new(source, path, format, schema, used);
         let mut buf = Vec::new();
         if matches!(format, Format::Csv { header: true, .. }) {
-            let (n, _) = read_line(&mut reader, &mut buf, limit).map_err(io)?;
+            let n = read_line(&mut reader, &mut buf, limit).map_err(io)?.consumed;
             lines.decoder.set_header(&buf).map_err(|e| format!("'{path}': bad CSV header: {e}"))?;
             start = start.max(n as u64);
         }
         if start > 0 {
             // The line that straddles `start` belongs to the previous worker.
             reader.seek(SeekFrom::Start(start - 1)).map_err(io)?;
-            let (n, _) = read_line(&mut reader, &mut buf, 0).map_err(io)?;
+            let n = read_line(&mut reader, &mut buf, 0).map_err(io)?.consumed;
             start += n as u64 - 1;
         } else {
             reader.rewind().map_err(io)?;
@@ -154,6 +170,7 @@ impl FileReader {
             start,
             buf,
             limit,
+            follow,
         })
     }
 
@@ -184,8 +201,16 @@ impl Reader for FileReader {
             if self.offset >= self.end {
                 return Ok(Status::Done);
             }
-            let (n, too_long) = read_line(&mut self.reader, &mut self.buf, self.limit)
+            let read = read_line(&mut self.reader, &mut self.buf, self.limit)
                 .map_err(|e| format!("cannot read '{}': {e}", self.path))?;
+            let (n, too_long) = (read.consumed, read.too_long);
+            if self.follow && !read.complete {
+                // The end of the file for now (perhaps in the middle of a line being written):
+                // read that line again when more has arrived.
+                let back = -(n as i64);
+                self.reader.seek_relative(back).map_err(|e| format!("cannot read '{}': {e}", self.path))?;
+                return Ok(Status::Idle);
+            }
             if n == 0 {
                 return Ok(Status::Done);
             }
@@ -229,11 +254,11 @@ impl StdinReader {
                 while batch.len() < 1024 {
                     let mut buf = Vec::new();
                     match read_line(&mut reader, &mut buf, limit) {
-                        Ok((0, _)) | Err(_) => {
+                        Ok(Line { consumed: 0, .. }) | Err(_) => {
                             eof = true;
                             break;
                         }
-                        Ok((_, too_long)) => batch.push((buf, too_long)),
+                        Ok(line) => batch.push((buf, line.too_long)),
                     }
                     if reader.buffer().is_empty() {
                         break; // hand over what we have rather than wait for more
@@ -284,18 +309,37 @@ impl Reader for StdinReader {
 pub struct GenerateReader {
     generator: nexmark::Generator,
     kind: nexmark::Kind,
+    /// The next event index, and the end of the events (`u64::MAX`: unbounded).
     next: u64,
     end: u64,
+    /// Workers take blocks of this many events in turn (`u64::MAX`: one contiguous range each),
+    /// skipping `skip` events (the other workers' blocks) after each.
+    block: u64,
+    skip: u64,
     /// For each field of the source's schema, its position in the generated row.
     projection: Option<Vec<usize>>,
     buf: Vec<Row>,
+    pace: Option<Pace>,
+}
+
+/// Events per second of wall time; event times then follow the clock from the start.
+struct Pace {
+    /// Events per second, over all workers.
+    rate: u64,
+    started: std::time::Instant,
+    /// Epoch ms of the start: the model's time is mapped onto the clock from here, at
+    /// `1000 / rate` ms per event.
+    start_ms: i64,
+    /// Positions of `date_time` and `expires` in the generated row.
+    times: Vec<usize>,
 }
 
 impl GenerateReader {
     pub fn new(
         kind: &str,
-        events: u64,
+        events: Option<u64>,
         seed: u64,
+        rate: u64,
         schema: &Schema,
         worker: usize,
         peers: usize,
@@ -305,13 +349,29 @@ impl GenerateReader {
         let projection: Vec<usize> = schema.fields.iter().filter_map(|f| full.index_of(&f.name)).collect();
         let identity = projection.len() == full.len() && projection.iter().enumerate().all(|(i, p)| i == *p);
         let (w, p) = (worker as u64, peers as u64);
+        // Workers take contiguous ranges of a bounded run as fast as possible, and blocks in
+        // turn otherwise, so that all of them move through time together.
+        const BLOCK: u64 = 1024;
+        let (next, end, block) = match events {
+            Some(n) if rate == 0 => (n * w / p, n * (w + 1) / p, u64::MAX),
+            _ => (w * BLOCK, events.unwrap_or(u64::MAX), BLOCK),
+        };
+        let pace = (rate > 0).then(|| Pace {
+            rate,
+            started: std::time::Instant::now(),
+            start_ms: now_ms(),
+            times: ["date_time", "expires"].iter().filter_map(|f| full.index_of(f)).collect(),
+        });
         Ok(GenerateReader {
             generator: nexmark::Generator::new(seed),
             kind,
-            next: events * w / p,
-            end: events * (w + 1) / p,
+            next,
+            end,
+            block,
+            skip: (p - 1) * BLOCK,
             projection: (!identity).then_some(projection),
             buf: Vec::new(),
+            pace,
         })
     }
 }
@@ -321,19 +381,44 @@ impl Reader for GenerateReader {
         if self.next >= self.end {
             return Ok(Status::Done);
         }
-        // `max` records of this kind need about max * 50/46 events for bids; a batch of events
-        // of that size keeps messages near the batch size for every kind.
-        let to = (self.next + max as u64).min(self.end);
+        let block_end = if self.block == u64::MAX { u64::MAX } else { (self.next / self.block + 1) * self.block };
+        let mut to = self.next.saturating_add(max as u64).min(self.end).min(block_end);
+        if let Some(pace) = &self.pace {
+            // Only the events whose time has come.
+            let due = (pace.started.elapsed().as_secs_f64() * pace.rate as f64) as u64;
+            to = to.min(due.max(self.next));
+            if to == self.next {
+                return Ok(Status::Idle);
+            }
+        }
+        self.buf.clear();
+        self.generator.fill(self.kind, self.next..to, &mut self.buf);
+        if let Some(pace) = &self.pace {
+            for row in &mut self.buf {
+                for &t in &pace.times {
+                    if let Value::Timestamp(ms) = &mut row[t] {
+                        *ms = pace.start_ms + (*ms - nexmark::BASE_TIME) * 1000 / pace.rate as i64;
+                    }
+                }
+            }
+        }
         match &self.projection {
-            None => self.generator.fill(self.kind, self.next..to, ok),
+            None => ok.append(&mut self.buf),
             Some(projection) => {
-                self.generator.fill(self.kind, self.next..to, &mut self.buf);
-                ok.extend(self.buf.drain(..).map(|row| projection.iter().map(|i| row[*i].clone()).collect()));
+                ok.extend(self.buf.drain(..).map(|row| projection.iter().map(|i| row[*i].clone()).collect()))
             }
         }
         self.next = to;
+        if to == block_end {
+            self.next = self.next.saturating_add(self.skip);
+        }
         Ok(if self.next >= self.end { Status::Done } else { Status::More })
     }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Records handed over by the embedding Rust program.

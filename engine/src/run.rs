@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use eddy_dsl::plan::{NodeKind, Plan, SinkConnector};
@@ -26,11 +27,21 @@ pub struct RunConfig {
     pub addresses: Vec<String>,
     /// Longer input lines are rejected to `.errors`.
     pub max_line_bytes: usize,
+    /// Set it to stop the job cleanly: sources stop reading, what is in flight is written,
+    /// and `run` returns the summary (what SIGINT and SIGTERM do in the CLI).
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig { workers: 1, processes: 1, process: 0, addresses: Vec::new(), max_line_bytes: 16 << 20 }
+        RunConfig {
+            workers: 1,
+            processes: 1,
+            process: 0,
+            addresses: Vec::new(),
+            max_line_bytes: 16 << 20,
+            stop: Arc::new(AtomicBool::new(false)),
+        }
     }
 }
 
@@ -68,7 +79,14 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
                 .map_err(Error::Runtime)?,
         );
     }
-    let shared = Arc::new(Shared::new(targets, bindings.sources, config.max_line_bytes, config.processes > 1));
+    let shared = Arc::new(Shared::new(
+        targets,
+        bindings.sources,
+        config.max_line_bytes,
+        config.processes > 1,
+        Arc::clone(&config.stop),
+        plan.streaming,
+    ));
 
     let (builders, guard) = if config.processes > 1 {
         let addresses: Vec<String> = if config.addresses.is_empty() {
@@ -112,7 +130,7 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
     if let Some(e) = shared.error() {
         return Err(Error::Runtime(e));
     }
-    let mut totals = vec![0u64; 2 * sources.len() + sinks.len()];
+    let mut totals = vec![0u64; 3 * sources.len() + sinks.len()];
     for (_, snapshots) in totals_rx.extract() {
         for snapshot in snapshots {
             totals.iter_mut().zip(snapshot).for_each(|(t, n)| *t += n);

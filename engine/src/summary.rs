@@ -10,6 +10,8 @@ pub struct Counters {
     /// Per source: records read (decoded or not), rejected (to `.errors`).
     pub read: Vec<Cell<u64>>,
     pub rejected: Vec<Cell<u64>>,
+    /// Per source: records behind the watermark (to `.late`).
+    pub late: Vec<Cell<u64>>,
     /// Per sink: records written.
     pub written: Vec<Cell<u64>>,
 }
@@ -17,16 +19,16 @@ pub struct Counters {
 impl Counters {
     pub fn new(sources: usize, sinks: usize) -> Counters {
         let zeros = |n: usize| (0..n).map(|_| Cell::new(0)).collect();
-        Counters { read: zeros(sources), rejected: zeros(sources), written: zeros(sinks) }
+        Counters { read: zeros(sources), rejected: zeros(sources), late: zeros(sources), written: zeros(sinks) }
     }
 
     pub fn add(counter: &Cell<u64>, n: u64) {
         counter.set(counter.get() + n);
     }
 
-    /// All counters in one vector: read, rejected, written.
+    /// All counters in one vector: read, rejected, late, written.
     pub fn snapshot(&self) -> Vec<u64> {
-        self.read.iter().chain(&self.rejected).chain(&self.written).map(Cell::get).collect()
+        self.read.iter().chain(&self.rejected).chain(&self.late).chain(&self.written).map(Cell::get).collect()
     }
 }
 
@@ -40,16 +42,18 @@ pub struct Summary {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SourceSummary {
     pub name: String,
-    /// Records read: `read = accepted + rejected`.
+    /// Records read: `read = accepted + rejected + late`.
     pub read: u64,
     /// Records that failed to decode and went to `name.errors`.
     pub rejected: u64,
+    /// Records behind the watermark, which went to `name.late`.
+    pub late: u64,
 }
 
 impl SourceSummary {
-    /// Records that entered the pipeline.
+    /// Records that entered the pipeline: `read = accepted + rejected + late`.
     pub fn accepted(&self) -> u64 {
-        self.read - self.rejected
+        self.read - self.rejected - self.late
     }
 }
 
@@ -69,12 +73,12 @@ impl Summary {
         let sources = sources
             .into_iter()
             .enumerate()
-            .map(|(i, name)| SourceSummary { name, read: totals[i], rejected: totals[n + i] })
+            .map(|(i, name)| SourceSummary { name, read: totals[i], rejected: totals[n + i], late: totals[2 * n + i] })
             .collect();
         let sinks = sinks
             .into_iter()
             .enumerate()
-            .map(|(i, (stream, target))| SinkSummary { stream, target, written: totals[2 * n + i] })
+            .map(|(i, (stream, target))| SinkSummary { stream, target, written: totals[3 * n + i] })
             .collect();
         Summary { sources, sinks }
     }
@@ -91,7 +95,8 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for s in &self.sources {
-            writeln!(f, "source {}: read {}, accepted {}, rejected {}", s.name, s.read, s.accepted(), s.rejected)?;
+            let (name, read, accepted, rejected, late) = (&s.name, s.read, s.accepted(), s.rejected, s.late);
+            writeln!(f, "source {name}: read {read}, accepted {accepted}, rejected {rejected}, late {late}")?;
         }
         for s in &self.sinks {
             writeln!(f, "sink {} -> {}: written {}", s.stream, s.target, s.written)?;

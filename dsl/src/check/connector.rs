@@ -8,7 +8,10 @@ use crate::ast;
 use crate::connectors::{arguments, nexmark_schema, text_schema, NEXMARK_KINDS, PLANNED, SINKS, SOURCES};
 use crate::diag::{suggest, Diagnostic};
 use crate::functions::Functions;
-use crate::plan::{Format, SinkConnector, SourceConnector};
+use crate::plan::{Format, SinkConnector, SourceConnector, SourceTime};
+
+/// How long a partition may stay without data before its watermark follows the clock.
+pub const DEFAULT_IDLE_MS: i64 = 5_000;
 use crate::span::Span;
 use crate::types::{Schema, Type};
 use crate::value::Value;
@@ -102,6 +105,20 @@ impl Checker<'_> {
                 self.error(
                     Diagnostic::error(*span, format!("argument '{key}' must be a string, found {t}"))
                         .label("expected string"),
+                );
+                None
+            }
+        }
+    }
+
+    fn arg_duration(&mut self, args: &Args, key: &str) -> Option<Option<i64>> {
+        match args.values.get(key) {
+            None => Some(None),
+            Some((Value::Duration(d), _, _)) if *d >= 0 => Some(Some(*d)),
+            Some((_, t, span)) => {
+                self.error(
+                    Diagnostic::error(*span, format!("argument '{key}' must be a duration, found {t}"))
+                        .label("expected a duration such as 5s"),
                 );
                 None
             }
@@ -206,8 +223,13 @@ impl Checker<'_> {
         c: &ast::Connector,
         declared: Option<&Schema>,
         rust: bool,
-    ) -> Option<(SourceConnector, Schema)> {
+    ) -> Option<(SourceConnector, Schema, SourceTime)> {
         let args = self.connector_args(c, true)?;
+        let time = SourceTime {
+            watermark: None,
+            idle_ms: self.arg_duration(&args, "idle")?.unwrap_or(DEFAULT_IDLE_MS),
+            epoch_ms: self.arg_duration(&args, "epoch")?.unwrap_or(1).max(1),
+        };
         let name = c.name.node.as_str();
         let (connector, own_schema) = match name {
             "file" | "stdin" => {
@@ -229,7 +251,8 @@ impl Checker<'_> {
                             );
                             return None;
                         }
-                        (SourceConnector::File { path, format }, own)
+                        let follow = self.arg_bool(&args, "follow", false)?;
+                        (SourceConnector::File { path, format, follow }, own)
                     }
                     None => (SourceConnector::Stdin { format }, own),
                 }
@@ -238,28 +261,8 @@ impl Checker<'_> {
                 let kind = self.arg_string(&args, "nexmark")?;
                 let (kind, kind_span) = self.require(kind, &args, "nexmark", "generate")?;
                 let events = self.arg_count(&args, "events")?;
-                let events = match events {
-                    Some(n) => n,
-                    None => {
-                        self.error(
-                            Diagnostic::error(args.span, "generate() needs 'events' in this version")
-                                .label("unbounded generators come with event time")
-                                .help("e.g. generate(nexmark: \"bid\", events: 100000)"),
-                        );
-                        return None;
-                    }
-                };
                 let seed = self.arg_count(&args, "seed")?.unwrap_or(42);
-                if let Some(rate) = self.arg_count(&args, "rate")? {
-                    if rate != 0 {
-                        let span = args.values["rate"].2;
-                        self.error(
-                            Diagnostic::error(span, "a generator rate is not supported yet")
-                                .label("only rate: 0 (as fast as possible) for now"),
-                        );
-                        return None;
-                    }
-                }
+                let rate = self.arg_count(&args, "rate")?.unwrap_or(0);
                 let Some(schema) = nexmark_schema(&kind) else {
                     let mut d = Diagnostic::error(kind_span, format!("unknown Nexmark event kind '{kind}'"))
                         .label("expected person, auction or bid");
@@ -269,7 +272,7 @@ impl Checker<'_> {
                     self.error(d);
                     return None;
                 };
-                (SourceConnector::Generate { kind, events, seed }, Some(schema))
+                (SourceConnector::Generate { kind, events, seed, rate }, Some(schema))
             }
         };
         let connector = if rust { SourceConnector::Rust } else { connector };
@@ -310,7 +313,7 @@ impl Checker<'_> {
                 return None;
             }
         };
-        Some((connector, schema))
+        Some((connector, schema, time))
     }
 
     pub(super) fn sink_connector(&mut self, c: &ast::Connector) -> Option<SinkConnector> {

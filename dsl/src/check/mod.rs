@@ -4,13 +4,14 @@
 mod connector;
 mod expr;
 mod stages;
+mod window;
 
 use std::collections::{HashMap, HashSet};
 
 use crate::ast::{self, Decl};
 use crate::diag::{suggest, Diagnostic};
 use crate::functions::Functions;
-use crate::plan::{SinkConnector, SourceConnector};
+use crate::plan::{SinkConnector, SourceConnector, SourceTime};
 use crate::span::Span;
 use crate::types::{Base, Field, Schema, Type};
 use crate::value::Value;
@@ -48,6 +49,7 @@ pub struct Source {
     pub name: String,
     pub schema: Schema,
     pub connector: SourceConnector,
+    pub time: SourceTime,
 }
 
 /// Where a stream or sink reads from.
@@ -55,6 +57,7 @@ pub struct Source {
 pub enum Input {
     Source(usize),
     Errors(usize),
+    Late(usize),
     Stream(usize),
 }
 
@@ -64,6 +67,8 @@ pub struct Stream {
     pub input: Input,
     pub stages: Vec<Stage>,
     pub schema: Schema,
+    /// Event time and windows at the end of the stream.
+    pub flow: window::Flow,
 }
 
 #[derive(Clone, Debug)]
@@ -355,16 +360,55 @@ impl Checker<'_> {
             },
             None => None,
         };
-        if let Some(w) = &s.watermark {
-            self.error(
-                Diagnostic::error(w.span, "watermarks are not supported yet")
-                    .label("event time comes in a later version")
-                    .help("remove the watermark to run on arrival order"),
-            );
-        }
         let rust = self.options.rust_sources.contains(&s.name.node);
-        let (connector, schema) = self.source_connector(&s.connector, declared.as_ref(), rust)?;
-        Some(Source { name: s.name.node.clone(), schema, connector })
+        let (connector, schema, mut time) = self.source_connector(&s.connector, declared.as_ref(), rust)?;
+        if let Some(w) = &s.watermark {
+            time.watermark = Some(self.watermark(w, &schema)?);
+        }
+        Some(Source { name: s.name.node.clone(), schema, connector, time })
+    }
+
+    /// `watermark FIELD - DELAY`: the field's position and the delay in ms.
+    fn watermark(&mut self, w: &ast::Watermark, schema: &Schema) -> Option<(usize, i64)> {
+        let Some(field) = schema.index_of(&w.field.node) else {
+            let mut d = Diagnostic::error(w.field.span, format!("unknown field '{}'", w.field.node))
+                .label("the event time must be a field of the source");
+            if let Some(s) = suggest(&w.field.node, schema.names()) {
+                d = d.help(format!("did you mean '{s}'?"));
+            }
+            self.error(d);
+            return None;
+        };
+        let ty = &schema.fields[field].ty;
+        if ty.base != Base::Timestamp {
+            self.error(
+                Diagnostic::error(
+                    w.field.span,
+                    format!("the event time must be a timestamp, but '{}' is {ty}", w.field.node),
+                )
+                .label("expected a timestamp field")
+                .help("declare it `timestamp` (read from epoch milliseconds or RFC 3339 text)"),
+            );
+            return None;
+        }
+        let params = self.scope_params();
+        let (schema0, functions) = (Schema::default(), Functions::default());
+        let scope = expr::Scope { schema: &schema0, stream: None, params: &params, functions: &functions };
+        let (e, t) = expr::check_expr(&w.delay, &scope, &mut self.diags)?;
+        match e {
+            crate::plan::Expr::Lit(Value::Duration(d)) if d >= 0 => Some((field, d)),
+            _ => {
+                self.error(
+                    Diagnostic::error(
+                        w.delay.span,
+                        format!("the watermark delay must be a constant duration, found {t}"),
+                    )
+                    .label("expected e.g. 2s")
+                    .help("write `watermark date_time - 2s`"),
+                );
+                None
+            }
+        }
     }
 
     fn scope_params(&self) -> Vec<(String, Value, Type)> {

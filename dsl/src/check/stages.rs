@@ -3,11 +3,12 @@
 use std::collections::{HashMap, HashSet};
 
 use super::expr::{check_expr, Scope};
+use super::window::{self, Flow, Op, Time};
 use super::{Checker, Input, Source, Stream};
 use crate::ast::{self, ExprKind, StageKind};
 use crate::connectors::errors_schema;
 use crate::diag::{suggest, Diagnostic};
-use crate::plan::{Agg, AggFunc, Expr};
+use crate::plan::{Agg, AggFunc, Expr, TimeRef, WindowKind, WindowOp};
 use crate::span::Span;
 use crate::types::{Base, Field, Schema, Type};
 
@@ -32,6 +33,18 @@ pub enum Kind {
         keys: Vec<Expr>,
     },
     Union(Vec<Input>),
+    /// Tumbling (`size == slide`) or sliding windows, assigned to each record.
+    Window {
+        size: i64,
+        slide: i64,
+        time: TimeRef,
+    },
+    /// A per-window aggregate, distinct or top.
+    Windowed {
+        window: WindowKind,
+        keys: Vec<Expr>,
+        op: WindowOp,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -165,13 +178,15 @@ impl<'a> StreamGraph<'a> {
                 };
                 match side.node.as_str() {
                     "errors" => Input::Errors(s),
+                    "late" if self.sources[s].time.watermark.is_some() => Input::Late(s),
                     "late" => {
                         cx.error(
                             Diagnostic::error(
                                 r.span,
-                                format!("'{name}.late' needs a watermark on '{name}', which is not supported yet"),
+                                format!("'{name}.late' is always empty: '{name}' has no watermark"),
                             )
-                            .label("late records come with event time"),
+                            .label("no late records without event time")
+                            .help(format!("add `watermark FIELD - DELAY` to source '{name}'")),
                         );
                         return None;
                     }
@@ -209,9 +224,27 @@ impl<'a> StreamGraph<'a> {
 
     fn schema_of(&self, input: Input) -> Option<Schema> {
         match input {
-            Input::Source(s) => Some(self.sources[s].schema.clone()),
+            Input::Source(s) | Input::Late(s) => Some(self.sources[s].schema.clone()),
             Input::Errors(_) => Some(errors_schema()),
             Input::Stream(j) => self.checked[j].as_ref().map(|s| s.schema.clone()),
+        }
+    }
+
+    fn flow_of(&self, input: Input) -> Flow {
+        match input {
+            Input::Source(s) | Input::Late(s) | Input::Errors(s) => {
+                let source = &self.sources[s];
+                let unbounded = !source.connector.bounded();
+                let time = match (source.time.watermark, input) {
+                    (Some((f, _)), Input::Source(_) | Input::Late(_)) => {
+                        Some(Time::Field(source.schema.fields[f].name.clone()))
+                    }
+                    _ if unbounded => Some(Time::Arrival),
+                    _ => None,
+                };
+                Flow { time, window: None, unbounded }
+            }
+            Input::Stream(j) => self.checked[j].as_ref().map(|s| s.flow.clone()).unwrap_or_default(),
         }
     }
 
@@ -219,6 +252,7 @@ impl<'a> StreamGraph<'a> {
         let input = self.resolve(cx, &decl.pipe.input)?;
         // A stream that failed to check has already been reported.
         let mut schema = self.schema_of(input)?;
+        let mut flow = self.flow_of(input);
         let stream_name = decl.pipe.input.name.node.clone();
         let mut stages = Vec::new();
         let mut group: Option<(Vec<Expr>, Vec<Field>, Span)> = None;
@@ -290,6 +324,7 @@ impl<'a> StreamGraph<'a> {
                         }
                     }
                     schema = Schema::new(fields);
+                    flow.project(&schema);
                     stages.push(Stage { kind: Kind::Project(exprs), schema: schema.clone() });
                     continue;
                 }
@@ -368,7 +403,21 @@ impl<'a> StreamGraph<'a> {
                             None => ok = false,
                         }
                     }
+                    if let Some((mark, _)) = flow.window.take() {
+                        let key_fields: Vec<Field> = fields[..keys.len()].to_vec();
+                        let agg_fields: Vec<Field> = fields[keys.len()..].to_vec();
+                        let op = Op::Aggregate {
+                            keys: keys.into_iter().zip(key_fields).collect(),
+                            aggs: aggs.into_iter().zip(agg_fields).collect(),
+                        };
+                        let Some(kind) = window::windowed(cx, &mark, op, stage.span, &mut schema) else { return None };
+                        flow.time = Some(Time::Field("window_start".into()));
+                        stages.push(Stage { kind, schema: schema.clone() });
+                        continue;
+                    }
+                    self.warn_unbounded(cx, &flow, stage.span, "aggregate");
                     schema = Schema::new(fields);
+                    flow.time = flow.time.take().map(|_| Time::Arrival);
                     Kind::Aggregate { keys, aggs }
                 }
                 StageKind::Distinct(keys) => {
@@ -382,7 +431,35 @@ impl<'a> StreamGraph<'a> {
                     if let Some((group_keys, _, _)) = group.take() {
                         exprs.extend(group_keys);
                     }
+                    if let Some((mark, _)) = flow.window.take() {
+                        let op = Op::Distinct { keys: exprs };
+                        let Some(kind) = window::windowed(cx, &mark, op, stage.span, &mut schema) else { return None };
+                        flow.time = Some(Time::Field("window_start".into()));
+                        stages.push(Stage { kind, schema: schema.clone() });
+                        continue;
+                    }
+                    self.warn_unbounded(cx, &flow, stage.span, "distinct");
+                    flow.time = flow.time.take().map(|_| Time::Arrival);
                     Kind::Distinct { keys: exprs }
+                }
+                StageKind::Top { n, by, desc } if flow.window.is_some() => {
+                    let n = window::top_count(cx, &scope, n);
+                    let by = check_expr(by, &scope, &mut cx.diags);
+                    let (Some(n), Some((by, _))) = (n, by) else { return None };
+                    let keys = group.take().map(|(k, _, _)| k).unwrap_or_default();
+                    let mark = flow.window.take().map(|(m, _)| m)?;
+                    let op = Op::Top { keys, n, by, desc: *desc };
+                    let kind = window::windowed(cx, &mark, op, stage.span, &mut schema)?;
+                    flow.time = Some(Time::Field("window_start".into()));
+                    kind
+                }
+                StageKind::Window(spec) => {
+                    let Some(sizes) = window::sizes(cx, &scope, spec) else { return None };
+                    match window::window(cx, sizes, stage.span, &mut schema, &mut flow) {
+                        Ok(Some(kind)) => kind,
+                        Ok(None) => continue,
+                        Err(()) => return None,
+                    }
                 }
                 StageKind::Union(others) => {
                     let mut inputs = Vec::new();
@@ -395,6 +472,18 @@ impl<'a> StreamGraph<'a> {
                             ok = false;
                             continue;
                         };
+                        match flow.union(&self.flow_of(input)) {
+                            Ok(f) => flow = f,
+                            Err(why) => {
+                                cx.error(
+                                    Diagnostic::error(other.span, format!("cannot union '{}': {why}", other.name.node))
+                                        .label("windowed differently")
+                                        .help("window the streams after the union instead"),
+                                );
+                                ok = false;
+                                continue;
+                            }
+                        }
                         match union_schema(&schema, &theirs) {
                             Ok(s) => schema = s,
                             Err(why) => {
@@ -411,11 +500,16 @@ impl<'a> StreamGraph<'a> {
                     }
                     Kind::Union(inputs)
                 }
-                StageKind::Window(_) | StageKind::Top { .. } | StageKind::Join { .. } | StageKind::Iterate { .. } => {
+                StageKind::Top { .. } | StageKind::Join { .. } | StageKind::Iterate { .. } => {
+                    let help = if matches!(stage.kind, StageKind::Top { .. }) {
+                        "`top` works per window for now: put a `window` before it"
+                    } else {
+                        "joins and iterate come with updating streams"
+                    };
                     cx.error(
                         Diagnostic::error(stage.span, format!("'{}' is not supported yet", stage.kind.keyword()))
                             .label("not in this version")
-                            .help("windows, joins, top and iterate come with event time and updating streams"),
+                            .help(help),
                     );
                     // What follows would be checked against a schema this version cannot compute.
                     return None;
@@ -431,7 +525,22 @@ impl<'a> StreamGraph<'a> {
             );
             ok = false;
         }
-        ok.then(|| Stream { name: decl.name.node.clone(), input, stages, schema })
+        ok.then(|| Stream { name: decl.name.node.clone(), input, stages, schema, flow })
+    }
+
+    /// Warns about state that grows without end: an un-windowed keyed stage over an unbounded
+    /// source.
+    fn warn_unbounded(&self, cx: &mut Checker, flow: &Flow, span: Span, what: &str) {
+        if flow.unbounded {
+            cx.diags.push(
+                Diagnostic::warning(
+                    span,
+                    format!("this {what} keeps state for every key forever: its input never ends"),
+                )
+                .label("unbounded state")
+                .help("window the stream first (e.g. `| window tumbling(1m)`) so state is freed when windows close"),
+            );
+        }
     }
 }
 

@@ -86,13 +86,13 @@ fn combine_locally<'s>(
 /// The partial states of a list of aggregates, laid out in one row: one slot per aggregate,
 /// two for `avg` (sum, count).
 #[derive(Clone)]
-struct States {
+pub(super) struct States {
     funcs: std::rc::Rc<[AggFunc]>,
     args: std::rc::Rc<[Option<Eval>]>,
 }
 
 impl States {
-    fn new(aggs: &[Agg]) -> States {
+    pub(super) fn new(aggs: &[Agg]) -> States {
         States {
             funcs: aggs.iter().map(|a| a.func).collect(),
             args: aggs.iter().map(|a| a.arg.as_ref().map(compile)).collect(),
@@ -100,7 +100,7 @@ impl States {
     }
 
     /// The state of no records.
-    fn empty(&self) -> Row {
+    pub(super) fn empty(&self) -> Row {
         let mut row = Vec::new();
         for f in self.funcs.iter() {
             match f {
@@ -114,7 +114,7 @@ impl States {
     }
 
     /// The state of one record.
-    fn init(&self, row: &Row) -> Row {
+    pub(super) fn init(&self, row: &Row) -> Row {
         let mut state = Vec::new();
         for (f, arg) in self.funcs.iter().zip(self.args.iter()) {
             let v = arg.as_ref().map(|a| a(row));
@@ -137,7 +137,7 @@ impl States {
     }
 
     /// Adds `n` copies of `partial` to `acc`.
-    fn merge(&self, acc: &mut Row, partial: &Row, n: isize) {
+    pub(super) fn merge(&self, acc: &mut Row, partial: &Row, n: isize) {
         let n = n as i64;
         let mut slot = 0;
         for f in self.funcs.iter() {
@@ -190,7 +190,7 @@ impl States {
     }
 
     /// The aggregates' values from a state.
-    fn finish(&self, acc: Row) -> Row {
+    pub(super) fn finish(&self, acc: Row) -> Row {
         let mut out = Vec::with_capacity(self.funcs.len());
         let mut slots = acc.into_iter();
         for f in self.funcs.iter() {

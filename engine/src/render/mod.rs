@@ -6,9 +6,11 @@ mod distinct;
 mod map;
 mod sink;
 pub mod source;
+mod window;
 
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use differential_dataflow::VecCollection;
@@ -32,6 +34,10 @@ pub struct Shared {
     pub max_line_bytes: usize,
     /// Whether more than one process runs the job (single-file sinks then gather at worker 0).
     pub multi_process: bool,
+    /// Set to stop the job (see `RunConfig::stop`).
+    stop: Arc<AtomicBool>,
+    /// Whether the job is a stream (see `Plan::streaming`).
+    pub streaming: bool,
     error: Mutex<Option<String>>,
 }
 
@@ -41,8 +47,10 @@ impl Shared {
         rust_sources: HashMap<String, Arc<Feed>>,
         max_line_bytes: usize,
         multi_process: bool,
+        stop: Arc<AtomicBool>,
+        streaming: bool,
     ) -> Shared {
-        Shared { sinks, rust_sources, max_line_bytes, multi_process, error: Mutex::new(None) }
+        Shared { sinks, rust_sources, max_line_bytes, multi_process, stop, streaming, error: Mutex::new(None) }
     }
 
     /// Records a run-time failure (the first one wins); the job then ends with it.
@@ -50,6 +58,11 @@ impl Shared {
         if let Ok(mut slot) = self.error.lock() {
             slot.get_or_insert(error);
         }
+    }
+
+    /// Whether the job was asked to stop, or failed.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.error.lock().map_or(true, |e| e.is_some())
     }
 
     pub fn error(&self) -> Option<String> {
@@ -60,20 +73,25 @@ impl Shared {
 /// Builds the whole plan in `scope`; its operators count what they read and write in `counters`.
 pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, counters: &Rc<Counters>) {
     let mut colls: Vec<Option<Coll<'s>>> = vec![None; plan.nodes.len()];
-    let mut errors: HashMap<usize, Coll<'s>> = HashMap::new();
+    let mut side: HashMap<usize, source::Outputs<'s>> = HashMap::new();
     let mut source_index = 0;
     for (id, node) in plan.nodes.iter().enumerate() {
         let input = |i: &usize| colls[*i].clone().expect("plan: inputs come before their consumers");
         let coll = match &node.kind {
-            NodeKind::Source { connector, used } => {
+            NodeKind::Source { connector, used, time } => {
                 let (index, peers) = (scope.index(), scope.peers());
                 let reader = source::open(index, peers, &node.name, connector, &node.schema, used, shared);
-                let (ok, err) = source::render(scope, &node.name, reader, source_index, shared, counters);
+                let clock = source::Clock::new(time, shared.streaming);
+                let outputs = source::render(scope, &node.name, reader, clock, source_index, shared, counters);
                 source_index += 1;
-                errors.insert(id, err);
+                let ok = outputs.ok.clone();
+                side.insert(id, outputs);
                 ok
             }
-            NodeKind::Errors { source } => errors.remove(source).expect("plan: one errors node per source"),
+            NodeKind::Errors { source } => side[source].errors.clone(),
+            NodeKind::Late { source } => side[source].late.clone(),
+            NodeKind::Window { input: i, size, slide, time } => window::assign(input(i), *size, *slide, *time),
+            NodeKind::Windowed { input: i, window, keys, op } => window::render(input(i), *window, keys, op),
             NodeKind::Map { input: i, steps } => map::map(input(i), steps),
             NodeKind::Unnest { input: i, list } => map::unnest(input(i), list),
             NodeKind::Aggregate { input: i, keys, aggs } => {

@@ -1,85 +1,188 @@
 //! Sources: one operator per source and worker, reading its share of the input in batches
-//! without blocking the worker, with two outputs — the decoded records and the rejected ones.
+//! without blocking the worker, with three outputs — the records, the rejected ones and the
+//! late ones — and holding its capability at its watermark (or arrival time).
 
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use differential_dataflow::AsCollection;
-use eddy_dsl::plan::SourceConnector;
+use eddy_dsl::plan::{SourceConnector, SourceTime};
 use eddy_dsl::{Row, Schema, Value};
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::{Scope, StreamVec};
 
 use super::{Coll, Shared};
-use crate::readers::{self, Reader};
+use crate::readers::{self, now_ms, Reader, Status};
 use crate::summary::Counters;
 
 /// Records per batch: one timely message, one time check.
 pub const BATCH: usize = 4096;
 
-/// Renders source number `source_index` of the plan, reading with `reader` (see `open`): its
-/// records and its rejected records.
+/// A source's three outputs: records, rejected records (`.errors`), late records (`.late`).
+pub struct Outputs<'s> {
+    pub ok: Coll<'s>,
+    pub errors: Coll<'s>,
+    pub late: Coll<'s>,
+}
+
+/// Renders source number `source_index` of the plan, reading with `reader` (see `open`).
 pub fn render<'s>(
     scope: Scope<'s, u64>,
     name: &str,
     reader: Option<Box<dyn Reader>>,
+    mut clock: Clock,
     source_index: usize,
     shared: &Arc<Shared>,
     counters: &Rc<Counters>,
-) -> (Coll<'s>, Coll<'s>) {
+) -> Outputs<'s> {
     let mut builder = OperatorBuilder::new(format!("Source {name}"), scope);
     let info = builder.operator_info();
     let activator = scope.activator_for(Rc::clone(&info.address));
     let (ok_out, ok_stream) = builder.new_output::<Vec<(Row, u64, isize)>>();
     let (err_out, err_stream) = builder.new_output::<Vec<(Row, u64, isize)>>();
-    let mut ok_out = OutputBuilder::from(ok_out);
-    let mut err_out = OutputBuilder::from(err_out);
+    let (late_out, late_stream) = builder.new_output::<Vec<(Row, u64, isize)>>();
+    let mut outputs = [OutputBuilder::from(ok_out), OutputBuilder::from(err_out), OutputBuilder::from(late_out)];
     let shared = Arc::clone(shared);
     let counters = Rc::clone(counters);
+    let source = name.to_string();
     builder.build(move |caps| {
-        // One capability per output; dropped (with the reader) when the input is done.
+        // One capability per output, all at the same time; dropped (with the reader) when the
+        // input is done or the job is stopped.
         let mut caps = Some(caps);
         let mut reader = reader;
-        let mut ok: Vec<Row> = Vec::with_capacity(BATCH);
-        let mut err: Vec<Row> = Vec::new();
+        let mut batches: [Vec<Row>; 3] = [Vec::with_capacity(BATCH), Vec::new(), Vec::new()];
         move |_frontiers| {
-            let Some([ok_cap, err_cap]) = caps.as_deref() else { return };
-            let done = match reader.as_mut() {
+            let Some(held) = caps.as_mut() else { return };
+            let status = match reader.as_mut() {
+                _ if shared.stopped() => Status::Done,
                 Some(r) => {
-                    let status = r.read(BATCH, &mut ok, &mut err);
-                    if let Err(e) = &status {
-                        shared.fail(e.clone());
-                    }
-                    status.unwrap_or(readers::Status::Done)
+                    let [ok, err, _] = &mut batches;
+                    r.read(BATCH, ok, err).unwrap_or_else(|e| {
+                        shared.fail(e);
+                        Status::Done
+                    })
                 }
-                None => readers::Status::Done,
+                None => Status::Done,
             };
-            Counters::add(&counters.read[source_index], (ok.len() + err.len()) as u64);
+            let time = held[0].time().to_owned();
+            let next = clock.stamp(time, status, &mut batches, &source);
+            let [ok, err, late] = &mut batches;
+            Counters::add(&counters.read[source_index], (ok.len() + err.len() + late.len()) as u64);
             Counters::add(&counters.rejected[source_index], err.len() as u64);
-            if !ok.is_empty() {
-                let mut out = ok_out.activate();
-                let mut session = out.session(ok_cap);
-                session.give_iterator(ok.drain(..).map(|row| (row, 0u64, 1isize)));
-            }
-            if !err.is_empty() {
-                let mut out = err_out.activate();
-                let mut session = out.session(err_cap);
-                session.give_iterator(err.drain(..).map(|row| (row, 0u64, 1isize)));
-            }
-            match done {
-                readers::Status::Done => {
-                    caps = None;
-                    reader = None;
+            Counters::add(&counters.late[source_index], late.len() as u64);
+            // Records go out at the time before the move: no later than any of their event times.
+            let stamp = clock.record_time(time);
+            for ((out, cap), batch) in outputs.iter_mut().zip(held.iter()).zip(batches.iter_mut()) {
+                if !batch.is_empty() {
+                    let stamp_cap = if stamp > *cap.time() { cap.delayed(&stamp) } else { cap.clone() };
+                    let mut out = out.activate();
+                    out.session(&stamp_cap).give_iterator(batch.drain(..).map(|row| (row, stamp, 1isize)));
                 }
-                readers::Status::More => activator.activate(),
-                readers::Status::Idle => activator.activate_after(std::time::Duration::from_millis(1)),
+            }
+            if status == Status::Done {
+                caps = None;
+                reader = None;
+                return;
+            }
+            if next > time {
+                held.iter_mut().for_each(|c| c.downgrade(&next));
+            }
+            match (status, clock.streaming()) {
+                (Status::More, _) => activator.activate(),
+                (Status::Idle, false) => activator.activate_after(Duration::from_millis(1)),
+                (Status::Idle, true) => activator.activate_after(Duration::from_millis(10)),
+                (Status::Done, _) => {}
             }
         }
     });
-    let ok: StreamVec<'s, u64, (Row, u64, isize)> = ok_stream;
-    let err: StreamVec<'s, u64, (Row, u64, isize)> = err_stream;
-    (ok.as_collection(), err.as_collection())
+    let streams: [StreamVec<'s, u64, (Row, u64, isize)>; 3] = [ok_stream, err_stream, late_stream];
+    let [ok, errors, late] = streams.map(|s| s.as_collection());
+    Outputs { ok, errors, late }
+}
+
+/// How a source gives its records times and moves its watermark.
+pub struct Clock {
+    mode: Mode,
+    idle_ms: i64,
+    epoch_ms: i64,
+    last_data: Instant,
+}
+
+enum Mode {
+    /// A batch job without event time: everything at time 0.
+    Batch,
+    /// Arrival time (rounded down to the epoch).
+    Arrival,
+    /// Event time from a field; the watermark trails the largest seen by `delay`.
+    Event { field: usize, delay: i64, largest: Option<i64>, streaming: bool },
+}
+
+impl Clock {
+    pub fn new(time: &SourceTime, streaming: bool) -> Clock {
+        let mode = match time.watermark {
+            Some((field, delay)) => Mode::Event { field, delay, largest: None, streaming },
+            None if streaming => Mode::Arrival,
+            None => Mode::Batch,
+        };
+        Clock { mode, idle_ms: time.idle_ms, epoch_ms: time.epoch_ms.max(1), last_data: Instant::now() }
+    }
+
+    fn streaming(&self) -> bool {
+        matches!(self.mode, Mode::Arrival | Mode::Event { streaming: true, .. })
+    }
+
+    /// The time at which this activation's records are sent, given the capability's time.
+    fn record_time(&self, held: u64) -> u64 {
+        match self.mode {
+            Mode::Arrival => held.max(self.epoch(now_ms())),
+            _ => held,
+        }
+    }
+
+    fn epoch(&self, ms: i64) -> u64 {
+        (ms - ms.rem_euclid(self.epoch_ms)).max(0) as u64
+    }
+
+    /// Sorts late records out of `batches[0]` into `batches[2]` (and records without an event
+    /// time into `batches[1]`), and returns the time the capabilities may move to.
+    fn stamp(&mut self, held: u64, status: Status, batches: &mut [Vec<Row>; 3], source: &str) -> u64 {
+        let had_data = !batches[0].is_empty() || !batches[1].is_empty();
+        if had_data {
+            self.last_data = Instant::now();
+        }
+        let idle = status == Status::Idle && self.last_data.elapsed().as_millis() as i64 >= self.idle_ms;
+        match &mut self.mode {
+            Mode::Batch => held,
+            Mode::Arrival => held.max(self.epoch(now_ms())),
+            Mode::Event { field, delay, largest, .. } => {
+                let [ok, err, late] = batches;
+                let mut kept = Vec::with_capacity(ok.len());
+                for row in ok.drain(..) {
+                    let Value::Timestamp(t) = row[*field] else {
+                        let raw = format!("{row:?}");
+                        err.push(error_row(raw.as_bytes(), "the event time is null".into(), source, String::new()));
+                        continue;
+                    };
+                    match *largest {
+                        Some(max) if t < max.saturating_sub(*delay) => late.push(row),
+                        _ => {
+                            *largest = Some(largest.map_or(t, |m| m.max(t)));
+                            kept.push(row);
+                        }
+                    }
+                }
+                *ok = kept;
+                let mut watermark = largest.map_or(0, |m| m.saturating_sub(*delay)).max(0) as u64;
+                if idle {
+                    // A partition without data follows the clock instead of holding windows open.
+                    watermark = watermark.max(now_ms().saturating_sub(*delay).max(0) as u64);
+                }
+                held.max(watermark)
+            }
+        }
+    }
 }
 
 /// This worker's reader for the source, or `None` when it has no share of it.
@@ -93,15 +196,15 @@ pub fn open(
     shared: &Arc<Shared>,
 ) -> Option<Box<dyn Reader>> {
     let result: Result<Option<Box<dyn Reader>>, String> = match connector {
-        SourceConnector::File { path, format } => {
-            readers::FileReader::open(name, path, format, schema, used, worker, peers, shared.max_line_bytes)
+        SourceConnector::File { path, format, follow } => {
+            readers::FileReader::open(name, path, format, schema, used, worker, peers, shared.max_line_bytes, *follow)
                 .map(|r| Some(Box::new(r) as Box<dyn Reader>))
         }
         SourceConnector::Stdin { format } => Ok((worker == 0).then(|| {
             Box::new(readers::StdinReader::new(name, format, schema, used, shared.max_line_bytes)) as Box<dyn Reader>
         })),
-        SourceConnector::Generate { kind, events, seed } => {
-            readers::GenerateReader::new(kind, *events, *seed, schema, worker, peers)
+        SourceConnector::Generate { kind, events, seed, rate } => {
+            readers::GenerateReader::new(kind, *events, *seed, *rate, schema, worker, peers)
                 .map(|r| Some(Box::new(r) as Box<dyn Reader>))
         }
         SourceConnector::Rust => Ok(shared

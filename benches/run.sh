@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds the Nexmark benchmark in release, profiles Eddy on Q1 with callgrind, runs every
+# workload and regenerates benches/REPORT.md.
+#
+#   benches/run.sh                         # 2 000 000 events, 5 runs, 1 and 2 workers
+#   EVENTS=500000 RUNS=3 benches/run.sh    # smaller
+#   benches/run.sh --only q0,q2            # extra arguments go to nexmark-bench
+#
+# Environment: EVENTS, RUNS, WORKERS (1,2), PROFILE_EVENTS (200000), BENCH_DATA (where the
+# generated data sets live; default target/bench-data), REPORT (benches/REPORT.md),
+# BENCH_COMMIT (the commit to show, when the tree is not a git checkout).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EVENTS=${EVENTS:-2000000}
+RUNS=${RUNS:-5}
+WORKERS=${WORKERS:-1,2}
+PROFILE_EVENTS=${PROFILE_EVENTS:-200000}
+BENCH_DATA=${BENCH_DATA:-target/bench-data}
+REPORT=${REPORT:-benches/REPORT.md}
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+BIN="$TARGET_DIR/release/nexmark-bench"
+
+cargo build --release -p eddy-bench
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/eddy-bench-run.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+# Where the time goes: callgrind instruction counts (deterministic, unlike timings on a shared
+# machine) of Eddy and of the serde loop on Q1 from JSONL, at a small size.
+PROFILE="$WORK/profile.txt"
+if command -v valgrind >/dev/null 2>&1 && command -v callgrind_annotate >/dev/null 2>&1; then
+  echo "profiling q1 with callgrind at $PROFILE_EVENTS events ..."
+  small="$BENCH_DATA/events-$PROFILE_EVENTS"
+  {
+    for variant in eddy-jsonl-1w serde-loop; do
+      valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$variant" \
+        "$BIN" --child q1 "$variant" --events "$PROFILE_EVENTS" --data "$small" --out "$WORK/out" \
+        >/dev/null 2>"$WORK/valgrind.$variant.log"
+      total=$(callgrind_annotate "$WORK/cg.$variant" | awk '/PROGRAM TOTALS/ { print $1; exit }')
+      echo "q1 $variant, $PROFILE_EVENTS events: $total instructions in total"
+    done
+    echo
+    echo "Eddy (eddy-jsonl-1w), inclusive: the top functions by instructions spent in them and their callees"
+    callgrind_annotate --inclusive=yes "$WORK/cg.eddy-jsonl-1w" 2>/dev/null \
+      | awk '/^-+$/ { n++ } n >= 3 && NF' | grep -v '^-' | head -n 45 | cut -c1-170
+    echo
+    echo "Eddy (eddy-jsonl-1w), self: the top functions by instructions spent in their own code"
+    callgrind_annotate "$WORK/cg.eddy-jsonl-1w" 2>/dev/null \
+      | awk '/^-+$/ { n++ } n >= 3 && NF' | grep -v '^-' | head -n 30 | cut -c1-170
+  } >"$PROFILE"
+else
+  echo "valgrind/callgrind_annotate not found: the report will have no profile" >"$PROFILE"
+fi
+
+args=(--events "$EVENTS" --runs "$RUNS" --workers-list "$WORKERS" --data "$BENCH_DATA/events-$EVENTS"
+      --report "$REPORT" --profile "$PROFILE" --analysis benches/analysis.md)
+if [ -n "${BENCH_COMMIT:-}" ]; then args+=(--commit "$BENCH_COMMIT"); fi
+args+=("$@")
+"$BIN" "${args[@]}" --command "EVENTS=$EVENTS RUNS=$RUNS WORKERS=$WORKERS benches/run.sh $* (runs: nexmark-bench ${args[*]})"

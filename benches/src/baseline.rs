@@ -1,0 +1,229 @@
+//! Hand-written single-threaded baselines: what a Rust programmer would write for each query.
+//!
+//! - From JSON lines (`serde_loop`): read lines, deserialize with serde_json into a struct of
+//!   only the fields the query needs (strings borrowed from the line where there is no escape),
+//!   do the query, write the output with serde_json or `write!` into a `BufWriter`.
+//! - From the generator (`gen_loop`): `Generator::fill` batches of rows, the query on the
+//!   rows, and Eddy's own encoder for the output, so that against the Eddy pipeline on
+//!   `generate(...)` both sides pay generation and encoding and the ratio is the engine's.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+use eddy_dsl::{Field, Row, Schema, Type, Value};
+use eddy_engine::format::{Encoder, Format};
+use eddy_engine::nexmark::{self, Generator, Kind};
+use serde::{Deserialize, Serialize};
+
+use crate::workloads::{Workload, SEED};
+use crate::BoxError;
+
+/// Q0's row: every field of a bid, in the schema's order (which is the output's order).
+#[derive(Serialize, Deserialize)]
+pub struct BidQ0<'a> {
+    pub auction: i64,
+    pub bidder: i64,
+    pub price: i64,
+    #[serde(borrow)]
+    pub channel: Cow<'a, str>,
+    #[serde(borrow)]
+    pub url: Cow<'a, str>,
+    #[serde(borrow)]
+    pub date_time: Cow<'a, str>,
+    #[serde(borrow)]
+    pub extra: Option<Cow<'a, str>>,
+}
+
+/// Q1's input.
+#[derive(Deserialize)]
+pub struct BidQ1<'a> {
+    pub auction: i64,
+    pub bidder: i64,
+    pub price: i64,
+    #[serde(borrow)]
+    pub date_time: Cow<'a, str>,
+}
+
+/// Q1's output: the price in euros.
+#[derive(Serialize)]
+pub struct EurosQ1<'a> {
+    pub auction: i64,
+    pub bidder: i64,
+    pub price: f64,
+    pub date_time: &'a str,
+}
+
+/// The two fields Q2 and the aggregate read.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AuctionPrice {
+    pub auction: i64,
+    pub price: i64,
+}
+
+/// Q1's conversion.
+pub fn euros(price: i64) -> f64 {
+    price as f64 * 0.908
+}
+
+/// Q2's predicate.
+pub fn chosen(auction: i64) -> bool {
+    auction % 123 == 0
+}
+
+/// The aggregate's output header.
+pub const AGG_HEADER: &str = "auction,n,top\n";
+
+/// Per auction: (bids, highest price).
+pub type AggState = HashMap<i64, (i64, i64)>;
+
+pub fn agg_add(state: &mut AggState, auction: i64, n: i64, top: i64) {
+    let e = state.entry(auction).or_insert((0, i64::MIN));
+    e.0 += n;
+    e.1 = e.1.max(top);
+}
+
+fn create(out: &Path, workload: Workload) -> Result<BufWriter<File>, BoxError> {
+    std::fs::create_dir_all(out)?;
+    let path = out.join(workload.output_file());
+    let file = File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(BufWriter::with_capacity(1 << 16, file))
+}
+
+/// Calls `f` with every non-empty line of `path` (without its terminator).
+fn for_each_line(path: &Path, mut f: impl FnMut(&[u8]) -> Result<(), BoxError>) -> Result<u64, BoxError> {
+    let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::with_capacity(512);
+    let mut n = 0;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(n);
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if !text.is_empty() {
+            n += 1;
+            f(text)?;
+        }
+    }
+}
+
+/// The serde loop from `data/bids.jsonl`; returns the number of bids read.
+pub fn serde_loop(workload: Workload, data: &Path, out: &Path) -> Result<u64, BoxError> {
+    let bids = data.join("bids.jsonl");
+    let mut w = create(out, workload)?;
+    let n = match workload {
+        Workload::Q0 => for_each_line(&bids, |line| {
+            let bid: BidQ0 = serde_json::from_slice(line)?;
+            serde_json::to_writer(&mut w, &bid)?;
+            w.write_all(b"\n")?;
+            Ok(())
+        })?,
+        Workload::Q1 => for_each_line(&bids, |line| {
+            let bid: BidQ1 = serde_json::from_slice(line)?;
+            let out = EurosQ1 {
+                auction: bid.auction,
+                bidder: bid.bidder,
+                price: euros(bid.price),
+                date_time: &bid.date_time,
+            };
+            serde_json::to_writer(&mut w, &out)?;
+            w.write_all(b"\n")?;
+            Ok(())
+        })?,
+        Workload::Q2 => for_each_line(&bids, |line| {
+            let bid: AuctionPrice = serde_json::from_slice(line)?;
+            if chosen(bid.auction) {
+                writeln!(w, "{},{}", bid.auction, bid.price)?;
+            }
+            Ok(())
+        })?,
+        Workload::Agg => {
+            let mut state = AggState::new();
+            let n = for_each_line(&bids, |line| {
+                let bid: AuctionPrice = serde_json::from_slice(line)?;
+                agg_add(&mut state, bid.auction, 1, bid.price);
+                Ok(())
+            })?;
+            w.write_all(AGG_HEADER.as_bytes())?;
+            for (auction, (count, top)) in state {
+                writeln!(w, "{auction},{count},{top}")?;
+            }
+            n
+        }
+        other => return Err(format!("{other}: {}", other.unsupported().unwrap_or("no baseline")).into()),
+    };
+    w.flush()?;
+    Ok(n)
+}
+
+fn schema(fields: &[(&str, Type)]) -> Schema {
+    Schema::new(fields.iter().map(|(name, ty)| Field { name: (*name).to_string(), ty: ty.clone() }).collect())
+}
+
+/// The loop over `Generator::fill` for the bids among `events` events; returns the number of bids.
+pub fn gen_loop(workload: Workload, events: u64, out: &Path) -> Result<u64, BoxError> {
+    const BATCH: u64 = 4096;
+    let generator = Generator::new(SEED);
+    let mut w = create(out, workload)?;
+    let csv = Format::Csv { header: false, delimiter: b',' };
+    let encoder = match workload {
+        Workload::Q0 => Encoder::new(&Format::Jsonl, &nexmark::schema(Kind::Bid)),
+        Workload::Q1 => Encoder::new(
+            &Format::Jsonl,
+            &schema(&[
+                ("auction", Type::INT),
+                ("bidder", Type::INT),
+                ("price", Type::FLOAT),
+                ("date_time", Type::TIMESTAMP),
+            ]),
+        ),
+        Workload::Q2 => Encoder::new(&csv, &schema(&[("auction", Type::INT), ("price", Type::INT)])),
+        Workload::Agg => Encoder::new(&csv, &schema(&[("auction", Type::INT), ("n", Type::INT), ("top", Type::INT)])),
+        other => return Err(format!("{other}: {}", other.unsupported().unwrap_or("no baseline")).into()),
+    };
+    let int = |v: &Value| v.as_int().unwrap_or(0);
+    let mut rows: Vec<Row> = Vec::with_capacity(BATCH as usize);
+    let mut buf = String::with_capacity(1 << 17);
+    let mut state = AggState::new();
+    let mut n = 0;
+    let mut start = 0;
+    while start < events {
+        let end = (start + BATCH).min(events);
+        generator.fill(Kind::Bid, start..end, &mut rows);
+        start = end;
+        n += rows.len() as u64;
+        for row in rows.drain(..) {
+            // Bid fields: auction 0, bidder 1, price 2, channel 3, url 4, date_time 5, extra 6.
+            match workload {
+                Workload::Q0 => encoder.encode(&row, &mut buf),
+                Workload::Q1 => {
+                    let price = Value::float(euros(int(&row[2])));
+                    encoder.encode(&[row[0].clone(), row[1].clone(), price, row[5].clone()], &mut buf)
+                }
+                Workload::Q2 => {
+                    if chosen(int(&row[0])) {
+                        encoder.encode(&[row[0].clone(), row[2].clone()], &mut buf)
+                    }
+                }
+                _ => agg_add(&mut state, int(&row[0]), 1, int(&row[2])),
+            }
+        }
+        if buf.len() >= 1 << 16 {
+            w.write_all(buf.as_bytes())?;
+            buf.clear();
+        }
+    }
+    if workload == Workload::Agg {
+        buf.push_str(AGG_HEADER);
+        for (auction, (count, top)) in state {
+            encoder.encode(&[Value::Int(auction), Value::Int(count), Value::Int(top)], &mut buf);
+        }
+    }
+    w.write_all(buf.as_bytes())?;
+    w.flush()?;
+    Ok(n)
+}

@@ -1,0 +1,466 @@
+//! `nexmark-bench`: Nexmark workloads run by Eddy and by hand-written Rust, in one invocation,
+//! reported as ratios (see benches/README.md).
+//!
+//! Every measured run is a child process (this binary re-executed with `--child WORKLOAD
+//! VARIANT`), so that its peak RSS is its own; the runs of a workload are interleaved (Eddy,
+//! baseline, Eddy, baseline, ...) and summarised by medians. Every variant's output is checked
+//! against the baseline's (line count and a hash of the sorted lines).
+
+mod baseline;
+mod report;
+mod system;
+mod tstruct;
+mod workloads;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use eddy_engine::nexmark;
+use workloads::{Input, Variant, Workload, SEED};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const USAGE: &str = "\
+usage: nexmark-bench [--events N] [--runs R] [--workers-list 1,2] [--data DIR] [--only q0,q1,...]
+                     [--report PATH] [--profile FILE] [--analysis FILE] [--command TEXT]
+
+  --events N         Nexmark events (all kinds; 46 in 50 are bids)      [2000000]
+  --runs R           runs of every variant, interleaved; medians are reported   [5]
+  --workers-list L   worker counts for the Eddy and timely JSONL variants     [1,2]
+  --data DIR         where bids.jsonl is (generated there if missing)
+                     [<temp dir>/eddy-nexmark-<N>]
+  --only LIST        workloads: q0,q1,q2,agg (and q3,q5,q7,q8: reported as not supported yet)
+  --report PATH      write the markdown report there
+  --profile FILE     a profile summary (text) to include in the report
+  --analysis FILE    markdown to include as the report's analysis
+  --command TEXT     the command to show in the report (default: this one)
+  --commit TEXT      the commit to show in the report (default: from git)";
+
+/// The command line.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub events: u64,
+    pub runs: usize,
+    pub workers_list: Vec<usize>,
+    pub data: PathBuf,
+    pub only: Vec<Workload>,
+    pub report: Option<PathBuf>,
+    pub profile: Option<PathBuf>,
+    pub analysis: Option<PathBuf>,
+    pub command: String,
+    /// The commit to show instead of asking git (for a tree that is not a checkout).
+    pub commit: Option<String>,
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut events = 2_000_000u64;
+    let mut runs = 5usize;
+    let mut workers_list = vec![1, 2];
+    let mut data = None;
+    let mut only: Vec<Workload> = Workload::ALL.to_vec();
+    let (mut report, mut profile, mut analysis, mut command, mut commit) = (None, None, None, None, None);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--events" => events = value()?.replace('_', "").parse().map_err(|e| format!("--events: {e}"))?,
+            "--runs" => runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
+            "--workers-list" => {
+                workers_list = value()?
+                    .split(',')
+                    .map(|w| w.trim().parse::<usize>().ok().filter(|n| *n > 0))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or("--workers-list: worker counts such as 1,2")?;
+            }
+            "--data" => data = Some(PathBuf::from(value()?)),
+            "--only" => {
+                only = value()?
+                    .split(',')
+                    .map(|w| Workload::parse(w.trim()).ok_or_else(|| format!("--only: unknown workload '{w}'")))
+                    .collect::<Result<_, _>>()?;
+            }
+            "--report" => report = Some(PathBuf::from(value()?)),
+            "--profile" => profile = Some(PathBuf::from(value()?)),
+            "--analysis" => analysis = Some(PathBuf::from(value()?)),
+            "--command" => command = Some(value()?),
+            "--commit" => commit = Some(value()?),
+            "--help" | "-h" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
+        }
+    }
+    if runs == 0 || events == 0 || workers_list.is_empty() {
+        return Err("--runs, --events and --workers-list must not be zero or empty".to_string());
+    }
+    let data = data.unwrap_or_else(|| std::env::temp_dir().join(format!("eddy-nexmark-{events}")));
+    let command = command.unwrap_or_else(|| {
+        let mut words = vec!["nexmark-bench".to_string()];
+        words.extend(args.iter().cloned());
+        words.join(" ")
+    });
+    Ok(Options { events, runs, workers_list, data, only, report, profile, analysis, command, commit })
+}
+
+/// Writes the Nexmark data set of `events` events into `dir` unless `bids.jsonl` is there.
+pub fn ensure_data(dir: &Path, events: u64) -> Result<(), BoxError> {
+    if dir.join("bids.jsonl").is_file() {
+        return Ok(());
+    }
+    eprintln!("generating {events} Nexmark events into {} ...", dir.display());
+    nexmark::write_jsonl(dir, events, SEED)?;
+    std::fs::write(dir.join("bench-data.txt"), format!("events={events} seed={SEED}\n"))?;
+    Ok(())
+}
+
+/// Runs one variant of one workload in this process; returns (seconds, bids read).
+pub fn run_variant(
+    workload: Workload,
+    variant: Variant,
+    events: u64,
+    data: &Path,
+    out: &Path,
+) -> Result<(f64, u64), BoxError> {
+    if let Some(why) = workload.unsupported() {
+        return Err(format!("{workload}: {why}").into());
+    }
+    std::fs::create_dir_all(out)?;
+    let start = Instant::now();
+    let records = match variant {
+        Variant::Eddy { input, workers } => {
+            let text = workload.pipeline(input, events)?;
+            let summary = eddy::Pipeline::from_text(&format!("{workload}.eddy"), &text)
+                .param("data", &data.display().to_string())
+                .param("out", &out.display().to_string())
+                .run(&eddy::RunConfig { workers, ..eddy::RunConfig::default() })
+                .map_err(|e| e.render(false))?;
+            let bids = summary.source("bids").ok_or("the pipeline has no source 'bids'")?;
+            if bids.rejected > 0 {
+                return Err(format!("{} bids were rejected", bids.rejected).into());
+            }
+            bids.read
+        }
+        Variant::SerdeLoop => baseline::serde_loop(workload, data, out)?,
+        Variant::Timely { workers } => tstruct::run(workload, workers, data, out)?,
+        Variant::GenLoop => baseline::gen_loop(workload, events, out)?,
+    };
+    Ok((start.elapsed().as_secs_f64(), records))
+}
+
+/// How the parent runs a variant.
+pub enum Exec {
+    /// Re-executes this binary with `--child` (measures peak RSS per run).
+    Child(PathBuf),
+    /// In this process (tests: no RSS).
+    InProcess,
+}
+
+/// One timed run.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub secs: f64,
+    pub records: u64,
+    pub rss_kb: Option<u64>,
+}
+
+const RESULT_TAG: &str = "NEXMARK-BENCH-RESULT";
+
+fn run_child(
+    exe: &Path,
+    workload: Workload,
+    variant: Variant,
+    events: u64,
+    data: &Path,
+    out: &Path,
+) -> Result<Sample, BoxError> {
+    let output = Command::new(exe)
+        .args(["--child", workload.name(), &variant.name(), "--events", &events.to_string()])
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!("{workload} {} failed ({}): {}", variant.name(), output.status, stderr.trim()).into());
+    }
+    let line = stdout.lines().find_map(|l| l.strip_prefix(RESULT_TAG)).ok_or("the child printed no result")?;
+    let mut fields = line.split_whitespace();
+    let mut next = |name: &str| fields.next().ok_or_else(|| format!("the child's result lacks {name}"));
+    let secs: f64 = next("secs")?.parse()?;
+    let records: u64 = next("records")?.parse()?;
+    let rss_kb = next("rss")?.parse().ok();
+    Ok(Sample { secs, records, rss_kb })
+}
+
+/// The child: `--child WORKLOAD VARIANT --events N --data DIR --out DIR`.
+fn child(args: &[String]) -> Result<(), BoxError> {
+    let (workload, variant) = match args {
+        [w, v, ..] => (
+            Workload::parse(w).ok_or_else(|| format!("unknown workload '{w}'"))?,
+            Variant::parse(v).ok_or_else(|| format!("unknown variant '{v}'"))?,
+        ),
+        _ => return Err("--child WORKLOAD VARIANT --events N --data DIR --out DIR".into()),
+    };
+    let (mut events, mut data, mut out) = (None, None, None);
+    let mut it = args[2..].iter();
+    while let Some(arg) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{arg} needs a value"))?;
+        match arg.as_str() {
+            "--events" => events = Some(value.parse::<u64>()?),
+            "--data" => data = Some(PathBuf::from(value)),
+            "--out" => out = Some(PathBuf::from(value)),
+            other => return Err(format!("unknown child argument '{other}'").into()),
+        }
+    }
+    let (events, data, out) = (events.ok_or("--events")?, data.ok_or("--data")?, out.ok_or("--out")?);
+    if variant.input() == Input::Jsonl {
+        ensure_data(&data, events)?;
+    }
+    let (secs, records) = run_variant(workload, variant, events, &data, &out)?;
+    let rss = system::peak_rss_kb().map_or_else(|| "-".to_string(), |kb| kb.to_string());
+    println!("{RESULT_TAG} {secs} {records} {rss}");
+    Ok(())
+}
+
+/// The results of one variant of a workload.
+#[derive(Clone, Debug)]
+pub struct VariantResult {
+    pub variant: Variant,
+    pub samples: Vec<Sample>,
+    /// Of the first run's output.
+    pub digest: system::Digest,
+}
+
+/// A comparison of outputs.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub what: String,
+    pub ok: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    Unsupported(&'static str),
+    Failed(String),
+    Measured { variants: Vec<VariantResult>, checks: Vec<Check> },
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkloadResult {
+    pub workload: Workload,
+    pub outcome: Outcome,
+}
+
+/// Runs every selected workload: `runs` rounds of all its variants, in turn.
+pub fn bench(opts: &Options, exec: &Exec) -> Result<Vec<WorkloadResult>, BoxError> {
+    ensure_data(&opts.data, opts.events)?;
+    let out_root = std::env::temp_dir().join(format!("eddy-bench-out-{}", std::process::id()));
+    let mut results = Vec::new();
+    for &workload in &opts.only {
+        if let Some(why) = workload.unsupported() {
+            eprintln!("{workload}: {why}");
+            results.push(WorkloadResult { workload, outcome: Outcome::Unsupported(why) });
+            continue;
+        }
+        let outcome = match bench_workload(opts, exec, workload, &out_root) {
+            Ok((variants, checks)) => Outcome::Measured { variants, checks },
+            Err(e) => {
+                eprintln!("{workload}: FAILED: {e}");
+                Outcome::Failed(e.to_string())
+            }
+        };
+        results.push(WorkloadResult { workload, outcome });
+    }
+    let _ = std::fs::remove_dir_all(&out_root);
+    Ok(results)
+}
+
+fn bench_workload(
+    opts: &Options,
+    exec: &Exec,
+    workload: Workload,
+    out_root: &Path,
+) -> Result<(Vec<VariantResult>, Vec<Check>), BoxError> {
+    let round = Variant::round(&opts.workers_list);
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); round.len()];
+    let mut digests = Vec::new();
+    for run in 0..opts.runs {
+        for (i, &variant) in round.iter().enumerate() {
+            let out = out_root.join(workload.name()).join(variant.name());
+            let sample = match exec {
+                Exec::Child(exe) => run_child(exe, workload, variant, opts.events, &opts.data, &out)?,
+                Exec::InProcess => {
+                    let (secs, records) = run_variant(workload, variant, opts.events, &opts.data, &out)?;
+                    Sample { secs, records, rss_kb: None }
+                }
+            };
+            eprintln!(
+                "{workload} run {}/{} {:<14} {:>8.3} s {:>6.2} M bids/s{}",
+                run + 1,
+                opts.runs,
+                variant.name(),
+                sample.secs,
+                sample.records as f64 / sample.secs / 1e6,
+                sample.rss_kb.map_or_else(String::new, |kb| format!("  peak RSS {:.0} MB", kb as f64 / 1024.0)),
+            );
+            if run == 0 {
+                let file = out.join(workload.output_file());
+                digests.push(system::digest(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?);
+            }
+            std::fs::remove_dir_all(&out)?;
+            samples[i].push(sample);
+        }
+    }
+    let variants: Vec<VariantResult> = round
+        .iter()
+        .zip(samples)
+        .zip(digests)
+        .map(|((&variant, samples), digest)| VariantResult { variant, samples, digest })
+        .collect();
+    let checks = check_outputs(&variants);
+    for c in checks.iter().filter(|c| !c.ok) {
+        eprintln!("{workload}: OUTPUT MISMATCH: {}", c.what);
+    }
+    Ok((variants, checks))
+}
+
+/// Every JSONL variant against the serde loop, every generator variant against the generator
+/// loop, and the two loops against each other (they agree when the data set was generated with
+/// the same number of events and seed).
+fn check_outputs(variants: &[VariantResult]) -> Vec<Check> {
+    let find = |v: Variant| variants.iter().find(|r| r.variant == v);
+    let mut checks = Vec::new();
+    for (reference, input) in [(Variant::SerdeLoop, Input::Jsonl), (Variant::GenLoop, Input::Generator)] {
+        let Some(reference) = find(reference) else { continue };
+        for r in variants.iter().filter(|r| r.variant.input() == input && r.variant != reference.variant) {
+            let ok =
+                r.digest == reference.digest && r.samples.iter().all(|s| s.records == reference.samples[0].records);
+            checks.push(Check {
+                what: format!(
+                    "{} = {}: {} vs {}",
+                    r.variant.name(),
+                    reference.variant.name(),
+                    r.digest,
+                    reference.digest
+                ),
+                ok,
+            });
+        }
+    }
+    if let (Some(a), Some(b)) = (find(Variant::SerdeLoop), find(Variant::GenLoop)) {
+        checks.push(Check {
+            what: format!("serde-loop (file) = gen-loop (generator): {} vs {}", a.digest, b.digest),
+            ok: a.digest == b.digest,
+        });
+    }
+    checks
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        if let Err(e) = child(&args[1..]) {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
+    let opts = match parse_args(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(if e == USAGE { 0 } else { 2 });
+        }
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("error: cannot find this executable: {e}");
+            std::process::exit(2);
+        }
+    };
+    match bench(&opts, &Exec::Child(exe)) {
+        Ok(results) => {
+            let text = report::markdown(&opts, &results, &system::machine());
+            println!("{}", report::summary_table(&opts, &results));
+            println!("{}", report::targets(&opts, &results));
+            if let Some(path) = &opts.report {
+                if let Err(e) = std::fs::write(path, text) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    std::process::exit(2);
+                }
+                eprintln!("report written to {}", path.display());
+            }
+            let failed = results.iter().any(|r| match &r.outcome {
+                Outcome::Failed(_) => true,
+                Outcome::Measured { checks, .. } => checks.iter().any(|c| !c.ok),
+                Outcome::Unsupported(_) => false,
+            });
+            if failed {
+                std::process::exit(1);
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every implemented workload, every variant, once, at a tiny size, through the same code
+    /// as the benchmark (in process instead of child processes); outputs must agree. No timing.
+    #[test]
+    fn every_workload_runs_and_agrees_at_a_tiny_size() {
+        let dir = std::env::temp_dir().join(format!("eddy-bench-test-{}", std::process::id()));
+        let opts = Options {
+            events: 2000,
+            runs: 1,
+            workers_list: vec![1, 2],
+            data: dir.join("data"),
+            only: Workload::ALL.to_vec(),
+            report: None,
+            profile: None,
+            analysis: None,
+            command: "test".to_string(),
+            commit: None,
+        };
+        let results = bench(&opts, &Exec::InProcess).unwrap();
+        let mut measured = 0;
+        for r in &results {
+            match &r.outcome {
+                Outcome::Measured { variants, checks } => {
+                    measured += 1;
+                    assert_eq!(variants.len(), 7, "{}", r.workload);
+                    assert_eq!(checks.len(), 6, "{}", r.workload);
+                    for c in checks {
+                        assert!(c.ok, "{}: {}", r.workload, c.what);
+                    }
+                    assert!(variants.iter().all(|v| v.digest.lines > 0), "{}", r.workload);
+                    assert!(variants.iter().all(|v| v.samples[0].records == 1840), "{}", r.workload);
+                }
+                Outcome::Unsupported(_) => assert!(r.workload.unsupported().is_some()),
+                Outcome::Failed(e) => panic!("{}: {e}", r.workload),
+            }
+        }
+        assert_eq!(measured, 4);
+        let text = report::markdown(&opts, &results, &system::machine());
+        assert!(text.contains("| q5 |") && text.contains("not supported yet"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn arguments() {
+        let args: Vec<String> =
+            ["--events", "1_000", "--only", "q0,agg", "--workers-list", "1,4"].iter().map(|s| s.to_string()).collect();
+        let o = parse_args(&args).unwrap();
+        assert_eq!((o.events, o.runs, o.workers_list.clone()), (1000, 5, vec![1, 4]));
+        assert_eq!(o.only, vec![Workload::Q0, Workload::Agg]);
+        assert!(parse_args(&["--only".to_string(), "q9".to_string()]).is_err());
+        assert!(parse_args(&["--runs".to_string(), "0".to_string()]).is_err());
+    }
+}

@@ -1,0 +1,351 @@
+//! Medians, ratios, targets, and the markdown report.
+
+use std::fmt::Write;
+
+use crate::system::Machine;
+use crate::workloads::{Input, Variant};
+use crate::{Options, Outcome, VariantResult, WorkloadResult};
+
+/// The issue's targets, as ratios.
+const JSONL_TARGET: f64 = 1.25;
+const GENERATOR_TARGET: f64 = 2.0;
+const SCALING_TARGET: f64 = 1.8;
+
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+/// The median over runs of `a`'s time / `b`'s time in the same run.
+fn time_ratio(a: &VariantResult, b: &VariantResult) -> f64 {
+    median(a.samples.iter().zip(&b.samples).map(|(x, y)| x.secs / y.secs).collect())
+}
+
+fn median_secs(v: &VariantResult) -> f64 {
+    median(v.samples.iter().map(|s| s.secs).collect())
+}
+
+fn find(variants: &[VariantResult], v: Variant) -> Option<&VariantResult> {
+    variants.iter().find(|r| r.variant == v)
+}
+
+/// The ratios of one measured workload.
+struct Ratios {
+    /// Eddy JSONL (first worker count) / serde loop.
+    jsonl: Option<f64>,
+    /// Eddy JSONL / timely, both at the first worker count.
+    vs_timely: Option<f64>,
+    /// Eddy on the generator (1 worker) / generator loop.
+    generator: Option<f64>,
+    /// (workers, Eddy throughput ratio to the first worker count, timely's).
+    scaling: Vec<(usize, Option<f64>, Option<f64>)>,
+}
+
+fn ratios(opts: &Options, variants: &[VariantResult]) -> Ratios {
+    let w0 = opts.workers_list[0];
+    let eddy = |workers| find(variants, Variant::Eddy { input: Input::Jsonl, workers });
+    let timely = |workers| find(variants, Variant::Timely { workers });
+    let both = |a: Option<&VariantResult>, b: Option<&VariantResult>| Some(time_ratio(a?, b?));
+    Ratios {
+        jsonl: both(eddy(w0), find(variants, Variant::SerdeLoop)),
+        vs_timely: both(eddy(w0), timely(w0)),
+        generator: both(
+            find(variants, Variant::Eddy { input: Input::Generator, workers: 1 }),
+            find(variants, Variant::GenLoop),
+        ),
+        // Throughput ratio = inverse time ratio (the same records).
+        scaling: opts.workers_list[1..]
+            .iter()
+            .map(|&w| (w, both(eddy(w0), eddy(w)), both(timely(w0), timely(w))))
+            .collect(),
+    }
+}
+
+fn fmt_ratio(r: Option<f64>) -> String {
+    r.map_or_else(|| "–".to_string(), |r| format!("{r:.2}×"))
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "PASS"
+    } else {
+        "MISS"
+    }
+}
+
+/// The summary table (markdown).
+pub fn summary_table(opts: &Options, results: &[WorkloadResult]) -> String {
+    let w0 = opts.workers_list[0];
+    let mut s = String::new();
+    let mut header = format!(
+        "| workload | what | Eddy JSONL {w0}w / serde loop | Eddy JSONL / timely struct ({w0}w) | Eddy gen 1w / gen loop |"
+    );
+    let mut rule = "|---|---|---|---|---|".to_string();
+    for w in &opts.workers_list[1..] {
+        let _ = write!(header, " Eddy {w}w / {w0}w throughput | timely {w}w / {w0}w |");
+        rule.push_str("---|---|");
+    }
+    header.push_str(" output check |");
+    rule.push_str("---|");
+    let _ = writeln!(s, "{header}\n{rule}");
+    for r in results {
+        let _ = write!(s, "| {} | {} |", r.workload, r.workload.describe());
+        let cells = 3 + 2 * (opts.workers_list.len() - 1);
+        match &r.outcome {
+            Outcome::Unsupported(why) => {
+                for _ in 0..cells {
+                    let _ = write!(s, " {why} |");
+                }
+                s.push_str(" – |");
+            }
+            Outcome::Failed(e) => {
+                let e = e.replace('|', "/").replace('\n', " ");
+                for _ in 0..cells {
+                    s.push_str(" failed |");
+                }
+                let _ = write!(s, " FAILED: {e} |");
+            }
+            Outcome::Measured { variants, checks } => {
+                let q = ratios(opts, variants);
+                let _ =
+                    write!(s, " {} | {} | {} |", fmt_ratio(q.jsonl), fmt_ratio(q.vs_timely), fmt_ratio(q.generator));
+                for (_, eddy, timely) in &q.scaling {
+                    let _ = write!(s, " {} | {} |", fmt_ratio(*eddy), fmt_ratio(*timely));
+                }
+                let bad = checks.iter().filter(|c| !c.ok).count();
+                if bad == 0 {
+                    let _ = write!(s, " ok ({} comparisons) |", checks.len());
+                } else {
+                    let _ = write!(s, " **{bad} MISMATCHES** |");
+                }
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// The issue's targets, PASS or MISS (markdown list).
+pub fn targets(opts: &Options, results: &[WorkloadResult]) -> String {
+    let mut s = String::new();
+    let w0 = opts.workers_list[0];
+    let two = opts.workers_list.iter().position(|&w| w == 2 * w0).filter(|_| w0 == 1);
+    for r in results {
+        let w = r.workload;
+        match &r.outcome {
+            Outcome::Unsupported(why) => {
+                let _ = writeln!(
+                    s,
+                    "- {w}: {why}; targets pending (JSONL ≤ {JSONL_TARGET}×, generator ≤ {GENERATOR_TARGET}×{})",
+                    if w.scaling_target() { ", 2 workers ≥ 1.8×" } else { "" }
+                );
+            }
+            Outcome::Failed(_) => {
+                let _ = writeln!(s, "- {w}: **FAILED** (no measurement)");
+            }
+            Outcome::Measured { variants, .. } => {
+                let q = ratios(opts, variants);
+                if let (1, Some(x)) = (w0, q.jsonl) {
+                    let _ = writeln!(
+                        s,
+                        "- **{}** {w} from JSONL: Eddy / serde loop = {x:.2}× (target ≤ {JSONL_TARGET}×)",
+                        verdict(x <= JSONL_TARGET)
+                    );
+                }
+                if let Some(x) = q.generator {
+                    let _ = writeln!(
+                        s,
+                        "- **{}** {w} from the generator: Eddy / loop = {x:.2}× (target ≤ {GENERATOR_TARGET}×)",
+                        verdict(x <= GENERATOR_TARGET)
+                    );
+                }
+                if let (true, Some(i)) = (w.scaling_target(), two) {
+                    if let Some((_, Some(x), timely)) = q.scaling.get(i - 1) {
+                        let _ = writeln!(
+                            s,
+                            "- **{}** {w} scaling: Eddy 2 workers / 1 worker throughput = {x:.2}× (target ≥ {SCALING_TARGET}×; hand-written timely: {})",
+                            verdict(*x >= SCALING_TARGET),
+                            fmt_ratio(*timely)
+                        );
+                    }
+                }
+            }
+        }
+    }
+    s.push_str("- memory (Q5 over an unbounded generator, 10 minutes, flat RSS): not measured yet (windows and unbounded generators are not supported yet)\n");
+    s.push_str("- latency (p50/p99 of window emission at 100 k and 1 M events/s): not measured yet (needs windows and a generator rate)\n");
+    s
+}
+
+fn describe_variants(opts: &Options) -> String {
+    let w = opts.workers_list.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(", ");
+    format!(
+        "\
+- `eddy-jsonl-Nw`: the Eddy pipeline (the text of `examples/nexmark/qN.eddy`, or
+  `benches/pipelines/agg.eddy`) run in process through the `eddy` crate API
+  (`Pipeline::from_text(..).param(\"data\", ..).param(\"out\", ..).run(..)`), reading
+  `bids.jsonl` and writing its output file, on N worker threads (N in {w}).
+- `serde-loop`: the hand-written baseline: one thread, `BufReader::read_until` per line,
+  `serde_json::from_slice` into a `#[derive(Deserialize)]` struct with only the fields the
+  query needs (strings borrowed from the line as `Cow<str>`; `date_time` is passed through as
+  text, not parsed), the query, output written with serde_json / `writeln!` into a
+  `BufWriter`. Same output bytes as Eddy (checked).
+- `timely-Nw`: hand-written timely 0.32 with struct rows (owned `String`s): a source per
+  worker reading its line-aligned byte range of the file in batches of 4096, `map`/`filter`,
+  a sink writing through a per-worker buffer into one shared file (the aggregate combines per
+  worker, exchanges partials by key and merges them).
+- `eddy-gen-1w`: the same Eddy pipeline with its source replaced by
+  `generate(nexmark: \"bid\", events: N, seed: 42)`, 1 worker.
+- `gen-loop`: one thread over `Generator::fill` (batches of 4096 events), the query on the
+  generated rows, output through Eddy's own `format::Encoder`. Generation and encoding are
+  common to both sides, so `eddy-gen-1w / gen-loop` is the cost of the engine itself
+  (dataflow, rows, expression evaluation, sinks); the JSONL ratios add the decoder.
+
+Every variant runs in its own child process (`nexmark-bench --child WORKLOAD VARIANT`), which
+reports its time (from before compiling/opening to after the output is flushed; process start
+excluded) and its peak RSS (`VmHWM` at its end). Rounds are interleaved: every variant once,
+then again, `--runs` times; ratios are medians of the per-round ratios (same round). Events/s
+counts bids (46 of every 50 Nexmark events). Outputs of the first round are compared: line
+count and a hash of the sorted lines, every JSONL variant against `serde-loop`, the generator
+variants against `gen-loop`, and the two loops against each other.
+"
+    )
+}
+
+fn details(opts: &Options, results: &[WorkloadResult]) -> String {
+    let mut s = String::new();
+    for r in results {
+        let Outcome::Measured { variants, checks } = &r.outcome else { continue };
+        let baseline = find(variants, Variant::SerdeLoop);
+        let gen_loop = find(variants, Variant::GenLoop);
+        let _ = writeln!(s, "### {} — {}\n", r.workload, r.workload.describe());
+        let _ = writeln!(s, "| variant | median time (s) | M bids/s | vs its baseline (same round) | peak RSS (MB) | times of the {} runs (s) |", opts.runs);
+        let _ = writeln!(s, "|---|---|---|---|---|---|");
+        for v in variants {
+            let secs = median_secs(v);
+            let records = v.samples.first().map_or(0, |x| x.records);
+            let against = match v.variant.input() {
+                Input::Jsonl => baseline,
+                Input::Generator => gen_loop,
+            }
+            .filter(|b| b.variant != v.variant);
+            let rss = v.samples.iter().filter_map(|x| x.rss_kb).max();
+            let _ = writeln!(
+                s,
+                "| {} | {secs:.3} | {:.2} | {} | {} | {} |",
+                v.variant.name(),
+                records as f64 / secs / 1e6,
+                against.map_or_else(
+                    || "(baseline)".to_string(),
+                    |b| format!("{:.2}× {}", time_ratio(v, b), b.variant.name())
+                ),
+                rss.map_or_else(|| "–".to_string(), |kb| format!("{:.0}", kb as f64 / 1024.0)),
+                v.samples.iter().map(|x| format!("{:.3}", x.secs)).collect::<Vec<_>>().join(", "),
+            );
+        }
+        s.push_str("\nOutput checks:\n");
+        for c in checks {
+            let _ = writeln!(s, "- {} {}", if c.ok { "ok" } else { "**MISMATCH**" }, c.what);
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// The whole report.
+pub fn markdown(opts: &Options, results: &[WorkloadResult], machine: &Machine) -> String {
+    let mut s = String::new();
+    s.push_str("# Nexmark benchmark: Eddy against hand-written Rust\n\n");
+    s.push_str("Regenerated by `benches/run.sh` (see benches/README.md). All numbers are ratios measured in one\n");
+    s.push_str("invocation with interleaved runs; absolute times are for orientation only.\n\n");
+    s.push_str("## Machine and run\n\n");
+    let _ = writeln!(s, "- CPUs (`nproc`): {}; CPU: {}; memory: {}", machine.cpus, machine.cpu_model, machine.memory);
+    let _ = writeln!(s, "- date: {}; commit: {}", machine.date, opts.commit.as_deref().unwrap_or(&machine.commit));
+    let _ = writeln!(s, "- command: `{}`", opts.command);
+    let bids = nexmark_bids(opts.events);
+    let _ = writeln!(
+        s,
+        "- {} Nexmark events ({} bids, seed 42), {} runs of every variant, worker counts {:?}",
+        opts.events, bids, opts.runs, opts.workers_list
+    );
+    let _ = writeln!(
+        s,
+        "- The machine has {} cores and was **not necessarily idle** (other work, such as builds in the same \
+         workspace, may have run at the same time): the scaling numbers in particular are a lower bound.\n",
+        machine.cpus
+    );
+    s.push_str("## Summary\n\nRatios of times (Eddy / baseline: lower is better, 1.00× = as fast as hand-written) and of\nthroughputs (scaling: higher is better). Medians of the per-round ratios.\n\n");
+    s.push_str(&summary_table(opts, results));
+    s.push_str("\n## Targets (issue 3)\n\n");
+    s.push_str(&targets(opts, results));
+    s.push_str("\n## Details\n\n");
+    s.push_str(&details(opts, results));
+    s.push_str("## Variants and method\n\n");
+    s.push_str(&describe_variants(opts));
+    s.push_str("\n## Where the time goes\n\n");
+    if let Some(path) = &opts.analysis {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                s.push_str(text.trim_end());
+                s.push_str("\n\n");
+            }
+            Err(e) => {
+                let _ = writeln!(s, "(cannot read the analysis {}: {e})\n", path.display());
+            }
+        }
+    }
+    if let Some(path) = &opts.profile {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                s.push_str("The profile this analysis reads (generated by `benches/run.sh`):\n\n```text\n");
+                s.push_str(text.trim_end());
+                s.push_str("\n```\n");
+            }
+            Err(e) => {
+                let _ = writeln!(s, "(cannot read the profile {}: {e})", path.display());
+            }
+        }
+    }
+    if opts.analysis.is_none() && opts.profile.is_none() {
+        s.push_str("(no profile given: run `benches/run.sh`)\n");
+    }
+    s
+}
+
+fn nexmark_bids(events: u64) -> u64 {
+    eddy_engine::nexmark::count(eddy_engine::nexmark::Kind::Bid, 0..events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workloads::Workload;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(vec![]).is_nan());
+    }
+
+    #[test]
+    fn unsupported_workloads_are_rows() {
+        let opts = crate::parse_args(&[]).unwrap();
+        let results: Vec<WorkloadResult> = [Workload::Q5, Workload::Q3]
+            .into_iter()
+            .map(|w| WorkloadResult { workload: w, outcome: Outcome::Unsupported(w.unsupported().unwrap()) })
+            .collect();
+        let table = summary_table(&opts, &results);
+        assert!(table.contains("| q5 |") && table.contains("not supported yet (windows)"), "{table}");
+        assert!(table.contains("| q3 |") && table.contains("not supported yet (joins)"), "{table}");
+        assert!(targets(&opts, &results).contains("q5: not supported yet"));
+    }
+}

@@ -1,0 +1,228 @@
+//! The workloads (Nexmark queries) and the variants that run each of them.
+
+use std::fmt;
+
+/// The seed of every data set and generated source in the benchmark.
+pub const SEED: u64 = 42;
+
+/// A Nexmark workload: a row of the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Passthrough: every bid written back out as JSON lines.
+    Q0,
+    /// Currency conversion: `price * 0.908`.
+    Q1,
+    /// Selection: bids with `auction % 123 == 0`.
+    Q2,
+    /// Incremental join persons × auctions.
+    Q3,
+    /// Bids per auction in 10-second tumbling windows.
+    Q5,
+    /// Highest bid per window.
+    Q7,
+    /// Persons and their auctions in the same window.
+    Q8,
+    /// Bids per auction over the whole input: `group by auction | aggregate { n: count(), top: max(price) }`.
+    Agg,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 8] = [
+        Workload::Q0,
+        Workload::Q1,
+        Workload::Q2,
+        Workload::Agg,
+        Workload::Q3,
+        Workload::Q5,
+        Workload::Q7,
+        Workload::Q8,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Q0 => "q0",
+            Workload::Q1 => "q1",
+            Workload::Q2 => "q2",
+            Workload::Q3 => "q3",
+            Workload::Q5 => "q5",
+            Workload::Q7 => "q7",
+            Workload::Q8 => "q8",
+            Workload::Agg => "agg",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Workload> {
+        Workload::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Workload::Q0 => "passthrough, bids → JSON lines",
+            Workload::Q1 => "currency conversion, `price * 0.908`",
+            Workload::Q2 => "selection, `auction % 123 == 0` → CSV",
+            Workload::Q3 => "incremental join persons × auctions",
+            Workload::Q5 => "bids per auction, 10-s tumbling windows",
+            Workload::Q7 => "highest bid per window",
+            Workload::Q8 => "persons and their auctions in the same window",
+            Workload::Agg => "bids per auction, whole input: `count()`, `max(price)` → CSV",
+        }
+    }
+
+    /// Why the engine cannot run this workload yet, if it cannot.
+    pub fn unsupported(self) -> Option<&'static str> {
+        match self {
+            Workload::Q3 => Some("not supported yet (joins)"),
+            Workload::Q5 | Workload::Q7 | Workload::Q8 => Some("not supported yet (windows)"),
+            _ => None,
+        }
+    }
+
+    /// The file every variant writes in its output directory.
+    pub fn output_file(self) -> &'static str {
+        match self {
+            Workload::Q0 => "q0.jsonl",
+            Workload::Q1 => "q1.jsonl",
+            Workload::Q2 => "q2.csv",
+            Workload::Agg => "agg.csv",
+            _ => "unsupported",
+        }
+    }
+
+    /// Whether the issue's scaling target (2 workers ≥ 1.8 × 1 worker) applies.
+    pub fn scaling_target(self) -> bool {
+        matches!(self, Workload::Q0 | Workload::Q2 | Workload::Q5)
+    }
+
+    /// The Eddy pipeline reading `data/bids.jsonl`.
+    fn file_pipeline(self) -> &'static str {
+        match self {
+            Workload::Q0 => include_str!("../../examples/nexmark/q0.eddy"),
+            Workload::Q1 => include_str!("../../examples/nexmark/q1.eddy"),
+            Workload::Q2 => include_str!("../../examples/nexmark/q2.eddy"),
+            Workload::Agg => include_str!("../pipelines/agg.eddy"),
+            _ => "",
+        }
+    }
+
+    /// The Eddy pipeline text for `input`: the example file as it is, or with its source
+    /// replaced by the in-process generator of `events` Nexmark events.
+    pub fn pipeline(self, input: Input, events: u64) -> Result<String, String> {
+        const FILE_SOURCE: &str = r#"file(data + "/bids.jsonl")"#;
+        let text = self.file_pipeline();
+        if !text.contains(FILE_SOURCE) {
+            return Err(format!("the {} pipeline has no `{FILE_SOURCE}` source", self.name()));
+        }
+        Ok(match input {
+            Input::Jsonl => text.to_string(),
+            Input::Generator => {
+                text.replace(FILE_SOURCE, &format!(r#"generate(nexmark: "bid", events: {events}, seed: {SEED})"#))
+            }
+        })
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where the bids come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// `bids.jsonl` in the data directory.
+    Jsonl,
+    /// `eddy_engine::nexmark::Generator`, in process.
+    Generator,
+}
+
+/// One way of running a workload: a column group of the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// The Eddy pipeline through the `eddy` crate API.
+    Eddy { input: Input, workers: usize },
+    /// A single-threaded loop: serde_json into a borrowed struct, the query, serde_json out.
+    SerdeLoop,
+    /// Hand-written timely with a struct row: file byte ranges → map/filter → file sink.
+    Timely { workers: usize },
+    /// A single-threaded loop over `Generator::fill`, the query on the rows, Eddy's encoder out.
+    GenLoop,
+}
+
+impl Variant {
+    pub fn name(self) -> String {
+        match self {
+            Variant::Eddy { input: Input::Jsonl, workers } => format!("eddy-jsonl-{workers}w"),
+            Variant::Eddy { input: Input::Generator, workers } => format!("eddy-gen-{workers}w"),
+            Variant::SerdeLoop => "serde-loop".to_string(),
+            Variant::Timely { workers } => format!("timely-{workers}w"),
+            Variant::GenLoop => "gen-loop".to_string(),
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Variant> {
+        let workers = |rest: &str| rest.strip_suffix('w').and_then(|n| n.parse::<usize>().ok()).filter(|n| *n > 0);
+        match name {
+            "serde-loop" => Some(Variant::SerdeLoop),
+            "gen-loop" => Some(Variant::GenLoop),
+            _ => {
+                if let Some(rest) = name.strip_prefix("eddy-jsonl-") {
+                    Some(Variant::Eddy { input: Input::Jsonl, workers: workers(rest)? })
+                } else if let Some(rest) = name.strip_prefix("eddy-gen-") {
+                    Some(Variant::Eddy { input: Input::Generator, workers: workers(rest)? })
+                } else {
+                    Some(Variant::Timely { workers: workers(name.strip_prefix("timely-")?)? })
+                }
+            }
+        }
+    }
+
+    pub fn input(self) -> Input {
+        match self {
+            Variant::Eddy { input, .. } => input,
+            Variant::SerdeLoop | Variant::Timely { .. } => Input::Jsonl,
+            Variant::GenLoop => Input::Generator,
+        }
+    }
+
+    /// The variants of one round, in the order they run: each Eddy variant next to its baseline.
+    pub fn round(workers_list: &[usize]) -> Vec<Variant> {
+        let mut round = Vec::new();
+        for (i, &workers) in workers_list.iter().enumerate() {
+            round.push(Variant::Eddy { input: Input::Jsonl, workers });
+            if i == 0 {
+                round.push(Variant::SerdeLoop);
+            }
+        }
+        round.extend(workers_list.iter().map(|&workers| Variant::Timely { workers }));
+        round.push(Variant::Eddy { input: Input::Generator, workers: 1 });
+        round.push(Variant::GenLoop);
+        round
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for v in Variant::round(&[1, 2, 4]) {
+            assert_eq!(Variant::parse(&v.name()), Some(v));
+        }
+        assert_eq!(Variant::parse("timely-0w"), None);
+        assert_eq!(Variant::parse("eddy-x-1w"), None);
+        for w in Workload::ALL {
+            assert_eq!(Workload::parse(w.name()), Some(w));
+        }
+    }
+
+    #[test]
+    fn generator_pipelines_replace_the_source() {
+        for w in Workload::ALL.into_iter().filter(|w| w.unsupported().is_none()) {
+            let text = w.pipeline(Input::Generator, 1000).unwrap();
+            assert!(text.contains(r#"generate(nexmark: "bid", events: 1000, seed: 42)"#), "{w}");
+            assert!(!text.contains("bids.jsonl"), "{w}");
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Event time through a stream: which field holds it, whether the stream is windowed, and the
+//! `window` stage and the per-window `aggregate`, `distinct` and `top` it leads to.
+
+use super::expr::{check_expr, Scope};
+use super::stages::Kind;
+use super::Checker;
+use crate::ast::{self, WindowSpec};
+use crate::diag::Diagnostic;
+use crate::plan::{Agg, Expr, TimeRef, WindowKind, WindowOp};
+use crate::span::Span;
+use crate::types::{Base, Field, Schema, Type};
+use crate::value::Value;
+
+/// Where a stream's records have their time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Time {
+    /// The event time, in this field.
+    Field(String),
+    /// The arrival time (a stream without a watermark).
+    Arrival,
+}
+
+/// A stream after `window`, until the `aggregate`, `distinct` or `top` that uses the windows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// Tumbling or sliding: `window_start` and `window_end` are fields already.
+    Assigned,
+    /// Sessions are found per key by the keyed stage.
+    Session { gap: i64, time: Time },
+}
+
+/// What a stream knows of time: where it is, whether it is windowed, whether it never ends.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Flow {
+    pub time: Option<Time>,
+    pub window: Option<(Mark, Span)>,
+    pub unbounded: bool,
+}
+
+impl Flow {
+    /// After a `select` or `derive`: the event time stays if its field does.
+    pub fn project(&mut self, schema: &Schema) {
+        if let Some(Time::Field(f)) = &self.time {
+            let kept = schema.index_of(f).is_some_and(|i| schema.fields[i].ty.base == Base::Timestamp);
+            if !kept {
+                self.time = None;
+            }
+        }
+    }
+
+    /// The flow of a union of two streams.
+    pub fn union(&self, other: &Flow) -> Result<Flow, String> {
+        let mark = |f: &Flow| f.window.as_ref().map(|(m, _)| m.clone());
+        if mark(self) != mark(other) {
+            return Err("one is windowed and the other is not, or not the same way".into());
+        }
+        Ok(Flow {
+            time: if self.time == other.time { self.time.clone() } else { None },
+            window: self.window.clone(),
+            unbounded: self.unbounded || other.unbounded,
+        })
+    }
+}
+
+fn time_ref(time: &Time, schema: &Schema) -> Option<TimeRef> {
+    match time {
+        Time::Arrival => Some(TimeRef::Arrival),
+        Time::Field(f) => schema.index_of(f).map(TimeRef::Field),
+    }
+}
+
+/// A constant, positive duration (window sizes, gaps).
+fn duration(cx: &mut Checker, scope: &Scope, e: &ast::Expr, what: &str) -> Option<i64> {
+    let (x, t) = check_expr(e, scope, &mut cx.diags)?;
+    match x {
+        Expr::Lit(Value::Duration(d)) if d > 0 => Some(d),
+        _ => {
+            cx.error(
+                Diagnostic::error(e.span, format!("the {what} must be a constant positive duration, found {t}"))
+                    .label("expected e.g. 10s"),
+            );
+            None
+        }
+    }
+}
+
+/// The sizes of a `window` stage's windows.
+pub enum Sizes {
+    /// Tumbling (`size == slide`) or sliding.
+    Assigned {
+        size: i64,
+        slide: i64,
+    },
+    Session {
+        gap: i64,
+    },
+}
+
+/// The constant sizes of a window spec.
+pub fn sizes(cx: &mut Checker, scope: &Scope, spec: &WindowSpec) -> Option<Sizes> {
+    Some(match spec {
+        WindowSpec::Tumbling(d) => {
+            let d = duration(cx, scope, d, "window size")?;
+            Sizes::Assigned { size: d, slide: d }
+        }
+        WindowSpec::Sliding { size, every } => {
+            let size = duration(cx, scope, size, "window size");
+            let every = duration(cx, scope, every, "slide ('every')");
+            Sizes::Assigned { size: size?, slide: every? }
+        }
+        WindowSpec::Session { gap } => Sizes::Session { gap: duration(cx, scope, gap, "session gap")? },
+    })
+}
+
+/// The `window` stage: `Ok(Some(kind))` for tumbling and sliding windows (assigned here),
+/// `Ok(None)` for sessions (found by the keyed stage), `Err(())` after reporting a mistake.
+pub fn window(
+    cx: &mut Checker,
+    sizes: Sizes,
+    span: Span,
+    schema: &mut Schema,
+    flow: &mut Flow,
+) -> Result<Option<Kind>, ()> {
+    if let Some((_, first)) = &flow.window {
+        cx.error(
+            Diagnostic::error(span, "the stream is already windowed")
+                .label("second window")
+                .related(*first, "windowed here")
+                .help("aggregate the first windows before windowing again"),
+        );
+        return Err(());
+    }
+    let Some(time) = flow.time.clone() else {
+        cx.error(
+            Diagnostic::error(span, "a window needs the records' event time, and this stream has none")
+                .label("no event time here")
+                .help("add `watermark FIELD - DELAY` to the source (e.g. `watermark date_time - 2s`), and keep that field up to here"),
+        );
+        return Err(());
+    };
+    let (size, slide) = match sizes {
+        Sizes::Assigned { size, slide } => (size, slide),
+        Sizes::Session { gap } => {
+            flow.window = Some((Mark::Session { gap, time }, span));
+            return Ok(None);
+        }
+    };
+    for name in ["window_start", "window_end"] {
+        if schema.index_of(name).is_some() {
+            cx.error(
+                Diagnostic::error(span, format!("the stream already has a field '{name}'"))
+                    .label("a window adds window_start and window_end")
+                    .help("rename it with `select` before the window"),
+            );
+            return Err(());
+        }
+    }
+    let time = time_ref(&time, schema).ok_or(())?;
+    schema.fields.push(Field { name: "window_start".into(), ty: Type::TIMESTAMP });
+    schema.fields.push(Field { name: "window_end".into(), ty: Type::TIMESTAMP });
+    flow.window = Some((Mark::Assigned, span));
+    Ok(Some(Kind::Window { size, slide, time }))
+}
+
+/// What the keyed stage computes, before windows are known.
+pub enum Op {
+    Aggregate { keys: Vec<(Expr, Field)>, aggs: Vec<(Agg, Field)> },
+    Distinct { keys: Vec<Expr> },
+    Top { keys: Vec<Expr>, n: usize, by: Expr, desc: bool },
+}
+
+/// The per-window `aggregate`, `distinct` or `top` of a windowed stream; `schema` becomes its
+/// output schema.
+pub fn windowed(cx: &mut Checker, mark: &Mark, op: Op, span: Span, schema: &mut Schema) -> Option<Kind> {
+    let window_fields = [
+        Field { name: "window_start".into(), ty: Type::TIMESTAMP },
+        Field { name: "window_end".into(), ty: Type::TIMESTAMP },
+    ];
+    let window = match mark {
+        Mark::Assigned => {
+            let (Some(start), Some(end)) = (schema.index_of("window_start"), schema.index_of("window_end")) else {
+                cx.error(
+                    Diagnostic::error(span, "the windows' fields were dropped before this stage")
+                        .label("needs window_start and window_end")
+                        .help("keep window_start and window_end in the `select` between window and this stage"),
+                );
+                return None;
+            };
+            WindowKind::Assigned { start, end }
+        }
+        Mark::Session { gap, time } => {
+            let Some(time) = time_ref(time, schema) else {
+                let name = match time {
+                    Time::Field(f) => f.as_str(),
+                    Time::Arrival => "",
+                };
+                cx.error(
+                    Diagnostic::error(span, format!("the event time field '{name}' was dropped before this stage"))
+                        .label("sessions need the event time")
+                        .help(format!("keep '{name}' in the `select` between window and this stage")),
+                );
+                return None;
+            };
+            WindowKind::Session { gap: *gap, time }
+        }
+    };
+    // Window fields are keys already: a `group by window_start` adds nothing.
+    let is_window_field = |e: &Expr| match (e, window) {
+        (Expr::Field(i), WindowKind::Assigned { start, end }) => *i == start || *i == end,
+        _ => false,
+    };
+    let op = match op {
+        Op::Aggregate { keys, aggs } => {
+            let keys: Vec<(Expr, Field)> = keys.into_iter().filter(|(e, _)| !is_window_field(e)).collect();
+            let mut fields: Vec<Field> = keys.iter().map(|(_, f)| f.clone()).collect();
+            fields.extend(window_fields.iter().cloned());
+            fields.extend(aggs.iter().map(|(_, f)| f.clone()));
+            *schema = Schema::new(fields);
+            let keys = keys.into_iter().map(|(e, _)| e).collect();
+            return Some(Kind::Windowed {
+                window,
+                keys,
+                op: WindowOp::Aggregate(aggs.into_iter().map(|(a, _)| a).collect()),
+            });
+        }
+        Op::Distinct { keys } => (keys, WindowOp::Distinct),
+        Op::Top { keys, n, by, desc } => (keys, WindowOp::Top { n, by, desc }),
+    };
+    if let WindowKind::Session { .. } = window {
+        schema.fields.extend(window_fields);
+    }
+    let (keys, op) = op;
+    Some(Kind::Windowed { window, keys: keys.into_iter().filter(|e| !is_window_field(e)).collect(), op })
+}
+
+/// `top N by EXPR`: the count, a constant positive int.
+pub fn top_count(cx: &mut Checker, scope: &Scope, n: &ast::Expr) -> Option<usize> {
+    let (x, t) = check_expr(n, scope, &mut cx.diags)?;
+    match x {
+        Expr::Lit(Value::Int(n)) if n > 0 => Some(n as usize),
+        _ => {
+            cx.error(
+                Diagnostic::error(n.span, format!("top needs a constant positive count, found {t}"))
+                    .label("expected e.g. 3"),
+            );
+            None
+        }
+    }
+}

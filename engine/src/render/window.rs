@@ -1,0 +1,306 @@
+//! Windows on event time: `Window` assigns records to tumbling or sliding windows, and
+//! `Windowed` keeps per-window, per-key state for `aggregate`, `distinct` and `top`, emitting
+//! each window once when the input frontier — the watermark — passes its end, then freeing it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use differential_dataflow::{AsCollection, Hashable};
+use eddy_dsl::eval::{compile, Eval};
+use eddy_dsl::plan::{Expr, TimeRef, WindowKind, WindowOp};
+use eddy_dsl::{Row, Value};
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::Capability;
+use timely::progress::frontier::MutableAntichain;
+
+use super::aggregate::States;
+use super::Coll;
+
+/// The time of a record: its event time field, or the time it carries.
+fn event_time(time: TimeRef, row: &Row, carried: u64) -> Option<i64> {
+    match time {
+        TimeRef::Field(f) => match row.get(f) {
+            Some(Value::Timestamp(t)) => Some(*t),
+            _ => None,
+        },
+        TimeRef::Arrival => Some(carried as i64),
+    }
+}
+
+/// Appends `window_start` and `window_end` to each record, one copy per window it falls in.
+pub fn assign(input: Coll<'_>, size: i64, slide: i64, time: TimeRef) -> Coll<'_> {
+    input
+        .inner
+        .flat_map(move |(row, t, diff)| {
+            let mut copies = Vec::new();
+            if let Some(et) = event_time(time, &row, t) {
+                let mut start = et - et.rem_euclid(slide);
+                while start > et - size {
+                    let mut r = row.clone();
+                    r.extend([Value::Timestamp(start), Value::Timestamp(start + size)]);
+                    copies.push((r, t, diff));
+                    start -= slide;
+                }
+            }
+            copies
+        })
+        .as_collection()
+}
+
+/// What one window keeps for one key.
+enum Acc {
+    /// Partial aggregate states.
+    Aggregate(Row),
+    /// Distinct records by their distinct key: the least record of each.
+    Distinct(BTreeMap<Row, Row>),
+    /// The first records by the sort value, in order.
+    Top(Vec<(Value, Row)>),
+}
+
+/// The compiled operation.
+struct Op {
+    keys: Vec<Eval>,
+    kind: OpKind,
+}
+
+enum OpKind {
+    Aggregate(States),
+    Distinct,
+    Top { n: usize, by: Eval, desc: bool },
+}
+
+impl Op {
+    fn new(keys: &[Expr], op: &WindowOp) -> Op {
+        let kind = match op {
+            WindowOp::Aggregate(aggs) => OpKind::Aggregate(States::new(aggs)),
+            WindowOp::Distinct => OpKind::Distinct,
+            WindowOp::Top { n, by, desc } => OpKind::Top { n: *n, by: compile(by), desc: *desc },
+        };
+        Op { keys: keys.iter().map(compile).collect(), kind }
+    }
+
+    fn key(&self, row: &Row) -> Row {
+        self.keys.iter().map(|k| k(row)).collect()
+    }
+
+    fn empty(&self) -> Acc {
+        match &self.kind {
+            OpKind::Aggregate(states) => Acc::Aggregate(states.empty()),
+            OpKind::Distinct => Acc::Distinct(BTreeMap::new()),
+            OpKind::Top { .. } => Acc::Top(Vec::new()),
+        }
+    }
+
+    fn add(&self, acc: &mut Acc, row: Row, key: &Row) {
+        match (&self.kind, acc) {
+            (OpKind::Aggregate(states), Acc::Aggregate(a)) => states.merge(a, &states.init(&row), 1),
+            (OpKind::Distinct, Acc::Distinct(rows)) => {
+                // Without keys, the record itself is what must be distinct.
+                let k = if self.keys.is_empty() { row.clone() } else { key.clone() };
+                match rows.get_mut(&k) {
+                    Some(kept) if row < *kept => *kept = row,
+                    Some(_) => {}
+                    None => {
+                        rows.insert(k, row);
+                    }
+                }
+            }
+            (OpKind::Top { n, by, desc }, Acc::Top(top)) => {
+                let v = by(&row);
+                top.push((v, row));
+                self.order(top, *n, *desc);
+            }
+            _ => {}
+        }
+    }
+
+    fn merge(&self, acc: &mut Acc, other: Acc) {
+        match (&self.kind, acc, other) {
+            (OpKind::Aggregate(states), Acc::Aggregate(a), Acc::Aggregate(b)) => states.merge(a, &b, 1),
+            (OpKind::Distinct, Acc::Distinct(a), Acc::Distinct(b)) => {
+                for (k, row) in b {
+                    match a.get_mut(&k) {
+                        Some(kept) if row < *kept => *kept = row,
+                        Some(_) => {}
+                        None => {
+                            a.insert(k, row);
+                        }
+                    }
+                }
+            }
+            (OpKind::Top { n, desc, .. }, Acc::Top(a), Acc::Top(b)) => {
+                a.extend(b);
+                self.order(a, *n, *desc);
+            }
+            _ => {}
+        }
+    }
+
+    /// Sorts by value (descending with `desc`), ties by record, and keeps the first `n`.
+    fn order(&self, top: &mut Vec<(Value, Row)>, n: usize, desc: bool) {
+        top.sort_by(|(va, ra), (vb, rb)| {
+            let by_value = if desc { vb.cmp(va) } else { va.cmp(vb) };
+            by_value.then_with(|| ra.cmp(rb))
+        });
+        top.truncate(n);
+    }
+
+    /// The output records of one window and key.
+    fn finish(&self, acc: Acc, key: Row, start: i64, end: i64, session: bool) -> Vec<Row> {
+        let bounds = [Value::Timestamp(start), Value::Timestamp(end)];
+        let with_bounds = |mut row: Row| {
+            if session {
+                row.extend(bounds.iter().cloned());
+            }
+            row
+        };
+        match (&self.kind, acc) {
+            (OpKind::Aggregate(states), Acc::Aggregate(a)) => {
+                let mut row = key;
+                row.extend(bounds.iter().cloned());
+                row.extend(states.finish(a));
+                vec![row]
+            }
+            (_, Acc::Distinct(rows)) => rows.into_values().map(with_bounds).collect(),
+            (_, Acc::Top(top)) => top.into_iter().map(|(_, row)| with_bounds(row)).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Whether every record of times before `end` has arrived.
+fn complete(frontier: &MutableAntichain<u64>, end: i64) -> bool {
+    !frontier.less_than(&(end.max(0) as u64))
+}
+
+/// The time a window's results carry: just before its end, so that a later window over them
+/// (by `window_start`) is still open when they arrive.
+fn result_time(end: i64) -> u64 {
+    (end - 1).max(0) as u64
+}
+
+/// An open tumbling or sliding window: its start and its state per key.
+struct Open {
+    cap: Capability<u64>,
+    start: i64,
+    groups: HashMap<Row, Acc>,
+}
+
+/// An open session of one key.
+struct Session {
+    cap: Capability<u64>,
+    start: i64,
+    /// The last record's time plus the gap.
+    end: i64,
+    acc: Acc,
+}
+
+pub fn render<'s>(input: Coll<'s>, window: WindowKind, keys: &[Expr], op: &WindowOp) -> Coll<'s> {
+    let op = Op::new(keys, op);
+    // Records of one key (or, without keys, of one window) meet on one worker.
+    let route = Op::new(keys, &WindowOp::Distinct);
+    let by_whole_record = keys.is_empty() && matches!(op.kind, OpKind::Distinct);
+    let exchange = Exchange::new(move |(row, _, _): &(Row, u64, isize)| {
+        if by_whole_record {
+            row.hashed()
+        } else if route.keys.is_empty() {
+            match window {
+                WindowKind::Assigned { end, .. } => row.get(end).hashed(),
+                WindowKind::Session { .. } => 0,
+            }
+        } else {
+            route.key(row).hashed()
+        }
+    });
+    let name = "Windowed";
+    let output = match window {
+        WindowKind::Assigned { start, end } => input.inner.unary_frontier(exchange, name, move |_cap, _info| {
+            let mut open: BTreeMap<i64, Open> = BTreeMap::new();
+            move |(input, frontier), output| {
+                input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
+                    for (row, _time, diff) in data.drain(..) {
+                        let (Some(Value::Timestamp(s)), Some(Value::Timestamp(e))) = (row.get(start), row.get(end))
+                        else {
+                            continue;
+                        };
+                        let (s, e) = (*s, *e);
+                        let window = open.entry(e).or_insert_with(|| {
+                            let at = result_time(e).max(*cap.least().unwrap_or(&0));
+                            Open { cap: cap.delayed(&at, 0), start: s, groups: HashMap::new() }
+                        });
+                        let key = op.key(&row);
+                        for _ in 0..diff.max(0) {
+                            let acc = window.groups.entry(key.clone()).or_insert_with(|| op.empty());
+                            op.add(acc, row.clone(), &key);
+                        }
+                    }
+                });
+                while let Some(entry) = open.first_entry() {
+                    if !complete(frontier, *entry.key()) {
+                        break;
+                    }
+                    let e = *entry.key();
+                    let window = entry.remove();
+                    let mut session = output.session(&window.cap);
+                    for (key, acc) in window.groups {
+                        for row in op.finish(acc, key, window.start, e, false) {
+                            session.give((row, *window.cap.time(), 1isize));
+                        }
+                    }
+                }
+            }
+        }),
+        WindowKind::Session { gap, time } => input.inner.unary_frontier(exchange, name, move |_cap, _info| {
+            let mut sessions: HashMap<Row, Vec<Session>> = HashMap::new();
+            move |(input, frontier), output| {
+                input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
+                    for (row, carried, diff) in data.drain(..) {
+                        let Some(t) = event_time(time, &row, carried) else { continue };
+                        if diff <= 0 {
+                            continue;
+                        }
+                        let key = op.key(&row);
+                        let mut acc = op.empty();
+                        op.add(&mut acc, row, &key);
+                        let at = result_time(t + gap).max(*cap.least().unwrap_or(&0));
+                        let mut merged = Session { cap: cap.delayed(&at, 0), start: t, end: t + gap, acc };
+                        // Every session this record's [t, t + gap) overlaps merges with it.
+                        let list = sessions.entry(key).or_default();
+                        let mut i = 0;
+                        while i < list.len() {
+                            if list[i].start < merged.end && merged.start < list[i].end {
+                                let other = list.swap_remove(i);
+                                merged.start = merged.start.min(other.start);
+                                merged.end = merged.end.max(other.end);
+                                if other.cap.time() < merged.cap.time() {
+                                    merged.cap = other.cap;
+                                }
+                                op.merge(&mut merged.acc, other.acc);
+                            } else {
+                                i += 1;
+                            }
+                        }
+                        list.push(merged);
+                    }
+                });
+                let mut done = Vec::new();
+                sessions.retain(|key, list| {
+                    let (closed, still): (Vec<Session>, Vec<Session>) =
+                        std::mem::take(list).into_iter().partition(|s| complete(frontier, s.end));
+                    done.extend(closed.into_iter().map(|s| (key.clone(), s)));
+                    *list = still;
+                    !list.is_empty()
+                });
+                for (key, s) in done {
+                    let cap = s.cap.delayed(&result_time(s.end).max(*s.cap.time()));
+                    let mut session = output.session(&cap);
+                    for row in op.finish(s.acc, key, s.start, s.end, true) {
+                        session.give((row, *cap.time(), 1isize));
+                    }
+                }
+            }
+        }),
+    };
+    output.as_collection()
+}
