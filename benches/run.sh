@@ -29,6 +29,11 @@ trap 'rm -rf "$WORK"' EXIT
 # Where the time goes: callgrind instruction counts (deterministic, unlike timings on a shared
 # machine) of Eddy and of the serde loop on Q1 from JSONL, at a small size.
 PROFILE="$WORK/profile.txt"
+# The function table of callgrind_annotate's output, without file prefixes and object names.
+functions() {
+  awk '/file:function/ { f = 1; next } f && /^-+$/ { if (g) exit; g = 1; next } g && NF' \
+    | sed 's/ \[[^]]*\]$//; s/???://; s/\.\/[^ :]*://' | cut -c1-170
+}
 if command -v valgrind >/dev/null 2>&1 && command -v callgrind_annotate >/dev/null 2>&1; then
   echo "profiling q1 with callgrind at $PROFILE_EVENTS events ..."
   small="$BENCH_DATA/events-$PROFILE_EVENTS"
@@ -42,12 +47,10 @@ if command -v valgrind >/dev/null 2>&1 && command -v callgrind_annotate >/dev/nu
     done
     echo
     echo "Eddy (eddy-jsonl-1w), inclusive: the top functions by instructions spent in them and their callees"
-    callgrind_annotate --inclusive=yes "$WORK/cg.eddy-jsonl-1w" 2>/dev/null \
-      | awk '/^-+$/ { n++ } n >= 3 && NF' | grep -v '^-' | head -n 45 | cut -c1-170
+    callgrind_annotate --inclusive=yes "$WORK/cg.eddy-jsonl-1w" 2>/dev/null | functions | head -n 45
     echo
     echo "Eddy (eddy-jsonl-1w), self: the top functions by instructions spent in their own code"
-    callgrind_annotate "$WORK/cg.eddy-jsonl-1w" 2>/dev/null \
-      | awk '/^-+$/ { n++ } n >= 3 && NF' | grep -v '^-' | head -n 30 | cut -c1-170
+    callgrind_annotate "$WORK/cg.eddy-jsonl-1w" 2>/dev/null | functions | head -n 30
   } >"$PROFILE"
 else
   echo "valgrind/callgrind_annotate not found: the report will have no profile" >"$PROFILE"

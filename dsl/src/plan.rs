@@ -407,6 +407,21 @@ impl Plan {
         &self.nodes[id]
     }
 
+    /// Whether sink `i` writes changes (with a `diff` field) rather than records: an updating
+    /// stream in a streaming job.
+    pub fn writes_changes(&self, i: usize) -> bool {
+        self.streaming && self.nodes[self.sinks[i].input].updating
+    }
+
+    /// The schema of what sink `i` writes: its stream's, and `diff` when it writes changes.
+    pub fn sink_schema(&self, i: usize) -> Schema {
+        let mut schema = self.nodes[self.sinks[i].input].schema.clone();
+        if self.writes_changes(i) {
+            schema.fields.push(crate::types::Field { name: "diff".into(), ty: Type::INT });
+        }
+        schema
+    }
+
     /// The node ids whose inputs include `id`.
     pub fn consumers(&self, id: NodeId) -> Vec<NodeId> {
         (0..self.nodes.len()).filter(|n| self.nodes[*n].kind.inputs().contains(&id)).collect()

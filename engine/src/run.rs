@@ -69,15 +69,13 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
     let sinks: Vec<(String, String)> =
         plan.sinks.iter().map(|s| (plan.nodes[s.input].name.clone(), s.connector.to_string())).collect();
     let mut targets = Vec::new();
-    for s in &plan.sinks {
+    for (i, s) in plan.sinks.iter().enumerate() {
         let rust = match &s.connector {
             SinkConnector::Rust { stream } => bindings.sinks.get(stream).cloned(),
             _ => None,
         };
-        targets.push(
-            SinkTarget::open(&s.connector, &plan.nodes[s.input].schema, config.process, rust)
-                .map_err(Error::Runtime)?,
-        );
+        targets
+            .push(SinkTarget::open(&s.connector, &plan.sink_schema(i), config.process, rust).map_err(Error::Runtime)?);
     }
     let shared = Arc::new(Shared::new(
         targets,

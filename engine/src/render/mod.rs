@@ -109,6 +109,6 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
     for (index, s) in plan.sinks.iter().enumerate() {
         let coll = colls[s.input].clone().expect("plan: sink inputs exist");
         let node = &plan.nodes[s.input];
-        sink::render(coll, index, node.updating, &node.schema, shared, counters);
+        sink::render(coll, index, node.updating, &plan.sink_schema(index), shared, counters);
     }
 }

@@ -6,11 +6,12 @@ use std::io::{BufWriter, Write};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use differential_dataflow::consolidation::consolidate;
+use differential_dataflow::consolidation::consolidate_updates;
 use eddy_dsl::plan::{Format, SinkConnector};
-use eddy_dsl::{Row, Schema};
+use eddy_dsl::{Row, Schema, Value};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
+use timely::progress::frontier::MutableAntichain;
 
 use super::{Coll, Shared};
 use crate::format::Encoder;
@@ -178,18 +179,26 @@ pub fn render(
         }
         SinkTarget::Rust(_) => {}
     }
-    let mut state = SinkState { writer, updating, pending: Vec::new(), finished: false, counters: Rc::clone(counters) };
+    let mut state = SinkState {
+        writer,
+        updating,
+        streaming: shared.streaming,
+        pending: Vec::new(),
+        seen: Vec::new(),
+        finished: false,
+        counters: Rc::clone(counters),
+    };
     let name = format!("Sink {index}");
     if target.single() && shared.multi_process {
         let pact = Exchange::new(|_: &(Row, u64, isize)| 0u64);
         coll.inner.sink(pact, &name, move |(input, frontier)| {
             input.for_each(|_, data| state.absorb(data));
-            state.end_if(frontier.is_empty());
+            state.advance(frontier);
         });
     } else {
         coll.inner.sink(Pipeline, &name, move |(input, frontier)| {
             input.for_each(|_, data| state.absorb(data));
-            state.end_if(frontier.is_empty());
+            state.advance(frontier);
         });
     }
 }
@@ -197,43 +206,75 @@ pub fn render(
 struct SinkState {
     writer: Writer,
     updating: bool,
-    /// An updating stream's changes, consolidated into final contents at the end.
-    pending: Vec<(Row, isize)>,
+    /// Whether the job is a stream: changes are written as times complete, with `diff`.
+    streaming: bool,
+    /// An updating stream's changes not yet written.
+    pending: Vec<(Row, u64, isize)>,
+    /// The input frontier at the last activation (a move means a flush).
+    seen: Vec<u64>,
     finished: bool,
     counters: Rc<Counters>,
 }
 
 impl SinkState {
     fn absorb(&mut self, data: &mut Vec<(Row, u64, isize)>) {
-        for (row, _time, diff) in data.drain(..) {
-            if self.updating {
-                self.pending.push((row, diff));
-            } else {
-                for _ in 1..diff {
-                    self.writer.write(row.clone());
-                }
-                if diff > 0 {
-                    self.writer.write(row);
-                }
+        if self.updating {
+            self.pending.append(data);
+            if !self.streaming && self.pending.len() > 1 << 16 {
+                consolidate_updates(&mut self.pending);
             }
+            return;
         }
-        if self.pending.len() > 1 << 16 {
-            consolidate(&mut self.pending);
+        for (row, _time, diff) in data.drain(..) {
+            for _ in 1..diff {
+                self.writer.write(row.clone());
+            }
+            if diff > 0 {
+                self.writer.write(row);
+            }
         }
     }
 
-    fn end_if(&mut self, complete: bool) {
-        if !complete || self.finished {
+    /// Writes what the frontier has completed: in a stream, the changes of complete times (and
+    /// a flush whenever the frontier moves); in a batch job, the final contents at the end.
+    fn advance(&mut self, frontier: &MutableAntichain<u64>) {
+        if self.finished {
             return;
         }
-        self.finished = true;
-        consolidate(&mut self.pending);
-        for (row, n) in std::mem::take(&mut self.pending) {
-            for _ in 0..n.max(0) {
-                self.writer.write(row.clone());
+        let complete = frontier.is_empty();
+        if self.streaming && self.updating {
+            let (done, later): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut self.pending).into_iter().partition(|(_, t, _)| !frontier.less_equal(t));
+            self.pending = later;
+            let mut done = done;
+            consolidate_updates(&mut done);
+            done.sort_by_key(|(_, t, _)| *t);
+            for (mut row, _, n) in done {
+                row.push(Value::Int(n.signum() as i64));
+                for _ in 1..n.abs() {
+                    self.writer.write(row.clone());
+                }
+                self.writer.write(row);
             }
         }
-        self.writer.flush(true);
-        Counters::add(&self.counters.written[self.writer.target], self.writer.written);
+        let moved = frontier.frontier().iter().ne(self.seen.iter());
+        if moved && !complete {
+            self.seen = frontier.frontier().to_vec();
+            if self.streaming {
+                self.writer.flush(true);
+            }
+        }
+        if complete {
+            self.finished = true;
+            let mut rest = std::mem::take(&mut self.pending);
+            consolidate_updates(&mut rest);
+            for (row, _, n) in rest {
+                for _ in 0..n.max(0) {
+                    self.writer.write(row.clone());
+                }
+            }
+            self.writer.flush(true);
+            Counters::add(&self.counters.written[self.writer.target], self.writer.written);
+        }
     }
 }
