@@ -1,0 +1,196 @@
+//! Event time in batch and in streams: late records, the same answer from a file and from a
+//! stream, windows that close while a stream runs (by data, by idleness, by the generator's
+//! clock), and a clean stop on SIGINT.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const T: &str = "2024-01-01T00:00";
+
+#[test]
+fn records_behind_the_watermark_go_to_late_and_are_counted() {
+    let dir = temp_dir();
+    let events =
+        [(1, "a", 1), (3, "b", 2), (9, "a", 3), (12, "a", 4), (2, "b", 5), (25, "a", 6), (5, "b", 7), (26, "a", 8)];
+    let lines: String =
+        events.iter().map(|(t, k, v)| format!("{{\"k\":\"{k}\",\"v\":{v},\"t\":\"{T}:{t:02}Z\"}}\n")).collect();
+    std::fs::write(dir.path().join("ev.jsonl"), lines).unwrap();
+    std::fs::write(
+        dir.path().join("p.eddy"),
+        "schema E { k: string, v: int, t: timestamp }\nsource ev: E = file(\"ev.jsonl\") watermark t - 5s\n\
+         stream w = ev | window tumbling(10s) | aggregate { n: count(), s: sum(v) }\n\
+         sink w -> file(\"out/w.csv\", header: false)\nsink ev.late -> file(\"out/late.csv\", header: false)\n",
+    )
+    .unwrap();
+    let out = eddy(dir.path(), &["run", "p.eddy"]);
+    assert_ok(&out);
+    // Watermark 5 s behind the largest time: t=2 comes after t=12 (watermark 7), t=5 after t=25.
+    let late = std::fs::read_to_string(dir.path().join("out/late.csv")).unwrap();
+    assert_eq!(sorted_lines(&late), sorted_lines(&format!("b,5,{T}:02.000Z\nb,7,{T}:05.000Z\n")));
+    let w = std::fs::read_to_string(dir.path().join("out/w.csv")).unwrap();
+    let want = format!("{T}:00.000Z,{T}:10.000Z,3,6\n{T}:10.000Z,{T}:20.000Z,1,4\n{T}:20.000Z,{T}:30.000Z,2,14\n");
+    assert_eq!(sorted_lines(&w), sorted_lines(&want));
+    assert!(stderr(&out).contains("source ev: read 8, accepted 6, rejected 0, late 2"), "{}", stderr(&out));
+}
+
+/// The golden windows pipeline, reading from stdin instead of its file.
+fn windows_case() -> (String, Vec<u8>) {
+    let case = root().join("tests/pipelines/windows");
+    let text = std::fs::read_to_string(case.join("pipeline.eddy")).unwrap();
+    let events = std::fs::read(case.join("events.jsonl")).unwrap();
+    (text, events)
+}
+
+#[test]
+fn a_file_and_a_stream_of_the_same_events_give_the_same_windows() {
+    let (text, events) = windows_case();
+    let batch = temp_dir();
+    std::fs::write(batch.path().join("p.eddy"), &text).unwrap();
+    std::fs::write(batch.path().join("events.jsonl"), &events).unwrap();
+    assert_ok(&eddy(batch.path(), &["run", "p.eddy", "--workers", "4"]));
+
+    let stream = temp_dir();
+    std::fs::write(stream.path().join("p.eddy"), text.replace("file(\"events.jsonl\")", "stdin()")).unwrap();
+    let out = eddy_with_stdin(stream.path(), &["run", "p.eddy", "--workers", "2"], &events);
+    assert_ok(&out);
+    for file in ["tumbling.csv", "sliding.csv", "sessions.jsonl", "highest.csv", "keys.csv"] {
+        let a = std::fs::read_to_string(batch.path().join("out").join(file)).unwrap();
+        let b = std::fs::read_to_string(stream.path().join("out").join(file)).unwrap();
+        assert!(!a.is_empty());
+        assert_eq!(sorted_lines(&a), sorted_lines(&b), "{file}");
+    }
+}
+
+/// Starts `eddy run p.eddy ARGS` in `dir` with piped stdin and stdout; stdout lines arrive on
+/// the returned channel as they are written.
+fn spawn(dir: &std::path::Path, args: &[&str]) -> (Child, Receiver<String>) {
+    let mut child = Command::new(eddy_bin())
+        .arg("run")
+        .arg("p.eddy")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+fn interrupt(child: &Child) {
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[test]
+fn a_generated_stream_emits_windows_while_it_runs_and_stops_cleanly_on_sigint() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.path().join("p.eddy"),
+        "source bids = generate(nexmark: \"bid\", rate: 5000) watermark date_time - 200ms\n\
+         stream per_second = bids | window tumbling(1s) | aggregate { bids: count() }\n\
+         sink per_second -> stdout(format: \"csv\", header: false)\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let (mut child, lines) = spawn(dir.path(), &["--workers", "2"]);
+    // Windows of one second close about 0.2 s after they end: results come while it runs.
+    let first = lines.recv_timeout(Duration::from_secs(20)).expect("a window result while the stream runs");
+    let second = lines.recv_timeout(Duration::from_secs(5)).expect("a second window");
+    assert!(child.try_wait().unwrap().is_none(), "the stream is still running");
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(30));
+    for line in [&first, &second] {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), 3, "{line}");
+        let n: u64 = cells[2].parse().unwrap();
+        // 5000 events/s of which 46/50 bids; the first window may be partial.
+        assert!(n > 0 && n <= 4700, "{line}");
+    }
+    let summary = stderr(&out);
+    assert!(summary.contains("source bids: read"), "{summary}");
+    assert!(summary.contains("sink per_second -> stdout"), "{summary}");
+}
+
+#[test]
+fn an_idle_stream_lets_its_watermark_follow_the_clock() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.path().join("p.eddy"),
+        "schema E { v: int, t: timestamp }\nsource ev: E = stdin(idle: 500ms) watermark t - 0s\n\
+         stream w = ev | window tumbling(1s) | aggregate { n: count(), s: sum(v) }\n\
+         sink w -> stdout(format: \"csv\", header: false)\n",
+    )
+    .unwrap();
+    let (mut child, lines) = spawn(dir.path(), &[]);
+    let t = now_ms();
+    let mut stdin = child.stdin.take().unwrap();
+    for v in 1..=3 {
+        writeln!(stdin, "{{\"v\":{v},\"t\":{t}}}").unwrap();
+    }
+    stdin.flush().unwrap();
+    // No more data, but stdin stays open: after 0.5 s idle the watermark follows the clock
+    // and the window closes.
+    let line = lines.recv_timeout(Duration::from_secs(10)).expect("the window closes while stdin is open");
+    assert!(line.ends_with(",3,6"), "{line}");
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_ok(&out);
+}
+
+#[test]
+fn a_followed_file_is_read_as_it_grows() {
+    let dir = temp_dir();
+    let file = dir.path().join("ev.jsonl");
+    std::fs::write(&file, "").unwrap();
+    std::fs::write(
+        dir.path().join("p.eddy"),
+        "schema E { v: int, t: timestamp }\nsource ev: E = file(\"ev.jsonl\", follow: true) watermark t - 0s\n\
+         stream w = ev | window tumbling(1s) | aggregate { n: count() }\n\
+         sink w -> stdout(format: \"csv\", header: false)\n",
+    )
+    .unwrap();
+    let (mut child, lines) = spawn(dir.path(), &["--workers", "2"]);
+    let base = 1_700_000_000_000i64;
+    let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+    // Two records in the first second, then one later that moves the watermark past it; the
+    // last line is written in two pieces.
+    writeln!(f, "{{\"v\":1,\"t\":{}}}", base + 100).unwrap();
+    writeln!(f, "{{\"v\":2,\"t\":{}}}", base + 900).unwrap();
+    f.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    write!(f, "{{\"v\":3,").unwrap();
+    f.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    writeln!(f, "\"t\":{}}}", base + 2500).unwrap();
+    f.flush().unwrap();
+    let line = lines.recv_timeout(Duration::from_secs(10)).expect("the first window closes");
+    assert_eq!(line, "2023-11-14T22:13:20.000Z,2023-11-14T22:13:21.000Z,2");
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("source ev: read 3, accepted 3, rejected 0, late 0"), "{}", stderr(&out));
+}
