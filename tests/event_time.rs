@@ -173,7 +173,7 @@ fn a_followed_file_is_read_as_it_grows() {
          sink w -> stdout(format: \"csv\", header: false)\n",
     )
     .unwrap();
-    let (mut child, lines) = spawn(dir.path(), &["--workers", "2"]);
+    let (child, lines) = spawn(dir.path(), &["--workers", "2"]);
     let base = 1_700_000_000_000i64;
     let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
     // Two records in the first second, then one later that moves the watermark past it; the

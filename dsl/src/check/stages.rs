@@ -410,7 +410,7 @@ impl<'a> StreamGraph<'a> {
                             keys: keys.into_iter().zip(key_fields).collect(),
                             aggs: aggs.into_iter().zip(agg_fields).collect(),
                         };
-                        let Some(kind) = window::windowed(cx, &mark, op, stage.span, &mut schema) else { return None };
+                        let kind = window::windowed(cx, &mark, op, stage.span, &mut schema)?;
                         flow.time = Some(Time::Field("window_start".into()));
                         stages.push(Stage { kind, schema: schema.clone() });
                         continue;
@@ -433,7 +433,7 @@ impl<'a> StreamGraph<'a> {
                     }
                     if let Some((mark, _)) = flow.window.take() {
                         let op = Op::Distinct { keys: exprs };
-                        let Some(kind) = window::windowed(cx, &mark, op, stage.span, &mut schema) else { return None };
+                        let kind = window::windowed(cx, &mark, op, stage.span, &mut schema)?;
                         flow.time = Some(Time::Field("window_start".into()));
                         stages.push(Stage { kind, schema: schema.clone() });
                         continue;
@@ -454,7 +454,7 @@ impl<'a> StreamGraph<'a> {
                     kind
                 }
                 StageKind::Window(spec) => {
-                    let Some(sizes) = window::sizes(cx, &scope, spec) else { return None };
+                    let sizes = window::sizes(cx, &scope, spec)?;
                     match window::window(cx, sizes, stage.span, &mut schema, &mut flow) {
                         Ok(Some(kind)) => kind,
                         Ok(None) => continue,
