@@ -37,6 +37,7 @@
 //! ```
 
 mod diagnostics;
+mod testing;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -50,6 +51,7 @@ use eddy_dsl::plan::Plan;
 pub use diagnostics::render as render_diagnostics;
 pub use eddy_dsl::{Diagnostic, Row, Schema, Severity, Type, Value};
 pub use eddy_engine::{RunConfig, SinkSummary, SourceSummary, Summary};
+pub use testing::TestOutcome;
 
 /// A pipeline to compile and run, with what the embedding program connects to it.
 pub struct Pipeline {
@@ -232,6 +234,16 @@ impl Pipeline {
     pub fn run(self, config: &RunConfig) -> Result<Summary, Error> {
         let compiled = self.compile()?;
         self.run_compiled(&compiled, config)
+    }
+
+    /// Runs the pipeline's `test` blocks, one after the other; the outcome of each.
+    pub fn run_tests(&self, config: &RunConfig) -> Result<Vec<TestOutcome>, Error> {
+        let tests = eddy_dsl::compile_tests(&self.text, &self.options).map_err(|diagnostics| Error::Pipeline {
+            name: self.name.clone(),
+            text: self.text.clone(),
+            diagnostics,
+        })?;
+        Ok(tests.iter().map(|(case, plan)| testing::run(case, plan, config)).collect())
     }
 
     /// Runs a pipeline compiled with `compile`.

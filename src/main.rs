@@ -36,6 +36,9 @@ eddy run q5.eddy --processes 2 --process 0 --hostfile hosts.txt")]
     /// Check a pipeline: every mistake with its line and column; exit 1 if there is one.
     #[command(after_help = "Example:\n  eddy check q5.eddy --param min_price=100")]
     Check(FileArgs),
+    /// Run the pipeline's `test` blocks: exit 1 when one fails, with the records that differ.
+    #[command(after_help = "Example:\n  eddy test q5.eddy --workers 2")]
+    Test(TestArgs),
     /// Print the plan: each node's schema, whether it is append-only or updating, and where
     /// data is exchanged.
     #[command(after_help = "Example:\n  eddy explain q5.eddy")]
@@ -70,6 +73,15 @@ struct FileArgs {
     /// Override a param: `--param name=value` (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     params: Vec<(String, String)>,
+}
+
+#[derive(Args)]
+struct TestArgs {
+    #[command(flatten)]
+    file: FileArgs,
+    /// Worker threads.
+    #[arg(long, short = 'w', default_value_t = 1)]
+    workers: usize,
 }
 
 #[derive(Args)]
@@ -111,6 +123,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args, color),
         Command::Check(args) => check(args, color),
+        Command::Test(args) => test(args, color),
         Command::Explain(args) => explain(args, color),
         Command::Gen { what: Gen::Nexmark { events, out, seed } } => gen(events, &out, seed),
     };
@@ -148,6 +161,27 @@ fn check(args: FileArgs, color: bool) -> anyhow::Result<ExitCode> {
     eprint!("{}", compiled.render_warnings(color));
     eprintln!("{}: ok", args.file.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn test(args: TestArgs, color: bool) -> anyhow::Result<ExitCode> {
+    let p = match pipeline(&args.file) {
+        Ok(p) => p.check_files(false),
+        Err(e) => return Ok(fail(e, color)),
+    };
+    let config = RunConfig { workers: args.workers.max(1), ..RunConfig::default() };
+    let outcomes = match p.run_tests(&config) {
+        Ok(o) => o,
+        Err(e) => return Ok(fail(e, color)),
+    };
+    let failed = outcomes.iter().filter(|o| !o.passed()).count();
+    for o in &outcomes {
+        println!("test \"{}\" ... {}", o.name, if o.passed() { "ok" } else { "FAILED" });
+        for line in &o.failures {
+            println!("    {line}");
+        }
+    }
+    println!("{} passed, {failed} failed", outcomes.len() - failed);
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn explain(args: FileArgs, color: bool) -> anyhow::Result<ExitCode> {

@@ -119,13 +119,23 @@ pub struct SinkDecl {
     pub span: Span,
 }
 
-/// `test "name" { given source = [records] ... expect stream = [records] ... }`
+/// `test "name" { given source = [records] ... advance source to TIME ... expect stream = [records] ... }`
 #[derive(Clone, Debug, PartialEq)]
 pub struct TestDecl {
     pub name: Spanned<String>,
-    pub given: Vec<(StreamRef, Expr)>,
-    pub expect: Vec<(StreamRef, Expr)>,
+    pub steps: Vec<TestStep>,
     pub span: Span,
+}
+
+/// One clause of a test, in the order written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TestStep {
+    /// Records fed to a source (after those of earlier `given`s).
+    Given(StreamRef, Expr),
+    /// Moves a source's watermark to a time: records behind it given later are late.
+    Advance(StreamRef, Expr),
+    /// The records a stream must hold when the test ends.
+    Expect(StreamRef, Expr),
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -28,3 +28,25 @@ pub fn compile(src: &str, options: &check::Options) -> Result<(plan::Plan, Vec<D
     let checked = check::check(&file, options)?;
     Ok((lower::lower(&checked), checked.warnings))
 }
+
+/// The `test` blocks of a pipeline, each with the plan it runs: every source fed by the test
+/// (or by nothing), and the expected streams as sinks instead of the declared ones.
+pub fn compile_tests(
+    src: &str,
+    options: &check::Options,
+) -> Result<Vec<(check::TestCase, plan::Plan)>, Vec<Diagnostic>> {
+    let file = parse::parse(src)?;
+    let checked = check::check(&file, options)?;
+    let mut tests = Vec::new();
+    for case in checked.tests {
+        let options = check::Options {
+            test_mode: true,
+            check_files: false,
+            rust_sinks: case.expects.iter().map(|e| e.stream.clone()).collect(),
+            ..options.clone()
+        };
+        let checked = check::check(&file, &options)?;
+        tests.push((case, lower::lower(&checked)));
+    }
+    Ok(tests)
+}

@@ -85,6 +85,8 @@ fn is_token(rule: Rule) -> bool {
             | kw_asc
             | kw_given
             | kw_expect
+            | kw_advance
+            | kw_to
             | kw_tumbling
             | kw_sliding
             | kw_session
@@ -284,20 +286,20 @@ impl Builder {
         let mut it = children(p);
         let name_pair = next(&mut it, "test_decl: name");
         let name = Spanned::new(self.string_text(&name_pair), span(&name_pair));
-        let (mut given, mut expect) = (Vec::new(), Vec::new());
+        let mut steps = Vec::new();
         for clause in it {
-            let is_given = clause.as_rule() == Rule::test_given;
-            let entry = self.test_clause(clause);
-            if is_given {
-                given.push(entry);
-            } else {
-                expect.push(entry);
-            }
+            let rule = clause.as_rule();
+            let (stream, value) = self.test_clause(clause);
+            steps.push(match rule {
+                Rule::test_given => TestStep::Given(stream, value),
+                Rule::test_advance => TestStep::Advance(stream, value),
+                _ => TestStep::Expect(stream, value),
+            });
         }
-        TestDecl { name, given, expect, span: sp }
+        TestDecl { name, steps, span: sp }
     }
 
-    /// `test_given` and `test_expect` have the same shape.
+    /// `test_given`, `test_advance` and `test_expect` have the same shape: a stream, a value.
     fn test_clause(&mut self, p: P) -> (StreamRef, Expr) {
         let mut it = children(p);
         let stream = stream_ref(next(&mut it, "test clause: stream"));
@@ -828,7 +830,7 @@ fn friendly(rule: Rule) -> (&'static str, Prio) {
         connector => ("a connector such as file(...)", Normal),
         arg => ("an argument", Normal),
         pipe | stream_ref => ("a stream name", Normal),
-        test_given | test_expect => ("'given' or 'expect'", Normal),
+        test_given | test_expect | test_advance => ("'given', 'advance' or 'expect'", Normal),
         stage | filter_stage | select_stage | derive_stage | unnest_stage | window_stage | group_stage
         | aggregate_stage | distinct_stage | top_stage | join_stage | join_kind | union_stage | iterate_stage => {
             ("a stage", Normal)
@@ -879,6 +881,8 @@ fn friendly(rule: Rule) -> (&'static str, Prio) {
         kw_asc => ("'asc'", Low),
         kw_given => ("'given'", Normal),
         kw_expect => ("'expect'", Normal),
+        kw_advance => ("'advance'", Normal),
+        kw_to => ("'to'", Normal),
         kw_tumbling => ("'tumbling'", Normal),
         kw_sliding => ("'sliding'", Normal),
         kw_session => ("'session'", Normal),
@@ -1361,11 +1365,27 @@ test "windows" {
 
         let Some(Decl::Test(t)) = f.decls.last() else { panic!() };
         assert_eq!(t.name.node, "windows");
-        let given: Vec<&str> = t.given.iter().map(|(s, _)| s.name.node.as_str()).collect();
-        let expect: Vec<&str> = t.expect.iter().map(|(s, _)| s.name.node.as_str()).collect();
-        assert_eq!((given, expect), (vec!["ev", "lines"], vec!["d", "a"]));
+        let given: Vec<&Expr> = t
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                TestStep::Given(_, e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        let names = |want_given: bool| -> Vec<&str> {
+            t.steps
+                .iter()
+                .filter_map(|s| match s {
+                    TestStep::Given(r, _) if want_given => Some(r.name.node.as_str()),
+                    TestStep::Expect(r, _) if !want_given => Some(r.name.node.as_str()),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!((names(true), names(false)), (vec!["ev", "lines"], vec!["d", "a"]));
         assert_eq!(
-            sexp(&t.given[0].1),
+            sexp(given[0]),
             r#"[{user-id: "u1", tags: ["a" "b"], xs: null, at: @2024-05-01T12:00:00.000Z} {user-id: "u2", tags: [], xs: [1 null], at: @2024-05-01T10:00:00.250Z}]"#
         );
     }

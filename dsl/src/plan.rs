@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::functions::Function;
 use crate::types::{Schema, Type};
-use crate::value::Value;
+use crate::value::{Row, Value};
 
 /// Index of a node in `Plan::nodes`; inputs always have smaller indices than their consumers.
 pub type NodeId = usize;
@@ -341,6 +341,14 @@ impl<'a> fmt::Display for ShowExpr<'a> {
             }
         }
     }
+}
+
+/// What a program (or a test) feeds a source: records, and moves of its watermark.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FeedItem {
+    Row(Row),
+    /// The source's watermark moves to this time (ms): later records behind it are late.
+    Advance(i64),
 }
 
 /// Text formats of files, stdin and stdout.

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::sync::mpsc::{sync_channel, Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 
-use eddy_dsl::plan::Format;
+use eddy_dsl::plan::{FeedItem, Format};
 use eddy_dsl::{Row, Schema, Value};
 
 use crate::format::Decoder;
@@ -28,6 +28,11 @@ pub enum Status {
 pub trait Reader {
     /// Reads up to `max` records, appending decoded rows to `ok` and `.errors` rows to `err`.
     fn read(&mut self, max: usize, ok: &mut Vec<Row>, err: &mut Vec<Row>) -> Result<Status, String>;
+
+    /// A time the watermark must move to after the records just read (a test's `advance`).
+    fn advance(&mut self) -> Option<i64> {
+        None
+    }
 }
 
 /// Splits lines of bytes into decoded rows and error rows, tracking line numbers.
@@ -427,6 +432,8 @@ pub enum Feed {
     Iter(Mutex<Box<dyn Iterator<Item = Row> + Send>>),
     /// A channel; the source ends when every sender is dropped.
     Channel(Mutex<Receiver<Row>>),
+    /// A test's script of records and watermark moves, read in order by worker 0 alone.
+    Script(Mutex<std::collections::VecDeque<FeedItem>>),
 }
 
 /// A worker's view of a Rust feed: rows are checked against the schema like decoded records.
@@ -435,11 +442,12 @@ pub struct RustReader {
     source: String,
     schema: Schema,
     count: u64,
+    advance: Option<i64>,
 }
 
 impl RustReader {
     pub fn new(source: &str, feed: Arc<Feed>, schema: &Schema) -> RustReader {
-        RustReader { feed, source: source.to_string(), schema: schema.clone(), count: 0 }
+        RustReader { feed, source: source.to_string(), schema: schema.clone(), count: 0, advance: None }
     }
 
     fn accept(&mut self, row: Row, ok: &mut Vec<Row>, err: &mut Vec<Row>) {
@@ -455,6 +463,10 @@ impl RustReader {
 }
 
 impl Reader for RustReader {
+    fn advance(&mut self) -> Option<i64> {
+        self.advance.take()
+    }
+
     fn read(&mut self, max: usize, ok: &mut Vec<Row>, err: &mut Vec<Row>) -> Result<Status, String> {
         let feed = Arc::clone(&self.feed);
         match &*feed {
@@ -463,6 +475,22 @@ impl Reader for RustReader {
                 for _ in 0..max {
                     match iter.next() {
                         Some(row) => self.accept(row, ok, err),
+                        None => return Ok(Status::Done),
+                    }
+                }
+                Ok(Status::More)
+            }
+            Feed::Script(items) => {
+                let mut items = items.lock().map_err(|_| "a test feed failed".to_string())?;
+                for _ in 0..max {
+                    match items.pop_front() {
+                        Some(FeedItem::Row(row)) => self.accept(row, ok, err),
+                        // The batch ends here, so the records before and after the move are
+                        // judged against the right watermark.
+                        Some(FeedItem::Advance(t)) => {
+                            self.advance = Some(t);
+                            return Ok(Status::More);
+                        }
                         None => return Ok(Status::Done),
                     }
                 }

@@ -4,7 +4,10 @@
 mod connector;
 mod expr;
 mod stages;
+mod tests;
 mod window;
+
+pub use tests::{Expect, TestCase};
 
 use std::collections::{HashMap, HashSet};
 
@@ -32,6 +35,9 @@ pub struct Options {
     pub rust_sinks: HashSet<String>,
     /// Check that input files exist (off for `explain` of a pipeline without its data).
     pub check_files: bool,
+    /// Compile for a test: every source is fed by the program, and the declared sinks are
+    /// left out (the test's expectations are the sinks).
+    pub test_mode: bool,
 }
 
 /// A checked pipeline: typed sources, streams in dependency order, and sinks.
@@ -40,6 +46,8 @@ pub struct Checked {
     pub sources: Vec<Source>,
     pub streams: Vec<Stream>,
     pub sinks: Vec<Sink>,
+    /// The `test` blocks.
+    pub tests: Vec<TestCase>,
     /// Findings that do not stop the pipeline.
     pub warnings: Vec<Diagnostic>,
 }
@@ -137,11 +145,7 @@ impl Checker<'_> {
                     define(self, &s.name, "stream");
                 }
                 Decl::Sink(_) => {}
-                Decl::Test(t) => self.error(
-                    Diagnostic::error(t.name.span, "test blocks are not supported yet")
-                        .label("'eddy test' comes with event time")
-                        .help("remove the test block to run the pipeline"),
-                ),
+                Decl::Test(_) => {}
             }
         }
         self.unknown_param_overrides();
@@ -185,7 +189,10 @@ impl Checker<'_> {
                 let connector = self.sink_connector(&s.connector);
                 if let (Some(input), Some(connector)) = (input, connector) {
                     used.insert(input);
-                    sinks.push(Sink { input, connector });
+                    // A test replaces the pipeline's sinks by its expectations.
+                    if !self.options.test_mode {
+                        sinks.push(Sink { input, connector });
+                    }
                 }
             }
         }
@@ -217,7 +224,21 @@ impl Checker<'_> {
                 );
             }
         }
-        Checked { sources, streams, sinks, warnings: Vec::new() }
+        let mut tests = Vec::new();
+        for decl in &file.decls {
+            if let Decl::Test(t) = decl {
+                if tests.iter().any(|c: &TestCase| c.name == t.name.node) {
+                    self.error(
+                        Diagnostic::error(t.name.span, format!("two tests are named \"{}\"", t.name.node))
+                            .label("rename one"),
+                    );
+                }
+                if let Some(case) = self.test(t, &mut graph) {
+                    tests.push(case);
+                }
+            }
+        }
+        Checked { sources, streams, sinks, tests, warnings: Vec::new() }
     }
 
     fn schema_decl(&mut self, s: &ast::SchemaDecl) -> Schema {
@@ -360,7 +381,7 @@ impl Checker<'_> {
             },
             None => None,
         };
-        let rust = self.options.rust_sources.contains(&s.name.node);
+        let rust = self.options.test_mode || self.options.rust_sources.contains(&s.name.node);
         let (connector, schema, mut time) = self.source_connector(&s.connector, declared.as_ref(), rust)?;
         if let Some(w) = &s.watermark {
             time.watermark = Some(self.watermark(w, &schema)?);

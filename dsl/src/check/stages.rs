@@ -99,8 +99,10 @@ impl<'a> StreamGraph<'a> {
         if let Some(i) = self.source_index.get(name) {
             return Some(Input::Source(*i));
         }
-        if let Some((source, "errors")) = name.split_once('.') {
-            return self.source_index.get(source).map(|i| Input::Errors(*i));
+        match name.split_once('.') {
+            Some((source, "errors")) => return self.source_index.get(source).map(|i| Input::Errors(*i)),
+            Some((source, "late")) => return self.source_index.get(source).map(|i| Input::Late(*i)),
+            _ => {}
         }
         self.index_of(name).map(Input::Stream)
     }
@@ -222,7 +224,16 @@ impl<'a> StreamGraph<'a> {
         Some(input)
     }
 
-    fn schema_of(&self, input: Input) -> Option<Schema> {
+    /// A source by name.
+    pub(super) fn source(&self, name: &str) -> Option<&Source> {
+        self.source_index.get(name).map(|i| &self.sources[*i])
+    }
+
+    pub(super) fn source_names(&self) -> impl Iterator<Item = &str> {
+        self.source_index.keys().map(String::as_str)
+    }
+
+    pub(super) fn schema_of(&self, input: Input) -> Option<Schema> {
         match input {
             Input::Source(s) | Input::Late(s) => Some(self.sources[s].schema.clone()),
             Input::Errors(_) => Some(errors_schema()),

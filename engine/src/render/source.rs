@@ -67,7 +67,8 @@ pub fn render<'s>(
                 None => Status::Done,
             };
             let time = held[0].time().to_owned();
-            let next = clock.stamp(time, status, &mut batches, &source);
+            let advance = reader.as_mut().and_then(|r| r.advance());
+            let next = clock.stamp(time, status, advance, &mut batches, &source);
             let [ok, err, late] = &mut batches;
             Counters::add(&counters.read[source_index], (ok.len() + err.len() + late.len()) as u64);
             Counters::add(&counters.rejected[source_index], err.len() as u64);
@@ -147,7 +148,14 @@ impl Clock {
 
     /// Sorts late records out of `batches[0]` into `batches[2]` (and records without an event
     /// time into `batches[1]`), and returns the time the capabilities may move to.
-    fn stamp(&mut self, held: u64, status: Status, batches: &mut [Vec<Row>; 3], source: &str) -> u64 {
+    fn stamp(
+        &mut self,
+        held: u64,
+        status: Status,
+        advance: Option<i64>,
+        batches: &mut [Vec<Row>; 3],
+        source: &str,
+    ) -> u64 {
         let had_data = !batches[0].is_empty() || !batches[1].is_empty();
         if had_data {
             self.last_data = Instant::now();
@@ -174,6 +182,11 @@ impl Clock {
                     }
                 }
                 *ok = kept;
+                if let Some(t) = advance {
+                    // Moving the watermark to t is seeing a record at t + delay.
+                    let seen = t.saturating_add(*delay);
+                    *largest = Some(largest.map_or(seen, |m| m.max(seen)));
+                }
                 let mut watermark = largest.map_or(0, |m| m.saturating_sub(*delay)).max(0) as u64;
                 if idle {
                     // A partition without data follows the clock instead of holding windows open.
@@ -210,6 +223,7 @@ pub fn open(
         SourceConnector::Rust => Ok(shared
             .rust_sources
             .get(name)
+            .filter(|feed| worker == 0 || !matches!(***feed, readers::Feed::Script(_)))
             .map(|feed| Box::new(readers::RustReader::new(name, Arc::clone(feed), schema)) as Box<dyn Reader>)),
     };
     result.unwrap_or_else(|e| {
