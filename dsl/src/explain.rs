@@ -45,6 +45,9 @@ fn title(node: &Node) -> &'static str {
         NodeKind::Late { .. } => "late",
         NodeKind::Window { .. } => "window",
         NodeKind::Windowed { .. } => "windowed",
+        NodeKind::Join { outer: false, .. } => "join",
+        NodeKind::Join { outer: true, .. } => "left join",
+        NodeKind::Top { .. } => "top",
         NodeKind::Map { .. } => "map",
         NodeKind::Unnest { .. } => "unnest",
         NodeKind::Aggregate { .. } => "aggregate",
@@ -160,6 +163,33 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
             }
         }
         NodeKind::Union { .. } => {}
+        NodeKind::Join { left, right, left_keys, right_keys, kind, .. } => {
+            let (ls, rs) = (input_schema(left), input_schema(right));
+            let on: Vec<String> =
+                left_keys.iter().zip(right_keys).map(|(l, r)| format!("{} == {}", l.show(ls), r.show(rs))).collect();
+            lines.push(format!("on {}; both sides exchanged by key", on.join(" and ")));
+            lines.push(match kind {
+                crate::plan::JoinKind::Incremental => {
+                    "incremental: neither side is windowed nor bounded in time, so every record is kept; state: unbounded".to_string()
+                }
+                crate::plan::JoinKind::Windowed { .. } => {
+                    "windowed: both sides have the same windows; a window's records meet, then are freed when it closes; state: bounded".to_string()
+                }
+                crate::plan::JoinKind::Interval { within, left_time, right_time } => {
+                    let mut d = String::new();
+                    crate::time::write_duration(*within, &mut d);
+                    let (l, r) = (time_name(crate::plan::TimeRef::Field(*left_time), ls), time_name(crate::plan::TimeRef::Field(*right_time), rs));
+                    format!("interval: {l} and {r} at most {d} apart; records are freed once the watermark is {d} past them; state: bounded")
+                }
+            });
+        }
+        NodeKind::Top { input, keys, n, by, desc } => {
+            let schema = input_schema(input);
+            let keys: Vec<String> = keys.iter().map(|k| k.show(schema).to_string()).collect();
+            let per = if keys.is_empty() { String::new() } else { format!(" per {}", keys.join(", ")) };
+            lines.push(format!("top {n} by {}{}{per}; exchanged by key", by.show(schema), if *desc { " desc" } else { "" }));
+            lines.push("state: unbounded (kept for every record)".into());
+        }
     }
     lines
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::check::{Checked, Input, StageKind as Kind};
 use crate::connectors::errors_schema;
-use crate::plan::{Node, NodeId, NodeKind, Plan, Sink, Step, TimeRef, WindowKind, WindowOp};
+use crate::plan::{JoinKind, Node, NodeId, NodeKind, Plan, Sink, Step, TimeRef, WindowKind, WindowOp};
 
 /// Lowers a checked pipeline to a plan.
 pub fn lower(checked: &Checked) -> Plan {
@@ -105,6 +105,23 @@ impl Lowering<'_> {
                     let updating = inputs.iter().any(|n| self.nodes[*n].updating);
                     (NodeKind::Union { inputs }, updating)
                 }
+                Kind::Join { other, left_keys, right_keys, right_fields, outer, kind } => {
+                    let right = self.input(*other);
+                    let node = NodeKind::Join {
+                        left: current,
+                        right,
+                        left_keys: left_keys.clone(),
+                        right_keys: right_keys.clone(),
+                        right_fields: right_fields.clone(),
+                        outer: *outer,
+                        kind: *kind,
+                    };
+                    let updating = *kind == JoinKind::Incremental || updating || self.nodes[right].updating;
+                    (node, updating)
+                }
+                Kind::Top { keys, n, by, desc } => {
+                    (NodeKind::Top { input: current, keys: keys.clone(), n: *n, by: by.clone(), desc: *desc }, true)
+                }
                 Kind::Window { size, slide, time } => {
                     (NodeKind::Window { input: current, size: *size, slide: *slide, time: *time }, updating)
                 }
@@ -138,6 +155,32 @@ fn mark_used_fields(plan: &mut Plan) {
         };
         match &node.kind {
             NodeKind::Source { .. } | NodeKind::Errors { .. } => {}
+            NodeKind::Join { left, right, left_keys, right_keys, right_fields, kind, .. } => {
+                let n = plan.nodes[*left].schema.len();
+                for (f, w) in out.iter().enumerate() {
+                    if *w {
+                        if f < n {
+                            need(*left, f);
+                        } else if let Some(r) = right_fields.get(f - n) {
+                            need(*right, *r);
+                        }
+                    }
+                }
+                left_keys.iter().for_each(|k| k.visit_fields(&mut |f| need(*left, f)));
+                right_keys.iter().for_each(|k| k.visit_fields(&mut |f| need(*right, f)));
+                match kind {
+                    JoinKind::Incremental => {}
+                    JoinKind::Windowed { left_end, right_end } => {
+                        need(*left, *left_end);
+                        need(*right, *right_end);
+                    }
+                    JoinKind::Interval { left_time, right_time, .. } => {
+                        need(*left, *left_time);
+                        need(*right, *right_time);
+                    }
+                }
+            }
+            NodeKind::Top { input, .. } => (0..plan.nodes[*input].schema.len()).for_each(|f| need(*input, f)),
             NodeKind::Late { source } => {
                 // Late records are the source's own records.
                 for (f, w) in out.iter().enumerate() {

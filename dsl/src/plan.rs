@@ -59,6 +59,20 @@ pub enum NodeKind {
     Distinct { input: NodeId, keys: Vec<Expr> },
     /// All records of all inputs.
     Union { inputs: Vec<NodeId> },
+    /// Records of `left` and `right` whose keys are equal (null keys match nothing): the left
+    /// row followed by the `right_fields` of the right row. `outer` keeps unmatched left rows,
+    /// with nulls on the right.
+    Join {
+        left: NodeId,
+        right: NodeId,
+        left_keys: Vec<Expr>,
+        right_keys: Vec<Expr>,
+        right_fields: Vec<usize>,
+        outer: bool,
+        kind: JoinKind,
+    },
+    /// The first `n` records by `by` per key, kept up to date as records come and go.
+    Top { input: NodeId, keys: Vec<Expr>, n: usize, by: Expr, desc: bool },
 }
 
 impl NodeKind {
@@ -73,6 +87,8 @@ impl NodeKind {
             | NodeKind::Window { input, .. }
             | NodeKind::Windowed { input, .. } => vec![*input],
             NodeKind::Union { inputs } => inputs.clone(),
+            NodeKind::Join { left, right, .. } => vec![*left, *right],
+            NodeKind::Top { input, .. } => vec![*input],
         }
     }
 }
@@ -109,6 +125,19 @@ pub enum WindowKind {
     Assigned { start: usize, end: usize },
     /// Session windows per key, merged while records arrive less than `gap` ms apart.
     Session { gap: i64, time: TimeRef },
+}
+
+/// How a join keeps its state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Every record is kept (differential's join): an updating result, any input.
+    Incremental,
+    /// Both inputs windowed alike: records meet within their window, whose state is freed when
+    /// it closes. The positions of `window_end` on each side.
+    Windowed { left_end: usize, right_end: usize },
+    /// Event times at most `within` ms apart; records are freed once the watermark is past
+    /// them by more than `within`. The positions of the event times on each side.
+    Interval { within: i64, left_time: usize, right_time: usize },
 }
 
 /// What a windowed stage computes per window and key.

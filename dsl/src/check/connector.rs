@@ -45,7 +45,7 @@ impl Checker<'_> {
         let names = arguments(name, is_source);
         let params = self.scope_params();
         let (schema, functions) = (Schema::default(), Functions::default());
-        let scope = Scope { schema: &schema, stream: None, params: &params, functions: &functions };
+        let scope = Scope { schema: &schema, streams: &[], params: &params, functions: &functions };
         let mut values = HashMap::new();
         let mut ok = true;
         for (i, arg) in c.args.iter().enumerate() {

@@ -10,8 +10,9 @@ use crate::value::Value;
 /// What names an expression can see: the fields of its input row, then the params.
 pub struct Scope<'a> {
     pub schema: &'a Schema,
-    /// The name of the stream the row comes from; `name.field` is accepted for it.
-    pub stream: Option<&'a str>,
+    /// The streams the row comes from (the input, and what it was joined with): `name.field`
+    /// is accepted for them.
+    pub streams: &'a [String],
     pub params: &'a [(String, Value, Type)],
     pub functions: &'a Functions,
 }
@@ -146,19 +147,34 @@ fn check_name(
     scope: &Scope,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<(Expr, Type)> {
+    let field = |i: usize| Some((Expr::Field(i), scope.schema.fields[i].ty.clone()));
     if let Some(q) = qualifier {
-        if Some(q.node.as_str()) != scope.stream {
+        if !scope.streams.contains(&q.node) {
             let mut d = Diagnostic::error(q.span, format!("unknown stream '{}' in '{}.{}'", q.node, q.node, name.node))
-                .label("not the input of this stage");
-            if let Some(s) = scope.stream {
-                d = d.help(format!("fields here come from '{s}': write '{}' or '{s}.{}'", name.node, name.node));
+                .label("not an input of this stage");
+            if let Some(s) = scope.streams.first() {
+                d = d.help(format!("fields here come from '{}': write '{}' or '{s}.{}'", scope.streams.join("', '"), name.node, name.node));
             }
             diags.push(d);
             return None;
         }
+        // A name on both sides of a join is kept as `stream.field`.
+        if let Some(i) = scope.schema.index_of(&format!("{}.{}", q.node, name.node)) {
+            return field(i);
+        }
     }
     if let Some(i) = scope.schema.index_of(&name.node) {
-        return Some((Expr::Field(i), scope.schema.fields[i].ty.clone()));
+        return field(i);
+    }
+    let suffix = format!(".{}", name.node);
+    let sides: Vec<&str> = scope.schema.names().filter(|n| n.ends_with(&suffix)).collect();
+    if qualifier.is_none() && !sides.is_empty() {
+        diags.push(
+            Diagnostic::error(name.span, format!("'{}' is ambiguous: both sides of the join have it", name.node))
+                .label("which one?")
+                .help(format!("write {}", sides.join(" or "))),
+        );
+        return None;
     }
     if qualifier.is_none() {
         if let Some((_, v, t)) = scope.params.iter().find(|(n, _, _)| *n == name.node) {

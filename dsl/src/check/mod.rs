@@ -3,6 +3,7 @@
 
 mod connector;
 mod expr;
+mod join;
 mod stages;
 mod tests;
 mod window;
@@ -315,7 +316,7 @@ impl Checker<'_> {
         let scope_schema = Schema::default();
         let functions = Functions::default();
         let params = self.params.clone();
-        let scope = expr::Scope { schema: &scope_schema, stream: None, params: &params, functions: &functions };
+        let scope = expr::Scope { schema: &scope_schema, streams: &[], params: &params, functions: &functions };
         let (e, t) = expr::check_expr(&p.default, &scope, &mut self.diags)?;
         if !t.fits(ty) {
             self.error(
@@ -414,7 +415,7 @@ impl Checker<'_> {
         }
         let params = self.scope_params();
         let (schema0, functions) = (Schema::default(), Functions::default());
-        let scope = expr::Scope { schema: &schema0, stream: None, params: &params, functions: &functions };
+        let scope = expr::Scope { schema: &schema0, streams: &[], params: &params, functions: &functions };
         let (e, t) = expr::check_expr(&w.delay, &scope, &mut self.diags)?;
         match e {
             crate::plan::Expr::Lit(Value::Duration(d)) if d >= 0 => Some((field, d)),

@@ -3,12 +3,13 @@
 use std::collections::{HashMap, HashSet};
 
 use super::expr::{check_expr, Scope};
+use super::join::{self, Other, Spec};
 use super::window::{self, Flow, Op, Time};
 use super::{Checker, Input, Source, Stream};
 use crate::ast::{self, ExprKind, StageKind};
 use crate::connectors::errors_schema;
 use crate::diag::{suggest, Diagnostic};
-use crate::plan::{Agg, AggFunc, Expr, TimeRef, WindowKind, WindowOp};
+use crate::plan::{Agg, AggFunc, Expr, JoinKind, TimeRef, WindowKind, WindowOp};
 use crate::span::Span;
 use crate::types::{Base, Field, Schema, Type};
 
@@ -38,6 +39,22 @@ pub enum Kind {
         size: i64,
         slide: i64,
         time: TimeRef,
+    },
+    /// A join with another stream.
+    Join {
+        other: Input,
+        left_keys: Vec<Expr>,
+        right_keys: Vec<Expr>,
+        right_fields: Vec<usize>,
+        outer: bool,
+        kind: JoinKind,
+    },
+    /// The first `n` records per key, updated as records come and go.
+    Top {
+        keys: Vec<Expr>,
+        n: usize,
+        by: Expr,
+        desc: bool,
     },
     /// A per-window aggregate, distinct or top.
     Windowed {
@@ -140,8 +157,10 @@ impl<'a> StreamGraph<'a> {
         // Check what the stream reads first, so its schema is known.
         let mut deps = vec![&decl.pipe.input];
         for stage in &decl.pipe.stages {
-            if let StageKind::Union(others) = &stage.kind {
-                deps.extend(others.iter());
+            match &stage.kind {
+                StageKind::Union(others) => deps.extend(others.iter()),
+                StageKind::Join { other, .. } => deps.push(other),
+                _ => {}
             }
         }
         for r in deps {
@@ -265,13 +284,14 @@ impl<'a> StreamGraph<'a> {
         let mut schema = self.schema_of(input)?;
         let mut flow = self.flow_of(input);
         let stream_name = decl.pipe.input.name.node.clone();
+        let mut qualifiers = vec![stream_name.clone()];
         let mut stages = Vec::new();
         let mut group: Option<(Vec<Expr>, Vec<Field>, Span)> = None;
         let mut ok = true;
         let params = cx.scope_params();
         for stage in &decl.pipe.stages {
             let functions = cx.options.functions.clone();
-            let scope = Scope { schema: &schema, stream: Some(&stream_name), params: &params, functions: &functions };
+            let scope = Scope { schema: &schema, streams: &qualifiers, params: &params, functions: &functions };
             let keyed = matches!(stage.kind, StageKind::Aggregate(_) | StageKind::Distinct(_) | StageKind::Top { .. });
             if let (Some((_, _, span)), false) = (&group, keyed) {
                 cx.error(
@@ -511,12 +531,33 @@ impl<'a> StreamGraph<'a> {
                     }
                     Kind::Union(inputs)
                 }
-                StageKind::Top { .. } | StageKind::Join { .. } | StageKind::Iterate { .. } => {
-                    let help = if matches!(stage.kind, StageKind::Top { .. }) {
-                        "`top` works per window for now: put a `window` before it"
-                    } else {
-                        "joins and iterate come with updating streams"
+                StageKind::Top { n, by, desc } => {
+                    let n = window::top_count(cx, &scope, n);
+                    let by = check_expr(by, &scope, &mut cx.diags);
+                    let (Some(n), Some((by, _))) = (n, by) else { return None };
+                    let keys = group.take().map(|(k, _, _)| k).unwrap_or_default();
+                    self.warn_unbounded(cx, &flow, stage.span, "top");
+                    flow.time = flow.time.take().map(|_| Time::Arrival);
+                    Kind::Top { keys, n, by, desc: *desc }
+                }
+                StageKind::Join { left, other, on, within } => {
+                    let other_input = self.resolve(cx, other)?;
+                    let other_schema = self.schema_of(other_input)?;
+                    let other_flow = self.flow_of(other_input);
+                    let name = match &other.side {
+                        Some(side) => format!("{}.{}", other.name.node, side.node),
+                        None => other.name.node.clone(),
                     };
+                    let spec = Spec { outer: *left, on, within: within.as_ref(), span: stage.span };
+                    let other = Other { input: other_input, name: &name, schema: &other_schema, flow: &other_flow };
+                    let mut joined = schema.clone();
+                    let kind = join::join(cx, &scope, spec, other, &mut joined, &mut flow)?;
+                    schema = joined;
+                    qualifiers.push(name);
+                    kind
+                }
+                StageKind::Iterate { .. } => {
+                    let help = "iterate comes with a later version";
                     cx.error(
                         Diagnostic::error(stage.span, format!("'{}' is not supported yet", stage.kind.keyword()))
                             .label("not in this version")

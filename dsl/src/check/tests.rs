@@ -133,7 +133,7 @@ impl Checker<'_> {
     fn constant(&mut self, e: &ast::Expr) -> Option<Value> {
         let params = self.scope_params();
         let (schema, functions) = (Schema::default(), Functions::default());
-        let scope = Scope { schema: &schema, stream: None, params: &params, functions: &functions };
+        let scope = Scope { schema: &schema, streams: &[], params: &params, functions: &functions };
         match check_expr(e, &scope, &mut self.diags)? {
             (Expr::Lit(v), _) => Some(v),
             _ => None,

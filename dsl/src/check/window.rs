@@ -24,7 +24,7 @@ pub enum Time {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mark {
     /// Tumbling or sliding: `window_start` and `window_end` are fields already.
-    Assigned,
+    Assigned { size: i64, slide: i64 },
     /// Sessions are found per key by the keyed stage.
     Session { gap: i64, time: Time },
 }
@@ -158,7 +158,7 @@ pub fn window(
     let time = time_ref(&time, schema).ok_or(())?;
     schema.fields.push(Field { name: "window_start".into(), ty: Type::TIMESTAMP });
     schema.fields.push(Field { name: "window_end".into(), ty: Type::TIMESTAMP });
-    flow.window = Some((Mark::Assigned, span));
+    flow.window = Some((Mark::Assigned { size, slide }, span));
     Ok(Some(Kind::Window { size, slide, time }))
 }
 
@@ -177,7 +177,7 @@ pub fn windowed(cx: &mut Checker, mark: &Mark, op: Op, span: Span, schema: &mut 
         Field { name: "window_end".into(), ty: Type::TIMESTAMP },
     ];
     let window = match mark {
-        Mark::Assigned => {
+        Mark::Assigned { .. } => {
             let (Some(start), Some(end)) = (schema.index_of("window_start"), schema.index_of("window_end")) else {
                 cx.error(
                     Diagnostic::error(span, "the windows' fields were dropped before this stage")

@@ -21,3 +21,28 @@ pub fn render<'s>(input: Coll<'s>, keys: &[Expr]) -> Coll<'s> {
         })
         .map(|(_, row)| row)
 }
+
+/// `top N by EXPR [desc]` per key, kept up to date: the first `n` records by value (descending
+/// with `desc`), ties by record.
+pub fn top<'s>(input: Coll<'s>, keys: &[Expr], n: usize, by: &Expr, desc: bool) -> Coll<'s> {
+    let keys: Vec<Eval> = keys.iter().map(compile).collect();
+    let by = compile(by);
+    input
+        .map(move |row| (keys.iter().map(|k| k(&row)).collect::<Row>(), (by(&row), row)))
+        .reduce(move |_key, rows: &[(&(eddy_dsl::Value, Row), isize)], out: &mut Vec<((eddy_dsl::Value, Row), isize)>| {
+            let mut ranked: Vec<(&(eddy_dsl::Value, Row), isize)> = rows.iter().filter(|(_, c)| *c > 0).cloned().collect();
+            if desc {
+                ranked.sort_by(|((va, ra), _), ((vb, rb), _)| vb.cmp(va).then_with(|| ra.cmp(rb)));
+            }
+            let mut left = n as isize;
+            for (record, count) in ranked {
+                if left <= 0 {
+                    break;
+                }
+                let take = count.min(left);
+                out.push(((*record).clone(), take));
+                left -= take;
+            }
+        })
+        .map(|(_, (_, row))| row)
+}

@@ -3,6 +3,7 @@
 
 mod aggregate;
 mod distinct;
+mod join;
 mod map;
 mod sink;
 pub mod source;
@@ -92,6 +93,11 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
             NodeKind::Late { source } => side[source].late.clone(),
             NodeKind::Window { input: i, size, slide, time } => window::assign(input(i), *size, *slide, *time),
             NodeKind::Windowed { input: i, window, keys, op } => window::render(input(i), *window, keys, op),
+            NodeKind::Join { left, right, left_keys, right_keys, right_fields, outer, kind } => {
+                let spec = join::Spec { left_keys, right_keys, right_fields, outer: *outer, kind: *kind };
+                join::render(input(left), input(right), spec)
+            }
+            NodeKind::Top { input: i, keys, n, by, desc } => distinct::top(input(i), keys, *n, by, *desc),
             NodeKind::Map { input: i, steps } => map::map(input(i), steps),
             NodeKind::Unnest { input: i, list } => map::unnest(input(i), list),
             NodeKind::Aggregate { input: i, keys, aggs } => {

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use differential_dataflow::consolidation::consolidate_updates;
+use differential_dataflow::Hashable;
 use eddy_dsl::plan::{Format, SinkConnector};
 use eddy_dsl::{Row, Schema, Value};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
@@ -189,8 +190,12 @@ pub fn render(
         counters: Rc::clone(counters),
     };
     let name = format!("Sink {index}");
-    if target.single() && shared.multi_process {
-        let pact = Exchange::new(|_: &(Row, u64, isize)| 0u64);
+    // One file written by several processes is written by worker 0; the changes of an
+    // updating stream meet by record (a record's insertion and retraction may come from
+    // different workers) so that they cancel out.
+    let gather = target.single() && shared.multi_process;
+    if gather || updating {
+        let pact = Exchange::new(move |(row, _, _): &(Row, u64, isize)| if gather { 0 } else { row.hashed() });
         coll.inner.sink(pact, &name, move |(input, frontier)| {
             input.for_each(|_, data| state.absorb(data));
             state.advance(frontier);

@@ -1,0 +1,146 @@
+//! `join OTHER on L == R [and ...] [within D]` and `left join`: the keys on both sides, the
+//! joined schema (a name on both sides becomes `stream.name`), and which kind of join it is.
+
+use super::expr::{check_expr, Scope};
+use super::stages::Kind;
+use super::window::{Flow, Mark, Time};
+use super::{Checker, Input};
+use crate::ast;
+use crate::diag::Diagnostic;
+use crate::plan::{Expr, JoinKind};
+use crate::span::Span;
+use crate::types::{Field, Schema};
+use crate::value::Value;
+
+/// The other side of a join.
+pub struct Other<'a> {
+    pub input: Input,
+    pub name: &'a str,
+    pub schema: &'a Schema,
+    pub flow: &'a Flow,
+}
+
+/// A join's conditions and options, as written.
+pub struct Spec<'a> {
+    pub outer: bool,
+    pub on: &'a [(ast::Expr, ast::Expr)],
+    pub within: Option<&'a ast::Expr>,
+    pub span: Span,
+}
+
+/// Checks a join; `scope` is this side's, `schema` and `flow` become the joined stream's.
+pub fn join(
+    cx: &mut Checker,
+    scope: &Scope,
+    spec: Spec,
+    other: Other,
+    schema: &mut Schema,
+    flow: &mut Flow,
+) -> Option<Kind> {
+    let theirs = [other.name.to_string()];
+    let other_scope = Scope { schema: other.schema, streams: &theirs, params: scope.params, functions: scope.functions };
+    let (mut left_keys, mut right_keys, mut ok) = (Vec::new(), Vec::new(), true);
+    for (l, r) in spec.on {
+        let lx = check_expr(l, scope, &mut cx.diags);
+        let rx = check_expr(r, &other_scope, &mut cx.diags);
+        let (Some((lx, lt)), Some((rx, rt))) = (lx, rx) else {
+            ok = false;
+            continue;
+        };
+        if lt.unify(&rt).is_none() {
+            cx.error(
+                Diagnostic::error(l.span.to(r.span), format!("the join compares {lt} with {rt}"))
+                    .label(format!("{lt} == {rt}"))
+                    .help("both sides of a join condition must have one type; convert one with int(), float() or string()"),
+            );
+            ok = false;
+            continue;
+        }
+        left_keys.push(lx);
+        right_keys.push(rx);
+    }
+    let within = match spec.within {
+        Some(d) => match check_expr(d, scope, &mut cx.diags) {
+            Some((Expr::Lit(Value::Duration(ms)), _)) if ms >= 0 => Some(ms),
+            Some((_, t)) => {
+                cx.error(Diagnostic::error(d.span, format!("within needs a constant duration, found {t}")).label("expected e.g. 10s"));
+                return None;
+            }
+            None => return None,
+        },
+        None => None,
+    };
+    if !ok {
+        return None;
+    }
+    let windows = (flow.window.as_ref().map(|(m, _)| m), other.flow.window.as_ref().map(|(m, _)| m));
+    let kind = match (within, windows) {
+        (Some(ms), (None, None)) => {
+            let (Some(Time::Field(l)), Some(Time::Field(r))) = (&flow.time, &other.flow.time) else {
+                cx.error(
+                    Diagnostic::error(spec.span, "a join `within` a time needs the event time of both sides")
+                        .label("no event time on one side")
+                        .help("give both sources a `watermark FIELD - DELAY`"),
+                );
+                return None;
+            };
+            let (Some(left_time), Some(right_time)) = (schema.index_of(l), other.schema.index_of(r)) else { return None };
+            JoinKind::Interval { within: ms, left_time, right_time }
+        }
+        (None, (Some(a @ Mark::Assigned { .. }), Some(b))) if a == b => {
+            let (Some(left_end), Some(right_end)) = (schema.index_of("window_end"), other.schema.index_of("window_end"))
+            else {
+                cx.error(Diagnostic::error(spec.span, "the windows' fields were dropped before the join").label("needs window_end"));
+                return None;
+            };
+            JoinKind::Windowed { left_end, right_end }
+        }
+        (_, (None, None)) => JoinKind::Incremental,
+        _ => {
+            cx.error(
+                Diagnostic::error(spec.span, "both sides of a windowed join must have the same tumbling or sliding windows")
+                    .label("windowed differently")
+                    .help("window both streams alike, or join before windowing"),
+            );
+            return None;
+        }
+    };
+    // The right side's window fields are the left side's in a windowed join.
+    let right_fields: Vec<usize> = (0..other.schema.len())
+        .filter(|i| {
+            let name = other.schema.fields[*i].name.as_str();
+            !(matches!(kind, JoinKind::Windowed { .. }) && (name == "window_start" || name == "window_end"))
+        })
+        .collect();
+    let mut fields = schema.fields.clone();
+    let own = scope.streams.first().cloned().unwrap_or_default();
+    for &i in &right_fields {
+        let mut f: Field = other.schema.fields[i].clone();
+        if spec.outer {
+            f.ty = f.ty.nullable();
+        }
+        if let Some(j) = fields.iter().position(|x| x.name == f.name) {
+            fields[j].name = format!("{own}.{}", fields[j].name);
+            f.name = format!("{}.{}", other.name, f.name);
+        }
+        fields.push(f);
+    }
+    *schema = Schema::new(fields);
+    // The event time keeps up with a rename to `stream.field`.
+    let mut time = flow.time.clone();
+    if let Some(Time::Field(n)) = &time {
+        if schema.index_of(n).is_none() {
+            time = Some(Time::Field(format!("{own}.{n}")));
+        }
+    }
+    *flow = Flow {
+        time: match kind {
+            JoinKind::Windowed { .. } => Some(Time::Field("window_start".into())),
+            JoinKind::Interval { .. } => time,
+            JoinKind::Incremental => flow.time.as_ref().or(other.flow.time.as_ref()).map(|_| Time::Arrival),
+        },
+        window: None,
+        unbounded: flow.unbounded || other.flow.unbounded,
+    };
+    Some(Kind::Join { other: other.input, left_keys, right_keys, right_fields, outer: spec.outer, kind })
+}

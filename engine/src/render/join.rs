@@ -1,0 +1,189 @@
+//! `join` and `left join`: incremental (differential's join, every record kept), windowed
+//! (records meet within their window, freed when it closes) and interval (event times at most
+//! `within` apart, records freed once the watermark has passed them by more than that).
+
+use std::collections::HashMap;
+
+use differential_dataflow::{AsCollection, Hashable};
+use eddy_dsl::eval::{compile, Eval};
+use eddy_dsl::plan::{Expr, JoinKind};
+use eddy_dsl::{Row, Value};
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
+
+use super::Coll;
+
+/// The compiled parts of a join.
+#[derive(Clone)]
+struct Sides {
+    left_keys: std::rc::Rc<[Eval]>,
+    right_keys: std::rc::Rc<[Eval]>,
+    right_fields: std::rc::Rc<[usize]>,
+}
+
+impl Sides {
+    /// The key of a row; `None` when a key is null (null matches nothing).
+    fn key(keys: &[Eval], row: &Row) -> Option<Row> {
+        let k: Row = keys.iter().map(|e| e(row)).collect();
+        (!k.iter().any(Value::is_null)).then_some(k)
+    }
+
+    fn joined(&self, left: &Row, right: Option<&Row>) -> Row {
+        let mut row = left.clone();
+        match right {
+            Some(r) => row.extend(self.right_fields.iter().map(|i| r[*i].clone())),
+            None => row.extend(self.right_fields.iter().map(|_| Value::Null)),
+        }
+        row
+    }
+}
+
+pub struct Spec<'a> {
+    pub left_keys: &'a [Expr],
+    pub right_keys: &'a [Expr],
+    pub right_fields: &'a [usize],
+    pub outer: bool,
+    pub kind: JoinKind,
+}
+
+pub fn render<'s>(left: Coll<'s>, right: Coll<'s>, spec: Spec) -> Coll<'s> {
+    let sides = Sides {
+        left_keys: spec.left_keys.iter().map(compile).collect(),
+        right_keys: spec.right_keys.iter().map(compile).collect(),
+        right_fields: spec.right_fields.into(),
+    };
+    match spec.kind {
+        JoinKind::Incremental => incremental(left, right, sides, spec.outer),
+        JoinKind::Windowed { left_end, right_end } => timed(left, right, sides, spec.outer, Timing::Window { left_end, right_end }),
+        JoinKind::Interval { within, left_time, right_time } => {
+            timed(left, right, sides, spec.outer, Timing::Interval { within, left_time, right_time })
+        }
+    }
+}
+
+fn incremental<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool) -> Coll<'s> {
+    let (s1, s2, s3) = (sides.clone(), sides.clone(), sides.clone());
+    let keyed_left = left.clone().flat_map(move |row| Sides::key(&s1.left_keys, &row).map(|k| (k, row)));
+    let keyed_right = right.flat_map(move |row| {
+        Sides::key(&s2.right_keys, &row).map(|k| (k, s2.right_fields.iter().map(|i| row[*i].clone()).collect::<Row>()))
+    });
+    let matched = keyed_left.join_map(keyed_right.clone(), |_k, l: &Row, r: &Row| {
+        let mut row = l.clone();
+        row.extend(r.iter().cloned());
+        row
+    });
+    if !outer {
+        return matched;
+    }
+    // Left records whose key has no match, with nulls; retracted when a match arrives.
+    let present = keyed_right.map(|(k, _)| k).distinct();
+    let s4 = sides.clone();
+    let unmatched = left
+        .map(move |row| (s3.left_keys.iter().map(|e| e(&row)).collect::<Row>(), row))
+        .antijoin(present)
+        .map(move |(_, row)| s4.joined(&row, None));
+    matched.concat(unmatched)
+}
+
+/// How a time-bounded join finds which records may still meet.
+#[derive(Clone, Copy)]
+enum Timing {
+    Window { left_end: usize, right_end: usize },
+    Interval { within: i64, left_time: usize, right_time: usize },
+}
+
+fn timestamp(row: &Row, i: usize) -> Option<i64> {
+    match row.get(i) {
+        Some(Value::Timestamp(t)) => Some(*t),
+        _ => None,
+    }
+}
+
+/// A record waiting for partners: its time (window end, or event time), and for a left record
+/// of an outer join that has met no partner yet, the capability to send it alone.
+struct Held {
+    time: i64,
+    row: Row,
+    alone: Option<Capability<u64>>,
+}
+
+fn timed<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool, timing: Timing) -> Coll<'s> {
+    let (lk, rk) = (sides.left_keys.clone(), sides.right_keys.clone());
+    let by_left = Exchange::new(move |(row, _, _): &(Row, u64, isize)| Sides::key(&lk, row).hashed());
+    let by_right = Exchange::new(move |(row, _, _): &(Row, u64, isize)| Sides::key(&rk, row).hashed());
+    let (left_at, right_at, reach) = match timing {
+        Timing::Window { left_end, right_end } => (left_end, right_end, 0),
+        Timing::Interval { within, left_time, right_time } => (left_time, right_time, within),
+    };
+    let meets = move |a: i64, b: i64| match timing {
+        Timing::Window { .. } => a == b,
+        Timing::Interval { within, .. } => (a - b).abs() <= within,
+    };
+    left.inner
+        .binary_frontier(right.inner, by_left, by_right, "TimedJoin", move |_cap, _info| {
+            // Per key: the left and right records that may still meet.
+            let mut held: HashMap<Row, (Vec<Held>, Vec<Held>)> = HashMap::new();
+            move |(input1, frontier1), (input2, frontier2), output| {
+                input1.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
+                    let mut session = output.session(&cap);
+                    for (row, t, diff) in data.drain(..) {
+                        let Some(time) = timestamp(&row, left_at) else { continue };
+                        let Some(key) = Sides::key(&sides.left_keys, &row) else {
+                            if outer {
+                                session.give((sides.joined(&row, None), t, diff));
+                            }
+                            continue;
+                        };
+                        let (lefts, rights) = held.entry(key).or_default();
+                        for _ in 0..diff.max(0) {
+                            let mut matched = false;
+                            for r in rights.iter().filter(|r| meets(time, r.time)) {
+                                matched = true;
+                                session.give((sides.joined(&row, Some(&r.row)), t, 1));
+                            }
+                            let alone = (outer && !matched).then(|| cap.delayed(&t, 0));
+                            lefts.push(Held { time, row: row.clone(), alone });
+                        }
+                    }
+                });
+                input2.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
+                    let mut session = output.session(&cap);
+                    for (row, t, diff) in data.drain(..) {
+                        let Some(time) = timestamp(&row, right_at) else { continue };
+                        let Some(key) = Sides::key(&sides.right_keys, &row) else { continue };
+                        let (lefts, rights) = held.entry(key).or_default();
+                        for _ in 0..diff.max(0) {
+                            for l in lefts.iter_mut().filter(|l| meets(l.time, time)) {
+                                l.alone = None;
+                                session.give((sides.joined(&l.row, Some(&row)), t, 1));
+                            }
+                            rights.push(Held { time, row: row.clone(), alone: None });
+                        }
+                    }
+                });
+                // Records nothing can meet any more are freed: a window's once the watermark
+                // reaches its end, an interval record once it is `within` behind the watermark.
+                let watermark = frontier1.frontier().iter().chain(frontier2.frontier().iter()).min().map(|w| *w as i64);
+                let done = |time: i64| watermark.is_none_or(|w| time.saturating_add(reach) < w || (reach == 0 && time <= w));
+                let mut alone: Vec<(Capability<u64>, Row)> = Vec::new();
+                held.retain(|_, (lefts, rights)| {
+                    lefts.retain_mut(|l| {
+                        if !done(l.time) {
+                            return true;
+                        }
+                        if let Some(cap) = l.alone.take() {
+                            alone.push((cap, std::mem::take(&mut l.row)));
+                        }
+                        false
+                    });
+                    rights.retain(|r| !done(r.time));
+                    !lefts.is_empty() || !rights.is_empty()
+                });
+                for (cap, row) in alone {
+                    output.session(&cap).give((sides.joined(&row, None), *cap.time(), 1));
+                }
+            }
+        })
+        .as_collection()
+}
