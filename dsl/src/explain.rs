@@ -187,7 +187,11 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
             let schema = input_schema(input);
             let keys: Vec<String> = keys.iter().map(|k| k.show(schema).to_string()).collect();
             let per = if keys.is_empty() { String::new() } else { format!(" per {}", keys.join(", ")) };
-            lines.push(format!("top {n} by {}{}{per}; exchanged by key", by.show(schema), if *desc { " desc" } else { "" }));
+            lines.push(format!(
+                "top {n} by {}{}{per}; exchanged by key",
+                by.show(schema),
+                if *desc { " desc" } else { "" }
+            ));
             lines.push("state: unbounded (kept for every record)".into());
         }
     }

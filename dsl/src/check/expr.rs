@@ -153,7 +153,12 @@ fn check_name(
             let mut d = Diagnostic::error(q.span, format!("unknown stream '{}' in '{}.{}'", q.node, q.node, name.node))
                 .label("not an input of this stage");
             if let Some(s) = scope.streams.first() {
-                d = d.help(format!("fields here come from '{}': write '{}' or '{s}.{}'", scope.streams.join("', '"), name.node, name.node));
+                d = d.help(format!(
+                    "fields here come from '{}': write '{}' or '{s}.{}'",
+                    scope.streams.join("', '"),
+                    name.node,
+                    name.node
+                ));
             }
             diags.push(d);
             return None;

@@ -38,7 +38,8 @@ pub fn join(
     flow: &mut Flow,
 ) -> Option<Kind> {
     let theirs = [other.name.to_string()];
-    let other_scope = Scope { schema: other.schema, streams: &theirs, params: scope.params, functions: scope.functions };
+    let other_scope =
+        Scope { schema: other.schema, streams: &theirs, params: scope.params, functions: scope.functions };
     let (mut left_keys, mut right_keys, mut ok) = (Vec::new(), Vec::new(), true);
     for (l, r) in spec.on {
         let lx = check_expr(l, scope, &mut cx.diags);
@@ -63,7 +64,10 @@ pub fn join(
         Some(d) => match check_expr(d, scope, &mut cx.diags) {
             Some((Expr::Lit(Value::Duration(ms)), _)) if ms >= 0 => Some(ms),
             Some((_, t)) => {
-                cx.error(Diagnostic::error(d.span, format!("within needs a constant duration, found {t}")).label("expected e.g. 10s"));
+                cx.error(
+                    Diagnostic::error(d.span, format!("within needs a constant duration, found {t}"))
+                        .label("expected e.g. 10s"),
+                );
                 return None;
             }
             None => return None,
@@ -84,13 +88,19 @@ pub fn join(
                 );
                 return None;
             };
-            let (Some(left_time), Some(right_time)) = (schema.index_of(l), other.schema.index_of(r)) else { return None };
+            let (Some(left_time), Some(right_time)) = (schema.index_of(l), other.schema.index_of(r)) else {
+                return None;
+            };
             JoinKind::Interval { within: ms, left_time, right_time }
         }
         (None, (Some(a @ Mark::Assigned { .. }), Some(b))) if a == b => {
-            let (Some(left_end), Some(right_end)) = (schema.index_of("window_end"), other.schema.index_of("window_end"))
+            let (Some(left_end), Some(right_end)) =
+                (schema.index_of("window_end"), other.schema.index_of("window_end"))
             else {
-                cx.error(Diagnostic::error(spec.span, "the windows' fields were dropped before the join").label("needs window_end"));
+                cx.error(
+                    Diagnostic::error(spec.span, "the windows' fields were dropped before the join")
+                        .label("needs window_end"),
+                );
                 return None;
             };
             JoinKind::Windowed { left_end, right_end }
@@ -98,9 +108,12 @@ pub fn join(
         (_, (None, None)) => JoinKind::Incremental,
         _ => {
             cx.error(
-                Diagnostic::error(spec.span, "both sides of a windowed join must have the same tumbling or sliding windows")
-                    .label("windowed differently")
-                    .help("window both streams alike, or join before windowing"),
+                Diagnostic::error(
+                    spec.span,
+                    "both sides of a windowed join must have the same tumbling or sliding windows",
+                )
+                .label("windowed differently")
+                .help("window both streams alike, or join before windowing"),
             );
             return None;
         }

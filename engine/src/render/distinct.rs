@@ -29,20 +29,23 @@ pub fn top<'s>(input: Coll<'s>, keys: &[Expr], n: usize, by: &Expr, desc: bool) 
     let by = compile(by);
     input
         .map(move |row| (keys.iter().map(|k| k(&row)).collect::<Row>(), (by(&row), row)))
-        .reduce(move |_key, rows: &[(&(eddy_dsl::Value, Row), isize)], out: &mut Vec<((eddy_dsl::Value, Row), isize)>| {
-            let mut ranked: Vec<(&(eddy_dsl::Value, Row), isize)> = rows.iter().filter(|(_, c)| *c > 0).cloned().collect();
-            if desc {
-                ranked.sort_by(|((va, ra), _), ((vb, rb), _)| vb.cmp(va).then_with(|| ra.cmp(rb)));
-            }
-            let mut left = n as isize;
-            for (record, count) in ranked {
-                if left <= 0 {
-                    break;
+        .reduce(
+            move |_key, rows: &[(&(eddy_dsl::Value, Row), isize)], out: &mut Vec<((eddy_dsl::Value, Row), isize)>| {
+                let mut ranked: Vec<(&(eddy_dsl::Value, Row), isize)> =
+                    rows.iter().filter(|(_, c)| *c > 0).cloned().collect();
+                if desc {
+                    ranked.sort_by(|((va, ra), _), ((vb, rb), _)| vb.cmp(va).then_with(|| ra.cmp(rb)));
                 }
-                let take = count.min(left);
-                out.push(((*record).clone(), take));
-                left -= take;
-            }
-        })
+                let mut left = n as isize;
+                for (record, count) in ranked {
+                    if left <= 0 {
+                        break;
+                    }
+                    let take = count.min(left);
+                    out.push(((*record).clone(), take));
+                    left -= take;
+                }
+            },
+        )
         .map(|(_, (_, row))| row)
 }

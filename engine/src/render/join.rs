@@ -55,7 +55,9 @@ pub fn render<'s>(left: Coll<'s>, right: Coll<'s>, spec: Spec) -> Coll<'s> {
     };
     match spec.kind {
         JoinKind::Incremental => incremental(left, right, sides, spec.outer),
-        JoinKind::Windowed { left_end, right_end } => timed(left, right, sides, spec.outer, Timing::Window { left_end, right_end }),
+        JoinKind::Windowed { left_end, right_end } => {
+            timed(left, right, sides, spec.outer, Timing::Window { left_end, right_end })
+        }
         JoinKind::Interval { within, left_time, right_time } => {
             timed(left, right, sides, spec.outer, Timing::Interval { within, left_time, right_time })
         }
@@ -165,7 +167,8 @@ fn timed<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool, timing:
                 // Records nothing can meet any more are freed: a window's once the watermark
                 // reaches its end, an interval record once it is `within` behind the watermark.
                 let watermark = frontier1.frontier().iter().chain(frontier2.frontier().iter()).min().map(|w| *w as i64);
-                let done = |time: i64| watermark.is_none_or(|w| time.saturating_add(reach) < w || (reach == 0 && time <= w));
+                let done =
+                    |time: i64| watermark.is_none_or(|w| time.saturating_add(reach) < w || (reach == 0 && time <= w));
                 let mut alone: Vec<(Capability<u64>, Row)> = Vec::new();
                 held.retain(|_, (lefts, rights)| {
                     lefts.retain_mut(|l| {
