@@ -84,7 +84,7 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
         }
         NodeKind::Errors { .. } => lines.push("records that failed to decode".into()),
         NodeKind::Late { .. } => lines.push("records that arrived behind the watermark".into()),
-        NodeKind::Window { input, size, slide, time } => {
+        NodeKind::Window { input, size, slide, time, .. } => {
             let (mut s, mut e) = (String::new(), String::new());
             crate::time::write_duration(*size, &mut s);
             crate::time::write_duration(*slide, &mut e);
@@ -100,7 +100,7 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
             let keys: Vec<String> = keys.iter().map(|k| k.show(schema).to_string()).collect();
             let per =
                 if keys.is_empty() { "per window".to_string() } else { format!("per window and {}", keys.join(", ")) };
-            if let crate::plan::WindowKind::Session { gap, time } = window {
+            if let crate::plan::WindowKind::Session { gap, time, .. } = window {
                 let mut g = String::new();
                 crate::time::write_duration(*gap, &mut g);
                 lines.push(format!("session windows by {}, closed after a gap of {g}", time_name(*time, schema)));

@@ -122,8 +122,10 @@ impl Lowering<'_> {
                 Kind::Top { keys, n, by, desc } => {
                     (NodeKind::Top { input: current, keys: keys.clone(), n: *n, by: by.clone(), desc: *desc }, true)
                 }
-                Kind::Window { size, slide, time } => {
-                    (NodeKind::Window { input: current, size: *size, slide: *slide, time: *time }, updating)
+                Kind::Window { size, slide, time, replace } => {
+                    let kind =
+                        NodeKind::Window { input: current, size: *size, slide: *slide, time: *time, replace: *replace };
+                    (kind, updating)
                 }
                 Kind::Windowed { window, keys, op } => {
                     let kind =
@@ -190,6 +192,7 @@ fn mark_used_fields(plan: &mut Plan) {
                 }
             }
             NodeKind::Window { input, time, .. } => {
+                // (Overwritten window fields are not read, but the time is.)
                 let n = plan.nodes[*input].schema.len();
                 for (f, w) in out.iter().enumerate().take(n) {
                     if *w {

@@ -43,8 +43,9 @@ pub enum NodeKind {
     /// The records of a source that arrived behind its watermark (same schema as the source).
     Late { source: NodeId },
     /// Assigns each record to its tumbling or sliding windows (one copy per window), appending
-    /// `window_start` and `window_end`; `size == slide` for tumbling windows.
-    Window { input: NodeId, size: i64, slide: i64, time: TimeRef },
+    /// `window_start` and `window_end` (or overwriting them at `replace`, for windows over
+    /// windowed results); `size == slide` for tumbling windows.
+    Window { input: NodeId, size: i64, slide: i64, time: TimeRef, replace: Option<(usize, usize)> },
     /// A per-window `aggregate`, `distinct` or `top`: state per window and key, emitted once
     /// when the watermark passes the window's end, and then freed.
     Windowed { input: NodeId, window: WindowKind, keys: Vec<Expr>, op: WindowOp },
@@ -123,8 +124,10 @@ pub enum WindowKind {
     /// Tumbling or sliding windows already assigned by a `Window` node: the positions of
     /// `window_start` and `window_end`.
     Assigned { start: usize, end: usize },
-    /// Session windows per key, merged while records arrive less than `gap` ms apart.
-    Session { gap: i64, time: TimeRef },
+    /// Session windows per key, merged while records arrive less than `gap` ms apart. The
+    /// records of `distinct` and `top` get the session's bounds appended, or written at
+    /// `bounds` when they have window fields already.
+    Session { gap: i64, time: TimeRef, bounds: Option<(usize, usize)> },
 }
 
 /// How a join keeps its state.

@@ -36,6 +36,8 @@ impl Type {
     pub const TIMESTAMP: Type = Type::new(Base::Timestamp);
     pub const DURATION: Type = Type::new(Base::Duration);
     pub const NULL: Type = Type { base: Base::Null, nullable: true };
+    /// The element type of an empty list: it fits in a list of anything.
+    pub const NOTHING: Type = Type { base: Base::Null, nullable: false };
 
     pub fn list(elem: Type) -> Type {
         Type::new(Base::List(Box::new(elem)))

@@ -23,7 +23,7 @@ pub fn check_expr(e: &ast::Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> 
         ExprKind::Lit(v) => Some((Expr::Lit(v.clone()), type_of_value(v))),
         ExprKind::List(items) => {
             let mut exprs = Vec::new();
-            let mut elem = Type::NULL;
+            let mut elem = Type::NOTHING;
             let mut ok = true;
             for item in items {
                 let Some((x, t)) = check_expr(item, scope, diags) else {
@@ -369,7 +369,7 @@ pub fn type_of_value(v: &Value) -> Type {
         Value::Timestamp(_) => Type::TIMESTAMP,
         Value::Duration(_) => Type::DURATION,
         Value::List(items) => {
-            let elem = items.iter().fold(Type::NULL, |acc, v| acc.unify(&type_of_value(v)).unwrap_or(acc));
+            let elem = items.iter().fold(Type::NOTHING, |acc, v| acc.unify(&type_of_value(v)).unwrap_or(acc));
             Type::list(elem)
         }
     }

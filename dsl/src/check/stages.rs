@@ -39,6 +39,7 @@ pub enum Kind {
         size: i64,
         slide: i64,
         time: TimeRef,
+        replace: Option<(usize, usize)>,
     },
     /// A join with another stream.
     Join {

@@ -145,21 +145,15 @@ pub fn window(
             return Ok(None);
         }
     };
-    for name in ["window_start", "window_end"] {
-        if schema.index_of(name).is_some() {
-            cx.error(
-                Diagnostic::error(span, format!("the stream already has a field '{name}'"))
-                    .label("a window adds window_start and window_end")
-                    .help("rename it with `select` before the window"),
-            );
-            return Err(());
-        }
-    }
     let time = time_ref(&time, schema).ok_or(())?;
-    schema.fields.push(Field { name: "window_start".into(), ty: Type::TIMESTAMP });
-    schema.fields.push(Field { name: "window_end".into(), ty: Type::TIMESTAMP });
+    // Windows over windowed results (with window fields already) take their place.
+    let replace = window_fields(schema);
+    if replace.is_none() {
+        schema.fields.push(Field { name: "window_start".into(), ty: Type::TIMESTAMP });
+        schema.fields.push(Field { name: "window_end".into(), ty: Type::TIMESTAMP });
+    }
     flow.window = Some((Mark::Assigned { size, slide }, span));
-    Ok(Some(Kind::Window { size, slide, time }))
+    Ok(Some(Kind::Window { size, slide, time, replace }))
 }
 
 /// What the keyed stage computes, before windows are known.
@@ -172,7 +166,7 @@ pub enum Op {
 /// The per-window `aggregate`, `distinct` or `top` of a windowed stream; `schema` becomes its
 /// output schema.
 pub fn windowed(cx: &mut Checker, mark: &Mark, op: Op, span: Span, schema: &mut Schema) -> Option<Kind> {
-    let window_fields = [
+    let bound_fields = [
         Field { name: "window_start".into(), ty: Type::TIMESTAMP },
         Field { name: "window_end".into(), ty: Type::TIMESTAMP },
     ];
@@ -201,7 +195,7 @@ pub fn windowed(cx: &mut Checker, mark: &Mark, op: Op, span: Span, schema: &mut 
                 );
                 return None;
             };
-            WindowKind::Session { gap: *gap, time }
+            WindowKind::Session { gap: *gap, time, bounds: window_fields(schema) }
         }
     };
     // Window fields are keys already: a `group by window_start` adds nothing.
@@ -213,7 +207,7 @@ pub fn windowed(cx: &mut Checker, mark: &Mark, op: Op, span: Span, schema: &mut 
         Op::Aggregate { keys, aggs } => {
             let keys: Vec<(Expr, Field)> = keys.into_iter().filter(|(e, _)| !is_window_field(e)).collect();
             let mut fields: Vec<Field> = keys.iter().map(|(_, f)| f.clone()).collect();
-            fields.extend(window_fields.iter().cloned());
+            fields.extend(bound_fields.iter().cloned());
             fields.extend(aggs.iter().map(|(_, f)| f.clone()));
             *schema = Schema::new(fields);
             let keys = keys.into_iter().map(|(e, _)| e).collect();
@@ -226,8 +220,8 @@ pub fn windowed(cx: &mut Checker, mark: &Mark, op: Op, span: Span, schema: &mut 
         Op::Distinct { keys } => (keys, WindowOp::Distinct),
         Op::Top { keys, n, by, desc } => (keys, WindowOp::Top { n, by, desc }),
     };
-    if let WindowKind::Session { .. } = window {
-        schema.fields.extend(window_fields);
+    if let WindowKind::Session { bounds: None, .. } = window {
+        schema.fields.extend(bound_fields);
     }
     let (keys, op) = op;
     Some(Kind::Windowed { window, keys: keys.into_iter().filter(|e| !is_window_field(e)).collect(), op })
@@ -246,4 +240,10 @@ pub fn top_count(cx: &mut Checker, scope: &Scope, n: &ast::Expr) -> Option<usize
             None
         }
     }
+}
+
+/// The positions of `window_start` and `window_end` when the stream has both, as timestamps.
+fn window_fields(schema: &Schema) -> Option<(usize, usize)> {
+    let at = |name: &str| schema.index_of(name).filter(|i| schema.fields[*i].ty.base == Base::Timestamp);
+    Some((at("window_start")?, at("window_end")?))
 }

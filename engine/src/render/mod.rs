@@ -91,7 +91,9 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
             }
             NodeKind::Errors { source } => side[source].errors.clone(),
             NodeKind::Late { source } => side[source].late.clone(),
-            NodeKind::Window { input: i, size, slide, time } => window::assign(input(i), *size, *slide, *time),
+            NodeKind::Window { input: i, size, slide, time, replace } => {
+                window::assign(input(i), *size, *slide, *time, *replace)
+            }
             NodeKind::Windowed { input: i, window, keys, op } => window::render(input(i), *window, keys, op),
             NodeKind::Join { left, right, left_keys, right_keys, right_fields, outer, kind } => {
                 let spec = join::Spec { left_keys, right_keys, right_fields, outer: *outer, kind: *kind };

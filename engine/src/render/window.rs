@@ -28,8 +28,9 @@ fn event_time(time: TimeRef, row: &Row, carried: u64) -> Option<i64> {
     }
 }
 
-/// Appends `window_start` and `window_end` to each record, one copy per window it falls in.
-pub fn assign(input: Coll<'_>, size: i64, slide: i64, time: TimeRef) -> Coll<'_> {
+/// Appends `window_start` and `window_end` to each record (or writes them at `replace`), one
+/// copy per window it falls in.
+pub fn assign(input: Coll<'_>, size: i64, slide: i64, time: TimeRef, replace: Option<(usize, usize)>) -> Coll<'_> {
     input
         .inner
         .flat_map(move |(row, t, diff)| {
@@ -37,15 +38,26 @@ pub fn assign(input: Coll<'_>, size: i64, slide: i64, time: TimeRef) -> Coll<'_>
             if let Some(et) = event_time(time, &row, t) {
                 let mut start = et - et.rem_euclid(slide);
                 while start > et - size {
-                    let mut r = row.clone();
-                    r.extend([Value::Timestamp(start), Value::Timestamp(start + size)]);
-                    copies.push((r, t, diff));
+                    copies.push((with_bounds(row.clone(), start, start + size, replace), t, diff));
                     start -= slide;
                 }
             }
             copies
         })
         .as_collection()
+}
+
+/// A record with a window's bounds appended, or written at `at`.
+fn with_bounds(mut row: Row, start: i64, end: i64, at: Option<(usize, usize)>) -> Row {
+    let (s, e) = (Value::Timestamp(start), Value::Timestamp(end));
+    match at {
+        Some((i, j)) => {
+            row[i] = s;
+            row[j] = e;
+        }
+        None => row.extend([s, e]),
+    }
+    row
 }
 
 /// What one window keeps for one key.
@@ -146,14 +158,13 @@ impl Op {
         top.truncate(n);
     }
 
-    /// The output records of one window and key.
-    fn finish(&self, acc: Acc, key: Row, start: i64, end: i64, session: bool) -> Vec<Row> {
+    /// The output records of one window and key; records of sessions get their bounds
+    /// (appended, or written at `Some(at)`).
+    fn finish(&self, acc: Acc, key: Row, start: i64, end: i64, session: Option<Option<(usize, usize)>>) -> Vec<Row> {
         let bounds = [Value::Timestamp(start), Value::Timestamp(end)];
-        let with_bounds = |mut row: Row| {
-            if session {
-                row.extend(bounds.iter().cloned());
-            }
-            row
+        let with_bounds = |row: Row| match session {
+            Some(at) => with_bounds(row, start, end, at),
+            None => row,
         };
         match (&self.kind, acc) {
             (OpKind::Aggregate(states), Acc::Aggregate(a)) => {
@@ -244,14 +255,14 @@ pub fn render<'s>(input: Coll<'s>, window: WindowKind, keys: &[Expr], op: &Windo
                     let window = entry.remove();
                     let mut session = output.session(&window.cap);
                     for (key, acc) in window.groups {
-                        for row in op.finish(acc, key, window.start, e, false) {
+                        for row in op.finish(acc, key, window.start, e, None) {
                             session.give((row, *window.cap.time(), 1isize));
                         }
                     }
                 }
             }
         }),
-        WindowKind::Session { gap, time } => input.inner.unary_frontier(exchange, name, move |_cap, _info| {
+        WindowKind::Session { gap, time, bounds } => input.inner.unary_frontier(exchange, name, move |_cap, _info| {
             let mut sessions: HashMap<Row, Vec<Session>> = HashMap::new();
             move |(input, frontier), output| {
                 input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
@@ -295,7 +306,7 @@ pub fn render<'s>(input: Coll<'s>, window: WindowKind, keys: &[Expr], op: &Windo
                 for (key, s) in done {
                     let cap = s.cap.delayed(&result_time(s.end).max(*s.cap.time()));
                     let mut session = output.session(&cap);
-                    for row in op.finish(s.acc, key, s.start, s.end, true) {
+                    for row in op.finish(s.acc, key, s.start, s.end, Some(bounds)) {
                         session.give((row, *cap.time(), 1isize));
                     }
                 }
