@@ -48,6 +48,9 @@ fn title(node: &Node) -> &'static str {
         NodeKind::Join { outer: false, .. } => "join",
         NodeKind::Join { outer: true, .. } => "left join",
         NodeKind::Top { .. } => "top",
+        NodeKind::Iterate { .. } => "iterate",
+        NodeKind::Loop => "loop",
+        NodeKind::Outer { .. } => "outer",
         NodeKind::Map { .. } => "map",
         NodeKind::Unnest { .. } => "unnest",
         NodeKind::Aggregate { .. } => "aggregate",
@@ -183,6 +186,12 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
                 }
             });
         }
+        NodeKind::Iterate { max, body, result, .. } => {
+            lines.push(format!("until nothing changes, at most {max} rounds; the body, from its result:"));
+            body_lines(body, *result, "  ", &mut lines);
+        }
+        NodeKind::Loop => lines.push("the loop variable: the input, then the body's last result".into()),
+        NodeKind::Outer { node } => lines.push(format!("#{node}, entered into the loop")),
         NodeKind::Top { input, keys, n, by, desc } => {
             let schema = input_schema(input);
             let keys: Vec<String> = keys.iter().map(|k| k.show(schema).to_string()).collect();
@@ -210,5 +219,25 @@ fn time_name(time: crate::plan::TimeRef, schema: &crate::types::Schema) -> Strin
     match time {
         crate::plan::TimeRef::Field(f) => schema.fields.get(f).map_or(format!("#{f}"), |f| f.name.clone()),
         crate::plan::TimeRef::Arrival => "arrival time".into(),
+    }
+}
+
+/// An iterate body as an indented tree of its own nodes (`~id`).
+fn body_lines(body: &[Node], id: NodeId, indent: &str, lines: &mut Vec<String>) {
+    let node = &body[id];
+    let kind = if node.updating { "updating" } else { "append-only" };
+    lines.push(format!("{indent}└─ ~{id} {}  {kind}", title(node)));
+    let inner = format!("{indent}   ");
+    // Details name fields through the body's own schemas.
+    let plan = Plan { nodes: body.to_vec(), sinks: Vec::new(), streaming: false };
+    for line in details(node, &plan) {
+        lines.push(format!("{inner}{line}"));
+    }
+    lines.push(format!("{inner}schema {}", node.schema));
+    if let NodeKind::Outer { .. } = node.kind {
+        return;
+    }
+    for input in node.kind.inputs() {
+        body_lines(body, input, &inner, lines);
     }
 }

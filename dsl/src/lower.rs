@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 
-use crate::check::{Checked, Input, StageKind as Kind};
+use crate::check::{Checked, Input, StageKind as Kind, Stream};
 use crate::connectors::errors_schema;
 use crate::plan::{JoinKind, Node, NodeId, NodeKind, Plan, Sink, Step, TimeRef, WindowKind, WindowOp};
+use crate::types::Schema;
 
 /// Lowers a checked pipeline to a plan.
 pub fn lower(checked: &Checked) -> Plan {
-    let mut lowering = Lowering { checked, nodes: Vec::new(), memo: HashMap::new() };
+    let mut lowering = Lowering { checked, nodes: Vec::new(), memo: HashMap::new(), body: None };
     let sinks =
         checked.sinks.iter().map(|s| Sink { input: lowering.input(s.input), connector: s.connector.clone() }).collect();
     let streaming = checked.sources.iter().any(|s| !s.connector.bounded());
@@ -22,7 +23,12 @@ struct Lowering<'a> {
     checked: &'a Checked,
     nodes: Vec<Node>,
     memo: HashMap<Input, NodeId>,
+    /// When lowering an iterate body: the loop's schema, and the enclosing nodes it reads.
+    body: Option<(Schema, Enclosing)>,
 }
+
+/// The enclosing nodes an iterate body reads, with their schemas.
+type Enclosing = HashMap<Input, (NodeId, Schema)>;
 
 impl Lowering<'_> {
     fn push(&mut self, node: Node) -> NodeId {
@@ -34,7 +40,22 @@ impl Lowering<'_> {
         if let Some(id) = self.memo.get(&input) {
             return *id;
         }
+        if let Some((looped, outer)) = &self.body {
+            let node = match input {
+                Input::Loop => {
+                    Node { name: "loop".into(), kind: NodeKind::Loop, schema: looped.clone(), updating: true }
+                }
+                _ => {
+                    let (id, schema) = outer[&input].clone();
+                    Node { name: "outer".into(), kind: NodeKind::Outer { node: id }, schema, updating: true }
+                }
+            };
+            let id = self.push(node);
+            self.memo.insert(input, id);
+            return id;
+        }
         let id = match input {
+            Input::Loop => unreachable!("check: loop only inside iterate bodies"),
             Input::Source(s) => {
                 let source = &self.checked.sources[s];
                 let used = vec![false; source.schema.len()];
@@ -64,7 +85,10 @@ impl Lowering<'_> {
 
     fn stream(&mut self, i: usize) -> NodeId {
         let checked = self.checked;
-        let stream = &checked.streams[i];
+        self.stages(&checked.streams[i])
+    }
+
+    fn stages(&mut self, stream: &Stream) -> NodeId {
         let mut current = self.input(stream.input);
         // The id of a `Map` this stream created and may still extend.
         let mut open_map: Option<NodeId> = None;
@@ -118,6 +142,25 @@ impl Lowering<'_> {
                     };
                     let updating = *kind == JoinKind::Incremental || updating || self.nodes[right].updating;
                     (node, updating)
+                }
+                Kind::Iterate { max, body } => {
+                    // What the body reads from outside is lowered out here, and entered.
+                    let mut outer = HashMap::new();
+                    for input in reads(body) {
+                        if input != Input::Loop {
+                            let id = self.input(input);
+                            outer.insert(input, (id, self.nodes[id].schema.clone()));
+                        }
+                    }
+                    let looped = self.nodes[current].schema.clone();
+                    let mut inner = Lowering {
+                        checked: self.checked,
+                        nodes: Vec::new(),
+                        memo: HashMap::new(),
+                        body: Some((looped, outer)),
+                    };
+                    let result = inner.stages(body);
+                    (NodeKind::Iterate { input: current, max: *max, body: inner.nodes, result }, true)
                 }
                 Kind::Top { keys, n, by, desc } => {
                     (NodeKind::Top { input: current, keys: keys.clone(), n: *n, by: by.clone(), desc: *desc }, true)
@@ -183,6 +226,13 @@ fn mark_used_fields(plan: &mut Plan) {
                 }
             }
             NodeKind::Top { input, .. } => (0..plan.nodes[*input].schema.len()).for_each(|f| need(*input, f)),
+            // The loop's records and whatever its body reads from outside are kept whole.
+            NodeKind::Iterate { .. } => {
+                for i in node.kind.inputs() {
+                    (0..plan.nodes[i].schema.len()).for_each(|f| need(i, f));
+                }
+            }
+            NodeKind::Loop | NodeKind::Outer { .. } => {}
             NodeKind::Late { source } => {
                 // Late records are the source's own records.
                 for (f, w) in out.iter().enumerate() {
@@ -292,4 +342,17 @@ fn mark_used_fields(plan: &mut Plan) {
             }
         }
     }
+}
+
+/// The inputs a (body) stream reads: its input and what its stages union and join with.
+fn reads(stream: &Stream) -> Vec<Input> {
+    let mut inputs = vec![stream.input];
+    for stage in &stream.stages {
+        match &stage.kind {
+            Kind::Union(others) => inputs.extend(others.iter().copied()),
+            Kind::Join { other, .. } => inputs.push(*other),
+            _ => {}
+        }
+    }
+    inputs
 }

@@ -74,6 +74,14 @@ pub enum NodeKind {
     },
     /// The first `n` records by `by` per key, kept up to date as records come and go.
     Top { input: NodeId, keys: Vec<Expr>, n: usize, by: Expr, desc: bool },
+    /// `iterate (max N) { body }`: the body's nodes (with ids of their own) run on the loop
+    /// variable, which starts as `input` and becomes the body's `result` each round, until
+    /// nothing changes or `max` rounds have run.
+    Iterate { input: NodeId, max: u64, body: Vec<Node>, result: NodeId },
+    /// Inside an iterate body: the loop variable.
+    Loop,
+    /// Inside an iterate body: node `node` of the enclosing plan.
+    Outer { node: NodeId },
 }
 
 impl NodeKind {
@@ -90,6 +98,14 @@ impl NodeKind {
             NodeKind::Union { inputs } => inputs.clone(),
             NodeKind::Join { left, right, .. } => vec![*left, *right],
             NodeKind::Top { input, .. } => vec![*input],
+            // An iterate reads its input, and the enclosing nodes its body uses.
+            NodeKind::Iterate { input, body, .. } => std::iter::once(*input)
+                .chain(body.iter().filter_map(|n| match n.kind {
+                    NodeKind::Outer { node } => Some(node),
+                    _ => None,
+                }))
+                .collect(),
+            NodeKind::Loop | NodeKind::Outer { .. } => vec![],
         }
     }
 }

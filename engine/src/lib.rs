@@ -12,4 +12,4 @@ mod summary;
 pub use readers::Feed;
 pub use render::RustSink;
 pub use run::{run, Bindings, Error, RunConfig};
-pub use summary::{SinkSummary, SourceSummary, Summary};
+pub use summary::{IterateSummary, SinkSummary, SourceSummary, Summary};

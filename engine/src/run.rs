@@ -103,11 +103,19 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
     let (totals_tx, totals_rx) = std::sync::mpsc::channel();
     let totals_tx = Arc::new(Mutex::new(totals_tx));
     let worker_shared = Arc::clone(&shared);
-    let (n_sources, n_sinks) = (sources.len(), sinks.len());
+    let iterates: Vec<(String, u64)> = plan
+        .nodes
+        .iter()
+        .filter_map(|n| match n.kind {
+            NodeKind::Iterate { max, .. } => Some((n.name.clone(), max)),
+            _ => None,
+        })
+        .collect();
+    let (n_sources, n_sinks, n_iterates) = (sources.len(), sinks.len(), iterates.len());
     let guards = timely::execute::execute_from(builders, guard, WorkerConfig::default(), move |worker| {
         let shared = Arc::clone(&worker_shared);
         let plan = Arc::clone(&plan);
-        let counters = Rc::new(Counters::new(n_sources, n_sinks));
+        let counters = Rc::new(Counters::new(n_sources, n_sinks, n_iterates));
         worker.dataflow::<u64, _, _>(|scope| render::render(scope, &plan, &shared, &counters));
         while worker.step() {}
         // The counts of every worker meet at worker 0, through a second small dataflow.
@@ -128,11 +136,11 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
     if let Some(e) = shared.error() {
         return Err(Error::Runtime(e));
     }
-    let mut totals = vec![0u64; 3 * sources.len() + sinks.len()];
+    let mut totals = vec![0u64; 3 * sources.len() + sinks.len() + iterates.len()];
     for (_, snapshots) in totals_rx.extract() {
         for snapshot in snapshots {
             totals.iter_mut().zip(snapshot).for_each(|(t, n)| *t += n);
         }
     }
-    Ok(Summary::from_totals(sources, sinks, &totals))
+    Ok(Summary::from_totals(sources, sinks, iterates, &totals))
 }

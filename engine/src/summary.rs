@@ -14,21 +14,30 @@ pub struct Counters {
     pub late: Vec<Cell<u64>>,
     /// Per sink: records written.
     pub written: Vec<Cell<u64>>,
+    /// Per iterate: changes dropped because they came after its last round.
+    pub capped: Vec<Cell<u64>>,
 }
 
 impl Counters {
-    pub fn new(sources: usize, sinks: usize) -> Counters {
+    pub fn new(sources: usize, sinks: usize, iterates: usize) -> Counters {
         let zeros = |n: usize| (0..n).map(|_| Cell::new(0)).collect();
-        Counters { read: zeros(sources), rejected: zeros(sources), late: zeros(sources), written: zeros(sinks) }
+        Counters {
+            read: zeros(sources),
+            rejected: zeros(sources),
+            late: zeros(sources),
+            written: zeros(sinks),
+            capped: zeros(iterates),
+        }
     }
 
     pub fn add(counter: &Cell<u64>, n: u64) {
         counter.set(counter.get() + n);
     }
 
-    /// All counters in one vector: read, rejected, late, written.
+    /// All counters in one vector: read, rejected, late, written, capped.
     pub fn snapshot(&self) -> Vec<u64> {
-        self.read.iter().chain(&self.rejected).chain(&self.late).chain(&self.written).map(Cell::get).collect()
+        let all = self.read.iter().chain(&self.rejected).chain(&self.late).chain(&self.written).chain(&self.capped);
+        all.map(Cell::get).collect()
     }
 }
 
@@ -37,6 +46,17 @@ impl Counters {
 pub struct Summary {
     pub sources: Vec<SourceSummary>,
     pub sinks: Vec<SinkSummary>,
+    pub iterations: Vec<IterateSummary>,
+}
+
+/// How an `iterate` ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IterateSummary {
+    /// The stream the iterate belongs to.
+    pub stream: String,
+    pub max: u64,
+    /// Whether it stopped at `max` rounds (rather than at a fixed point).
+    pub capped: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -68,8 +88,14 @@ pub struct SinkSummary {
 
 impl Summary {
     /// Rebuilds a summary from the sum of `Counters::snapshot` vectors.
-    pub fn from_totals(sources: Vec<String>, sinks: Vec<(String, String)>, totals: &[u64]) -> Summary {
+    pub fn from_totals(
+        sources: Vec<String>,
+        sinks: Vec<(String, String)>,
+        iterates: Vec<(String, u64)>,
+        totals: &[u64],
+    ) -> Summary {
         let n = sources.len();
+        let m = sinks.len();
         let sources = sources
             .into_iter()
             .enumerate()
@@ -80,7 +106,12 @@ impl Summary {
             .enumerate()
             .map(|(i, (stream, target))| SinkSummary { stream, target, written: totals[3 * n + i] })
             .collect();
-        Summary { sources, sinks }
+        let iterations = iterates
+            .into_iter()
+            .enumerate()
+            .map(|(i, (stream, max))| IterateSummary { stream, max, capped: totals[3 * n + m + i] > 0 })
+            .collect();
+        Summary { sources, sinks, iterations }
     }
 
     pub fn source(&self, name: &str) -> Option<&SourceSummary> {
@@ -100,6 +131,12 @@ impl fmt::Display for Summary {
         }
         for s in &self.sinks {
             writeln!(f, "sink {} -> {}: written {}", s.stream, s.target, s.written)?;
+        }
+        for it in &self.iterations {
+            match it.capped {
+                true => writeln!(f, "iterate in {}: stopped after its maximum of {} rounds", it.stream, it.max)?,
+                false => writeln!(f, "iterate in {}: reached a fixed point", it.stream)?,
+            }
         }
         Ok(())
     }

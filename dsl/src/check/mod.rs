@@ -68,6 +68,8 @@ pub enum Input {
     Errors(usize),
     Late(usize),
     Stream(usize),
+    /// The loop variable, inside an iterate body.
+    Loop,
 }
 
 #[derive(Clone, Debug)]

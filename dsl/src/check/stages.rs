@@ -57,6 +57,11 @@ pub enum Kind {
         by: Expr,
         desc: bool,
     },
+    /// `iterate (max N) { body }`; the body reads `Input::Loop`.
+    Iterate {
+        max: u64,
+        body: Box<Stream>,
+    },
     /// A per-window aggregate, distinct or top.
     Windowed {
         window: WindowKind,
@@ -82,6 +87,8 @@ pub(super) struct StreamGraph<'a> {
     checked: Vec<Option<Stream>>,
     /// The inputs something reads.
     pub(super) used: HashSet<Input>,
+    /// Inside an iterate body: the loop variable's schema and flow.
+    looping: Option<(Schema, Flow)>,
 }
 
 impl<'a> StreamGraph<'a> {
@@ -105,6 +112,7 @@ impl<'a> StreamGraph<'a> {
             visit: vec![None; n],
             checked: vec![None; n],
             used: HashSet::new(),
+            looping: None,
         }
     }
 
@@ -156,14 +164,8 @@ impl<'a> StreamGraph<'a> {
         path.push(i);
         let decl = self.decls[i];
         // Check what the stream reads first, so its schema is known.
-        let mut deps = vec![&decl.pipe.input];
-        for stage in &decl.pipe.stages {
-            match &stage.kind {
-                StageKind::Union(others) => deps.extend(others.iter()),
-                StageKind::Join { other, .. } => deps.push(other),
-                _ => {}
-            }
-        }
+        let mut deps = Vec::new();
+        reads(&decl.pipe, &mut deps);
         for r in deps {
             if r.side.is_none() && !self.source_index.contains_key(&r.name.node) {
                 if let Some(j) = self.index_of(&r.name.node) {
@@ -178,10 +180,21 @@ impl<'a> StreamGraph<'a> {
         }
     }
 
-    /// Resolves `name`, `name.errors` or `name.late` to an input.
+    /// Resolves `name`, `name.errors`, `name.late` (or `loop`, in an iterate body) to an input.
     pub(super) fn resolve(&mut self, cx: &mut Checker, r: &ast::StreamRef) -> Option<Input> {
         let name = r.name.node.as_str();
         if self.failed.contains(name) {
+            return None;
+        }
+        if name == "loop" && r.side.is_none() {
+            if self.looping.is_some() {
+                return Some(Input::Loop);
+            }
+            cx.error(
+                Diagnostic::error(r.span, "'loop' is only defined inside `iterate { ... }`")
+                    .label("no loop here")
+                    .help("`loop` names the stream being iterated, inside the iterate's braces"),
+            );
             return None;
         }
         let input = match &r.side {
@@ -258,6 +271,7 @@ impl<'a> StreamGraph<'a> {
             Input::Source(s) | Input::Late(s) => Some(self.sources[s].schema.clone()),
             Input::Errors(_) => Some(errors_schema()),
             Input::Stream(j) => self.checked[j].as_ref().map(|s| s.schema.clone()),
+            Input::Loop => self.looping.as_ref().map(|(schema, _)| schema.clone()),
         }
     }
 
@@ -276,21 +290,28 @@ impl<'a> StreamGraph<'a> {
                 Flow { time, window: None, unbounded }
             }
             Input::Stream(j) => self.checked[j].as_ref().map(|s| s.flow.clone()).unwrap_or_default(),
+            Input::Loop => self.looping.as_ref().map(|(_, flow)| flow.clone()).unwrap_or_default(),
         }
     }
 
     fn pipe(&mut self, cx: &mut Checker, decl: &ast::StreamDecl) -> Option<Stream> {
-        let input = self.resolve(cx, &decl.pipe.input)?;
+        self.stages(cx, &decl.pipe, &decl.name.node)
+    }
+
+    /// Checks a pipe — its input and its stages — as a stream named `name`.
+    fn stages(&mut self, cx: &mut Checker, pipe: &ast::Pipe, name: &str) -> Option<Stream> {
+        let decl = pipe;
+        let input = self.resolve(cx, &decl.input)?;
         // A stream that failed to check has already been reported.
         let mut schema = self.schema_of(input)?;
         let mut flow = self.flow_of(input);
-        let stream_name = decl.pipe.input.name.node.clone();
+        let stream_name = decl.input.name.node.clone();
         let mut qualifiers = vec![stream_name.clone()];
         let mut stages = Vec::new();
         let mut group: Option<(Vec<Expr>, Vec<Field>, Span)> = None;
         let mut ok = true;
         let params = cx.scope_params();
-        for stage in &decl.pipe.stages {
+        for stage in &decl.stages {
             let functions = cx.options.functions.clone();
             let scope = Scope { schema: &schema, streams: &qualifiers, params: &params, functions: &functions };
             let keyed = matches!(stage.kind, StageKind::Aggregate(_) | StageKind::Distinct(_) | StageKind::Top { .. });
@@ -485,6 +506,14 @@ impl<'a> StreamGraph<'a> {
                     flow.time = Some(Time::Field("window_start".into()));
                     kind
                 }
+                StageKind::Window(_) if self.looping.is_some() => {
+                    cx.error(
+                        Diagnostic::error(stage.span, "windows cannot be used inside `iterate`")
+                            .label("not in a loop")
+                            .help("window the stream before or after the iterate"),
+                    );
+                    return None;
+                }
                 StageKind::Window(spec) => {
                     let sizes = window::sizes(cx, &scope, spec)?;
                     match window::window(cx, sizes, stage.span, &mut schema, &mut flow) {
@@ -553,19 +582,46 @@ impl<'a> StreamGraph<'a> {
                     let other = Other { input: other_input, name: &name, schema: &other_schema, flow: &other_flow };
                     let mut joined = schema.clone();
                     let kind = join::join(cx, &scope, spec, other, &mut joined, &mut flow)?;
+                    if self.looping.is_some() && !matches!(kind, Kind::Join { kind: JoinKind::Incremental, .. }) {
+                        cx.error(
+                            Diagnostic::error(
+                                stage.span,
+                                "only joins without time bounds can be used inside `iterate`",
+                            )
+                            .label("windowed or interval join in a loop"),
+                        );
+                        return None;
+                    }
                     schema = joined;
                     qualifiers.push(name);
                     kind
                 }
-                StageKind::Iterate { .. } => {
-                    let help = "iterate comes with a later version";
-                    cx.error(
-                        Diagnostic::error(stage.span, format!("'{}' is not supported yet", stage.kind.keyword()))
-                            .label("not in this version")
-                            .help(help),
-                    );
-                    // What follows would be checked against a schema this version cannot compute.
-                    return None;
+                StageKind::Iterate { max, body } => {
+                    let max = window::top_count(cx, &scope, max)? as u64;
+                    if self.looping.is_some() || flow.window.is_some() {
+                        cx.error(
+                            Diagnostic::error(stage.span, "an iterate cannot be inside another, nor follow a window")
+                                .label("not here"),
+                        );
+                        return None;
+                    }
+                    self.looping = Some((schema.clone(), Flow { time: None, window: None, unbounded: flow.unbounded }));
+                    let checked = self.stages(cx, body, name);
+                    self.looping = None;
+                    let body_stream = checked?;
+                    if let Err(why) = same_fields(&schema, &body_stream.schema) {
+                        cx.error(
+                            Diagnostic::error(
+                                body.span,
+                                format!("the loop's body must give records like its input: {why}"),
+                            )
+                            .label(format!("gives {}", body_stream.schema))
+                            .help(format!("the loop's records are {schema}; select the same fields in the same order")),
+                        );
+                        return None;
+                    }
+                    flow.time = flow.time.take().map(|_| Time::Arrival);
+                    Kind::Iterate { max, body: Box::new(body_stream) }
                 }
             };
             stages.push(Stage { kind, schema: schema.clone() });
@@ -578,7 +634,7 @@ impl<'a> StreamGraph<'a> {
             );
             ok = false;
         }
-        ok.then(|| Stream { name: decl.name.node.clone(), input, stages, schema, flow })
+        ok.then(|| Stream { name: name.to_string(), input, stages, schema, flow })
     }
 
     /// Warns about state that grows without end: an un-windowed keyed stage over an unbounded
@@ -684,4 +740,34 @@ fn union_schema(ours: &Schema, theirs: &Schema) -> Result<Schema, String> {
         fields.push(Field { name: a.name.clone(), ty });
     }
     Ok(Schema::new(fields))
+}
+
+/// The streams a pipe reads besides its stages' own: its input, what it unions and joins with,
+/// also inside iterate bodies.
+fn reads<'a>(pipe: &'a ast::Pipe, out: &mut Vec<&'a ast::StreamRef>) {
+    out.push(&pipe.input);
+    for stage in &pipe.stages {
+        match &stage.kind {
+            StageKind::Union(others) => out.extend(others.iter()),
+            StageKind::Join { other, .. } => out.push(other),
+            StageKind::Iterate { body, .. } => reads(body, out),
+            _ => {}
+        }
+    }
+}
+
+/// Whether two schemas have the same field names in the same order with fitting types.
+fn same_fields(want: &Schema, got: &Schema) -> Result<(), String> {
+    if want.len() != got.len() {
+        return Err(format!("{} fields where {} are expected", got.len(), want.len()));
+    }
+    for (w, g) in want.fields.iter().zip(&got.fields) {
+        if w.name != g.name {
+            return Err(format!("field '{}' where '{}' is expected", g.name, w.name));
+        }
+        if !g.ty.fits(&w.ty) {
+            return Err(format!("field '{}' is {} where {} is expected", g.name, g.ty, w.ty));
+        }
+    }
+    Ok(())
 }

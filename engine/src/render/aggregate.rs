@@ -12,9 +12,9 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 
-use super::Coll;
+use super::{Coll, Time};
 
-pub fn render<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg], input_updating: bool) -> Coll<'s> {
+pub fn render<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], aggs: &[Agg], input_updating: bool) -> Coll<'s, T> {
     let keys: Vec<Eval> = keys.iter().map(compile).collect();
     let states = States::new(aggs);
     let split = {
@@ -45,20 +45,20 @@ pub fn render<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg], input_updating: 
 
 /// Merges the records of each key on this worker, per time, and emits one partial state per
 /// key when the time is complete.
-fn combine_locally<'s>(
-    input: Coll<'s>,
+fn combine_locally<'s, T: Time>(
+    input: Coll<'s, T>,
     split: impl Fn(&Row) -> (Row, Row) + 'static,
     states: States,
-) -> differential_dataflow::VecCollection<'s, u64, (Row, Row), isize> {
+) -> differential_dataflow::VecCollection<'s, T, (Row, Row), isize> {
     input
         .inner
         .unary_frontier(Pipeline, "Combine", move |_cap, _info| {
-            let mut pending: HashMap<u64, (Capability<u64>, HashMap<Row, Row>)> = HashMap::new();
+            let mut pending: HashMap<T, (Capability<T>, HashMap<Row, Row>)> = HashMap::new();
             move |(input, frontier), output| {
-                input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
+                input.for_each(|cap, data: &mut Vec<(Row, T, isize)>| {
                     for (row, time, diff) in data.drain(..) {
                         let (_, groups) =
-                            pending.entry(time).or_insert_with(|| (cap.delayed(&time, 0), HashMap::new()));
+                            pending.entry(time.clone()).or_insert_with(|| (cap.delayed(&time, 0), HashMap::new()));
                         let (key, partial) = split(&row);
                         match groups.get_mut(&key) {
                             Some(acc) => states.merge(acc, &partial, diff),
@@ -70,12 +70,12 @@ fn combine_locally<'s>(
                         }
                     }
                 });
-                let mut done: Vec<u64> = pending.keys().copied().filter(|t| !frontier.less_equal(t)).collect();
-                done.sort_unstable();
+                let mut done: Vec<T> = pending.keys().filter(|t| !frontier.less_equal(t)).cloned().collect();
+                done.sort();
                 for time in done {
                     if let Some((cap, groups)) = pending.remove(&time) {
                         let mut session = output.session(&cap);
-                        session.give_iterator(groups.into_iter().map(|kv| (kv, time, 1isize)));
+                        session.give_iterator(groups.into_iter().map(|kv| (kv, time.clone(), 1isize)));
                     }
                 }
             }

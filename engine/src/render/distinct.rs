@@ -4,9 +4,9 @@ use eddy_dsl::eval::{compile, Eval};
 use eddy_dsl::plan::Expr;
 use eddy_dsl::Row;
 
-use super::Coll;
+use super::{Coll, Time};
 
-pub fn render<'s>(input: Coll<'s>, keys: &[Expr]) -> Coll<'s> {
+pub fn render<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr]) -> Coll<'s, T> {
     if keys.is_empty() {
         return input.distinct();
     }
@@ -24,7 +24,7 @@ pub fn render<'s>(input: Coll<'s>, keys: &[Expr]) -> Coll<'s> {
 
 /// `top N by EXPR [desc]` per key, kept up to date: the first `n` records by value (descending
 /// with `desc`), ties by record.
-pub fn top<'s>(input: Coll<'s>, keys: &[Expr], n: usize, by: &Expr, desc: bool) -> Coll<'s> {
+pub fn top<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], n: usize, by: &Expr, desc: bool) -> Coll<'s, T> {
     let keys: Vec<Eval> = keys.iter().map(compile).collect();
     let by = compile(by);
     input

@@ -12,7 +12,7 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 
-use super::Coll;
+use super::{Coll, Time};
 
 /// The compiled parts of a join.
 #[derive(Clone)]
@@ -23,6 +23,14 @@ struct Sides {
 }
 
 impl Sides {
+    fn new(spec: &Spec) -> Sides {
+        Sides {
+            left_keys: spec.left_keys.iter().map(compile).collect(),
+            right_keys: spec.right_keys.iter().map(compile).collect(),
+            right_fields: spec.right_fields.into(),
+        }
+    }
+
     /// The key of a row; `None` when a key is null (null matches nothing).
     fn key(keys: &[Eval], row: &Row) -> Option<Row> {
         let k: Row = keys.iter().map(|e| e(row)).collect();
@@ -48,13 +56,9 @@ pub struct Spec<'a> {
 }
 
 pub fn render<'s>(left: Coll<'s>, right: Coll<'s>, spec: Spec) -> Coll<'s> {
-    let sides = Sides {
-        left_keys: spec.left_keys.iter().map(compile).collect(),
-        right_keys: spec.right_keys.iter().map(compile).collect(),
-        right_fields: spec.right_fields.into(),
-    };
+    let sides = Sides::new(&spec);
     match spec.kind {
-        JoinKind::Incremental => incremental(left, right, sides, spec.outer),
+        JoinKind::Incremental => incremental(left, right, spec),
         JoinKind::Windowed { left_end, right_end } => {
             timed(left, right, sides, spec.outer, Timing::Window { left_end, right_end })
         }
@@ -64,7 +68,9 @@ pub fn render<'s>(left: Coll<'s>, right: Coll<'s>, spec: Spec) -> Coll<'s> {
     }
 }
 
-fn incremental<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool) -> Coll<'s> {
+/// The join without time bounds (differential's), at any time: also inside iterate bodies.
+pub fn incremental<'s, T: Time>(left: Coll<'s, T>, right: Coll<'s, T>, spec: Spec) -> Coll<'s, T> {
+    let (sides, outer) = (Sides::new(&spec), spec.outer);
     let (s1, s2, s3) = (sides.clone(), sides.clone(), sides.clone());
     let keyed_left = left.clone().flat_map(move |row| Sides::key(&s1.left_keys, &row).map(|k| (k, row)));
     let keyed_right = right.flat_map(move |row| {

@@ -4,7 +4,7 @@ use eddy_dsl::eval::{compile, Eval};
 use eddy_dsl::plan::{Expr, Step};
 use eddy_dsl::{Row, Value};
 
-use super::Coll;
+use super::{Coll, Time};
 
 enum Compiled {
     Filter(Eval),
@@ -13,7 +13,7 @@ enum Compiled {
 
 /// Applies the steps to each row in one pass: no intermediate streams, one allocation per
 /// projected row.
-pub fn map<'s>(input: Coll<'s>, steps: &[Step]) -> Coll<'s> {
+pub fn map<'s, T: Time>(input: Coll<'s, T>, steps: &[Step]) -> Coll<'s, T> {
     let steps: Vec<Compiled> = steps
         .iter()
         .map(|s| match s {
@@ -37,7 +37,7 @@ pub fn map<'s>(input: Coll<'s>, steps: &[Step]) -> Coll<'s> {
 }
 
 /// One row per element of the list (none for an empty or null list), the element appended.
-pub fn unnest<'s>(input: Coll<'s>, list: &Expr) -> Coll<'s> {
+pub fn unnest<'s, T: Time>(input: Coll<'s, T>, list: &Expr) -> Coll<'s, T> {
     let list = compile(list);
     input.flat_map(move |row: Row| {
         let items = match list(&row) {

@@ -3,6 +3,7 @@
 
 mod aggregate;
 mod distinct;
+mod iterate;
 mod join;
 mod map;
 mod sink;
@@ -14,8 +15,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use differential_dataflow::lattice::Lattice;
 use differential_dataflow::VecCollection;
-use eddy_dsl::plan::{NodeKind, Plan};
+use eddy_dsl::plan::{JoinKind, Node, NodeKind, Plan};
 use eddy_dsl::Row;
 use timely::dataflow::Scope;
 
@@ -24,9 +26,13 @@ use crate::summary::Counters;
 
 pub use sink::{RustSink, SinkTarget};
 
-/// Every stream is a differential collection of rows at `u64` times; append-only streams
-/// simply never retract.
-pub type Coll<'s> = VecCollection<'s, u64, Row, isize>;
+/// Every stream is a differential collection of rows at `u64` times (or, inside `iterate`,
+/// at times with a round counter); append-only streams simply never retract.
+pub type Coll<'s, T = u64> = VecCollection<'s, T, Row, isize>;
+
+/// The times the operators that also run inside `iterate` work with.
+pub trait Time: timely::progress::Timestamp + Lattice + std::hash::Hash {}
+impl<T: timely::progress::Timestamp + Lattice + std::hash::Hash> Time for T {}
 
 /// What the workers of one process share: sink targets, program feeds, the first error.
 pub struct Shared {
@@ -75,7 +81,7 @@ impl Shared {
 pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, counters: &Rc<Counters>) {
     let mut colls: Vec<Option<Coll<'s>>> = vec![None; plan.nodes.len()];
     let mut side: HashMap<usize, source::Outputs<'s>> = HashMap::new();
-    let mut source_index = 0;
+    let (mut source_index, mut iterate_index) = (0, 0);
     for (id, node) in plan.nodes.iter().enumerate() {
         let input = |i: &usize| colls[*i].clone().expect("plan: inputs come before their consumers");
         let coll = match &node.kind {
@@ -99,18 +105,13 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
                 let spec = join::Spec { left_keys, right_keys, right_fields, outer: *outer, kind: *kind };
                 join::render(input(left), input(right), spec)
             }
-            NodeKind::Top { input: i, keys, n, by, desc } => distinct::top(input(i), keys, *n, by, *desc),
-            NodeKind::Map { input: i, steps } => map::map(input(i), steps),
-            NodeKind::Unnest { input: i, list } => map::unnest(input(i), list),
-            NodeKind::Aggregate { input: i, keys, aggs } => {
-                aggregate::render(input(i), keys, aggs, plan.nodes[*i].updating)
+            NodeKind::Iterate { input: i, max, body, result } => {
+                let outer: HashMap<usize, Coll<'s>> = node.kind.inputs().iter().map(|o| (*o, input(o))).collect();
+                iterate_index += 1;
+                iterate::render(input(i), body, *result, *max, outer, counters, iterate_index - 1)
             }
-            NodeKind::Distinct { input: i, keys } => distinct::render(input(i), keys),
-            NodeKind::Union { inputs } => {
-                let mut all = inputs.iter().map(input);
-                let first = all.next().expect("plan: a union has inputs");
-                all.fold(first, |acc, c| acc.concat(c))
-            }
+            NodeKind::Loop | NodeKind::Outer { .. } => unreachable!("plan: only in iterate bodies"),
+            kind => common(kind, &plan.nodes, &input).expect("render: every node kind is rendered"),
         };
         colls[id] = Some(coll);
     }
@@ -119,4 +120,26 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
         let node = &plan.nodes[s.input];
         sink::render(coll, index, node.updating, &plan.sink_schema(index), shared, counters);
     }
+}
+
+/// The operators that work at any time: in the dataflow, and inside iterate bodies (joins
+/// without time bounds only). `None` for the others.
+fn common<'s, T: Time>(kind: &NodeKind, nodes: &[Node], input: &dyn Fn(&usize) -> Coll<'s, T>) -> Option<Coll<'s, T>> {
+    Some(match kind {
+        NodeKind::Map { input: i, steps } => map::map(input(i), steps),
+        NodeKind::Unnest { input: i, list } => map::unnest(input(i), list),
+        NodeKind::Aggregate { input: i, keys, aggs } => aggregate::render(input(i), keys, aggs, nodes[*i].updating),
+        NodeKind::Distinct { input: i, keys } => distinct::render(input(i), keys),
+        NodeKind::Top { input: i, keys, n, by, desc } => distinct::top(input(i), keys, *n, by, *desc),
+        NodeKind::Union { inputs } => {
+            let mut all = inputs.iter().map(input);
+            let first = all.next()?;
+            all.fold(first, |acc, c| acc.concat(c))
+        }
+        NodeKind::Join { left, right, left_keys, right_keys, right_fields, outer, kind: JoinKind::Incremental } => {
+            let spec = join::Spec { left_keys, right_keys, right_fields, outer: *outer, kind: JoinKind::Incremental };
+            join::incremental(input(left), input(right), spec)
+        }
+        _ => return None,
+    })
 }
