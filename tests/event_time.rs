@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -69,34 +67,10 @@ fn a_file_and_a_stream_of_the_same_events_give_the_same_windows() {
     }
 }
 
-/// Starts `eddy run p.eddy ARGS` in `dir` with piped stdin and stdout; stdout lines arrive on
-/// the returned channel as they are written.
-fn spawn(dir: &std::path::Path, args: &[&str]) -> (Child, Receiver<String>) {
-    let mut child = Command::new(eddy_bin())
-        .arg("run")
-        .arg("p.eddy")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
-
-fn interrupt(child: &Child) {
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
+fn spawn(dir: &std::path::Path, args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut all = vec!["run", "p.eddy"];
+    all.extend_from_slice(args);
+    spawn_lines(dir, &all)
 }
 
 fn now_ms() -> i64 {

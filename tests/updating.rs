@@ -5,32 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::io::Write;
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use common::*;
-
-fn spawn(dir: &std::path::Path) -> (Child, Receiver<String>) {
-    let mut child = Command::new(eddy_bin())
-        .args(["run", "p.eddy", "--workers", "2"])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
 
 /// The next `n` lines, sorted (changes of one moment come in no particular order).
 fn next(lines: &Receiver<String>, n: usize) -> Vec<String> {
@@ -63,7 +42,7 @@ fn left_joins_and_aggregates_retract_what_changed() {
          sink people -> stdout(format: \"csv\", header: false)\n",
     )
     .unwrap();
-    let (child, lines) = spawn(dir.path());
+    let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", "2"]);
 
     // A person without auctions: alone, with a null auction; the count is 1.
     append(&persons, r#"{"id":1,"name":"ada"}"#);
@@ -81,8 +60,7 @@ fn left_joins_and_aggregates_retract_what_changed() {
 
     // Nothing else was written.
     assert!(lines.recv_timeout(Duration::from_millis(500)).is_err());
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

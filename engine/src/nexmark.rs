@@ -21,7 +21,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use eddy_dsl::{Field, Row, Schema, Type, Value};
+use eddy_dsl::{Row, Schema, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::format::{Encoder, Format};
@@ -89,41 +89,8 @@ impl Kind {
 
 /// The schema of a kind's rows.
 pub fn schema(kind: Kind) -> Schema {
-    let f = |name: &str, ty: Type| Field { name: name.into(), ty };
-    let extra = || f("extra", Type::STRING.nullable());
-    Schema::new(match kind {
-        Kind::Person => vec![
-            f("id", Type::INT),
-            f("name", Type::STRING),
-            f("email_address", Type::STRING),
-            f("credit_card", Type::STRING),
-            f("city", Type::STRING),
-            f("state", Type::STRING),
-            f("date_time", Type::TIMESTAMP),
-            extra(),
-        ],
-        Kind::Auction => vec![
-            f("id", Type::INT),
-            f("item_name", Type::STRING),
-            f("description", Type::STRING),
-            f("initial_bid", Type::INT),
-            f("reserve", Type::INT),
-            f("date_time", Type::TIMESTAMP),
-            f("expires", Type::TIMESTAMP),
-            f("seller", Type::INT),
-            f("category", Type::INT),
-            extra(),
-        ],
-        Kind::Bid => vec![
-            f("auction", Type::INT),
-            f("bidder", Type::INT),
-            f("price", Type::INT),
-            f("channel", Type::STRING),
-            f("url", Type::STRING),
-            f("date_time", Type::TIMESTAMP),
-            extra(),
-        ],
-    })
+    // The checker knows the generator's schemas too: one definition, in the language crate.
+    eddy_dsl::connectors::nexmark_schema(kind.name()).unwrap_or_default()
 }
 
 /// The number of events of `kind` among events `0..i`.

@@ -88,3 +88,34 @@ pub fn copy_dir(from: &Path, to: &Path) {
 /// The worker and process settings every engine test runs with: results must not depend on them.
 pub const PARALLELISM: &[&[&str]] =
     &[&["--workers", "1"], &["--workers", "4"], &["--local-cluster", "2", "--workers", "2"]];
+
+/// Starts `eddy ARGS` in `dir` with piped stdin, stdout and stderr; stdout lines arrive on the
+/// returned channel as they are written (for streams, which do not end by themselves).
+pub fn spawn_lines(dir: &Path, args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = Command::new(eddy_bin())
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("eddy starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Sends SIGINT to a child, as Ctrl-C does.
+pub fn interrupt(child: &std::process::Child) {
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success());
+}
