@@ -168,3 +168,45 @@ fn a_followed_file_is_read_as_it_grows() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("source ev: read 3, accepted 3, rejected 0, late 0"), "{}", stderr(&out));
 }
+
+#[test]
+fn eddy_test_feeds_lines_and_records_moves_the_watermark_and_checks_late_and_errors() {
+    let dir = temp_dir();
+    let pipeline = r#"
+schema E { k: string, v: int, t: timestamp }
+source ev: E = file("absent.jsonl") watermark t - 5s
+stream per10 = ev | window tumbling(10s) | aggregate { n: count(), s: sum(v) }
+sink per10 -> stdout()
+
+test "lines, records, an advance, late and bad records" {
+  given ev = [
+    "{\"k\": \"a\", \"v\": 2, \"t\": \"2024-01-01T00:00:01Z\"}",
+    "{\"k\": \"a\", \"v\": \"two\", \"t\": 1}",
+    { k: "b", v: 3, t: @2024-01-01T00:00:02Z },
+  ]
+  advance ev to @2024-01-01T00:00:30Z
+  given ev = [ { k: "c", v: 4, t: @2024-01-01T00:00:09Z }, { k: "d", v: 5, t: @2024-01-01T00:00:31Z } ]
+  expect per10 = [
+    { window_start: @2024-01-01T00:00:00Z, window_end: @2024-01-01T00:00:10Z, n: 2, s: 5 },
+    { window_start: @2024-01-01T00:00:30Z, window_end: @2024-01-01T00:00:40Z, n: 1, s: 5 },
+  ]
+  expect ev.late = [ { k: "c", v: 4, t: @2024-01-01T00:00:09Z } ]
+  expect ev.errors = [
+    { raw: "{\"k\": \"a\", \"v\": \"two\", \"t\": 1}", error: "field 'v': expected int, found string \"two\"", source: "ev", position: "test:2" },
+  ]
+}
+"#;
+    std::fs::write(dir.path().join("p.eddy"), pipeline).unwrap();
+    for workers in ["1", "3"] {
+        let out = eddy(dir.path(), &["test", "p.eddy", "--workers", workers]);
+        assert_ok(&out);
+        assert!(stdout(&out).contains("1 passed, 0 failed"), "{}", stdout(&out));
+    }
+    // A wrong expectation fails, and says what differs.
+    std::fs::write(dir.path().join("p.eddy"), pipeline.replace("n: 2, s: 5", "n: 2, s: 6")).unwrap();
+    let out = eddy(dir.path(), &["test", "p.eddy"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = stdout(&out);
+    assert!(report.contains("- {\"window_start\":\"2024-01-01T00:00:00.000Z\",\"window_end\":\"2024-01-01T00:00:10.000Z\",\"n\":2,\"s\":6}"), "{report}");
+    assert!(report.contains("+ {\"window_start\":\"2024-01-01T00:00:00.000Z\",\"window_end\":\"2024-01-01T00:00:10.000Z\",\"n\":2,\"s\":5}"), "{report}");
+}

@@ -395,6 +395,11 @@ impl<'a> fmt::Display for ShowExpr<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum FeedItem {
     Row(Row),
+    /// A line of text, decoded like the source's input (so it can fail, to `.errors`).
+    Raw {
+        line: String,
+        format: Format,
+    },
     /// The source's watermark moves to this time (ms): later records behind it are late.
     Advance(i64),
 }

@@ -450,6 +450,16 @@ impl RustReader {
         RustReader { feed, source: source.to_string(), schema: schema.clone(), count: 0, advance: None }
     }
 
+    /// A line of text given by a test, decoded like the source's input.
+    fn decode(&mut self, line: &[u8], format: &Format, ok: &mut Vec<Row>, err: &mut Vec<Row>) {
+        self.count += 1;
+        let used = vec![true; self.schema.len()];
+        let mut lines = LineDecoder::new(&self.source, "test", format, &self.schema, &used);
+        if let Some(e) = lines.decode(line, ok) {
+            lines.reject(line, e, self.count, err);
+        }
+    }
+
     fn accept(&mut self, row: Row, ok: &mut Vec<Row>, err: &mut Vec<Row>) {
         self.count += 1;
         match conform(&self.schema, row) {
@@ -485,6 +495,7 @@ impl Reader for RustReader {
                 for _ in 0..max {
                     match items.pop_front() {
                         Some(FeedItem::Row(row)) => self.accept(row, ok, err),
+                        Some(FeedItem::Raw { line, format }) => self.decode(line.as_bytes(), &format, ok, err),
                         // The batch ends here, so the records before and after the move are
                         // judged against the right watermark.
                         Some(FeedItem::Advance(t)) => {

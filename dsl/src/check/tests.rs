@@ -7,7 +7,7 @@ use super::Checker;
 use crate::ast::{self, ExprKind, TestStep};
 use crate::diag::{suggest, Diagnostic};
 use crate::functions::Functions;
-use crate::plan::{Expr, FeedItem};
+use crate::plan::{Expr, FeedItem, Format, SourceConnector};
 use crate::span::Span;
 use crate::types::{Base, Schema};
 use crate::value::{Row, Value};
@@ -44,11 +44,29 @@ impl Checker<'_> {
                         ok = false;
                         continue;
                     };
-                    let Some(rows) = self.records(records, &schema) else {
-                        ok = false;
+                    let format = match graph.source(&name).map(|s| &s.connector) {
+                        Some(SourceConnector::File { format, .. } | SourceConnector::Stdin { format }) => {
+                            format.clone()
+                        }
+                        _ => Format::Jsonl,
+                    };
+                    // A string is a line of input as the source reads it; a record is decoded already.
+                    let ExprKind::List(items) = &records.kind else {
+                        ok &= self.records(records, &schema).is_some();
                         continue;
                     };
-                    feed(&mut case, &name).extend(rows.into_iter().map(FeedItem::Row));
+                    for item in items {
+                        let step = match &item.kind {
+                            ExprKind::Lit(Value::Str(line)) => {
+                                Some(FeedItem::Raw { line: line.to_string(), format: format.clone() })
+                            }
+                            _ => self.record(item, &schema).map(FeedItem::Row),
+                        };
+                        match step {
+                            Some(step) => feed(&mut case, &name).push(step),
+                            None => ok = false,
+                        }
+                    }
                 }
                 TestStep::Advance(r, time) => {
                     let Some((name, _, watermarked)) = self.test_source(r, graph) else {
