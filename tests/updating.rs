@@ -64,3 +64,55 @@ fn left_joins_and_aggregates_retract_what_changed() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn aggregates_over_a_changing_top_follow_its_retractions() {
+    let dir = temp_dir();
+    let bids = dir.path().join("bids.jsonl");
+    std::fs::write(&bids, "").unwrap();
+    std::fs::write(
+        dir.path().join("p.eddy"),
+        "schema B { seller: int, price: int }\nsource bids: B = file(\"bids.jsonl\", follow: true)\n\
+         stream best = bids | group by seller | top 1 by price desc\n\
+         stream stats = best | aggregate { lo: min(price), hi: max(price), mean: avg(price), sellers: count_distinct(seller) }\n\
+         sink stats -> stdout(format: \"csv\", header: false)\n",
+    )
+    .unwrap();
+    let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", "2"]);
+    append(&bids, r#"{"seller":1,"price":10}"#);
+    assert_eq!(next(&lines, 1), vec!["10,10,10.0,1,1"]);
+    append(&bids, r#"{"seller":2,"price":5}"#);
+    assert_eq!(next(&lines, 2), vec!["10,10,10.0,1,-1", "5,10,7.5,2,1"]);
+    // A higher bid replaces seller 1's best: min stays, max and mean move.
+    append(&bids, r#"{"seller":1,"price":20}"#);
+    assert_eq!(next(&lines, 2), vec!["5,10,7.5,2,-1", "5,20,12.5,2,1"]);
+    interrupt(&child);
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+}
+
+#[test]
+fn an_iteration_follows_new_input_in_a_stream() {
+    let dir = temp_dir();
+    let edges = dir.path().join("edges.jsonl");
+    std::fs::write(&edges, "").unwrap();
+    std::fs::write(dir.path().join("roots.jsonl"), "{\"node\":1}\n").unwrap();
+    std::fs::write(
+        dir.path().join("p.eddy"),
+        "schema E { src: int, dst: int }\nschema R { node: int }\n\
+         source edges: E = file(\"edges.jsonl\", follow: true)\nsource roots: R = file(\"roots.jsonl\")\n\
+         stream reach = roots | iterate (max 50) {\n  loop | join edges on node == src | select { node: dst } | union roots | distinct\n}\n\
+         sink reach -> stdout(format: \"csv\", header: false)\n",
+    )
+    .unwrap();
+    let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", "2"]);
+    assert_eq!(next(&lines, 1), vec!["1,1"]);
+    append(&edges, r#"{"src":1,"dst":2}"#);
+    assert_eq!(next(&lines, 1), vec!["2,1"]);
+    // An edge that reaches two new nodes at once, through one already known.
+    append(&edges, r#"{"src":3,"dst":4}"#);
+    std::thread::sleep(Duration::from_millis(200));
+    append(&edges, r#"{"src":2,"dst":3}"#);
+    assert_eq!(next(&lines, 2), vec!["3,1", "4,1"]);
+    interrupt(&child);
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+}
