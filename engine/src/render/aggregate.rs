@@ -10,23 +10,33 @@ use eddy_dsl::plan::{Agg, AggFunc, Expr};
 use eddy_dsl::{Row, Value};
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::{Capability, ToStream};
 
 use super::{Coll, Time};
 
 pub fn render<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], aggs: &[Agg], input_updating: bool) -> Coll<'s, T> {
+    let grouped = !keys.is_empty();
     let keys: Vec<Eval> = keys.iter().map(compile).collect();
     let states = States::new(aggs);
     let split = {
         let states = states.clone();
         move |row: &Row| -> (Row, Row) { (keys.iter().map(|k| k(row)).collect(), states.init(row)) }
     };
-    let partials = if input_updating {
+    let scope = input.inner.scope();
+    let mut partials = if input_updating {
         // Retractions must reach the group as they are: no local combining.
         input.map(move |row| split(&row))
     } else {
         combine_locally(input, split, states.clone())
     };
+    if !grouped {
+        // Without `group by` there is one group, even of no records (as in SQL: a count of 0):
+        // one empty state, added once by worker 0, adds nothing to the others.
+        let empty = if scope.index() == 0 { vec![(Row::new(), states.empty())] } else { Vec::new() };
+        let empty = empty.to_stream(scope).container::<Vec<_>>().map(|kv| (kv, T::minimum(), 1isize)).as_collection();
+        partials = partials.concat(empty);
+    }
     partials
         .reduce(move |_key, partials: &[(&Row, isize)], out: &mut Vec<(Row, isize)>| {
             let mut acc = states.empty();
