@@ -44,9 +44,12 @@ fn left_joins_and_aggregates_retract_what_changed() {
     .unwrap();
     let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", "2"]);
 
-    // A person without auctions: alone, with a null auction; the count is 1.
+    // Before anything arrives the count is 0, like SQL's count of nothing.
+    assert_eq!(next(&lines, 1), vec!["0,1"]);
+
+    // A person without auctions: alone, with a null auction; the count moves to 1.
     append(&persons, r#"{"id":1,"name":"ada"}"#);
-    assert_eq!(next(&lines, 2), vec!["1,1", "ada,,1"]);
+    assert_eq!(next(&lines, 3), vec!["0,-1", "1,1", "ada,,1"]);
 
     // Her auction arrives: the lone row is retracted, the joined one inserted.
     append(&auctions, r#"{"id":10,"seller":1}"#);
@@ -79,8 +82,10 @@ fn aggregates_over_a_changing_top_follow_its_retractions() {
     )
     .unwrap();
     let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", "2"]);
+    // The aggregate of nothing first: no minimum, no maximum, no mean, no seller.
+    assert_eq!(next(&lines, 1), vec![",,,0,1"]);
     append(&bids, r#"{"seller":1,"price":10}"#);
-    assert_eq!(next(&lines, 1), vec!["10,10,10.0,1,1"]);
+    assert_eq!(next(&lines, 2), vec![",,,0,-1", "10,10,10.0,1,1"]);
     append(&bids, r#"{"seller":2,"price":5}"#);
     assert_eq!(next(&lines, 2), vec!["10,10,10.0,1,-1", "5,10,7.5,2,1"]);
     // A higher bid replaces seller 1's best: min stays, max and mean move.

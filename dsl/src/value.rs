@@ -153,9 +153,7 @@ impl Value {
             Value::Str(s) => out.push_str(s),
             Value::Timestamp(t) => time::write_rfc3339(*t, out),
             Value::Duration(d) => time::write_duration(*d, out),
-            Value::Float(f) => {
-                let _ = write!(out, "{}", FloatText(f.get()));
-            }
+            Value::Float(f) => FloatText(f.get()).push(out),
             other => other.write_json(out),
         }
     }
@@ -163,6 +161,48 @@ impl Value {
 
 /// A float in its shortest exact form; NaN and infinities (not JSON numbers) as text.
 struct FloatText(f64);
+
+impl FloatText {
+    /// Appends the text: the same as `Display` (Rust's `{:?}` for finite floats), through
+    /// `ryu` where the two agree. Both write the shortest digits that read back to `x`, and
+    /// a `.0` on integral values; they differ
+    /// - in where exponents start: ryu writes plain decimals for 1e-5 <= |x| < 1e16, Rust
+    ///   for 1e-4 <= |x| < 1e16;
+    /// - on exact ties between two shortest candidates (ryu rounds half to even, Rust half
+    ///   up). A tie happens exactly when `x` has j binary fraction digits, so an exact
+    ///   decimal text with j fraction digits ending in 5, and the shortest text has j - 1.
+    ///
+    /// In both cases `{:?}` writes the text.
+    fn push(&self, out: &mut String) {
+        let x = self.0;
+        if x == 0.0 || (x.is_finite() && (1e-4..1e16).contains(&x.abs())) {
+            let mut buf = ryu::Buffer::new();
+            let text = buf.format_finite(x);
+            let fraction = match text.strip_suffix(".0") {
+                Some(_) => 1,
+                None => text.rfind('.').map_or(0, |dot| text.len() - dot - 1),
+            };
+            if fraction + 1 != fraction_bits(x) {
+                out.push_str(text);
+                return;
+            }
+        }
+        use std::fmt::Write;
+        let _ = write!(out, "{self}");
+    }
+}
+
+/// The number of binary digits after the point of a finite float (0 for integers).
+fn fraction_bits(x: f64) -> usize {
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i64;
+    let (mantissa, exp) =
+        if biased == 0 { (bits & ((1 << 52) - 1), -1074) } else { (bits & ((1 << 52) - 1) | (1 << 52), biased - 1075) };
+    if mantissa == 0 {
+        return 0;
+    }
+    (-(exp + i64::from(mantissa.trailing_zeros()))).max(0) as usize
+}
 
 impl fmt::Display for FloatText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -180,12 +220,11 @@ impl fmt::Display for FloatText {
 }
 
 fn write_float_json(x: f64, out: &mut String) {
-    use std::fmt::Write;
     if x.is_finite() {
-        let _ = write!(out, "{}", FloatText(x));
+        FloatText(x).push(out);
     } else {
         out.push('"');
-        let _ = write!(out, "{}", FloatText(x));
+        FloatText(x).push(out);
         out.push('"');
     }
 }
@@ -253,6 +292,85 @@ mod tests {
         assert_eq!(Value::float(f64::NAN), Value::float(-f64::NAN));
         assert!(Value::float(1.5) < Value::float(2.0));
         assert!(Value::float(f64::INFINITY) < Value::float(f64::NAN));
+    }
+
+    /// `FloatText::push` (ryu where it agrees) writes exactly what `{:?}` writes.
+    #[test]
+    fn float_text_is_rusts_debug_text() {
+        let check = |x: f64| {
+            let mut fast = String::new();
+            FloatText(x).push(&mut fast);
+            assert_eq!(fast, FloatText(x).to_string(), "{:#x}", x.to_bits());
+            if x.is_finite() {
+                assert_eq!(fast, format!("{x:?}"));
+            }
+        };
+        let mut specials = vec![
+            0.0,
+            -0.0,
+            0.1,
+            0.2,
+            0.3,
+            2.0,
+            -2.0,
+            1.5,
+            908.0,
+            227.0,
+            0.908,
+            1e21,
+            1e-7,
+            1e-5,
+            1.5e-5,
+            1e-4,
+            9.99e-5,
+            0.00011,
+            1e15,
+            1e16,
+            9999999999999998.0,
+            1e16 - 2.0,
+            1e17,
+            123456789012345680000.0,
+            1e300,
+            5e-324,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            f64::MIN,
+            f64::EPSILON,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            9007199254740993.0,
+            4503599627370496.5,
+            1.0 / 3.0,
+            2.0 / 3.0,
+            100.0,
+            1e-4 * 0.999_999_999_999_9,
+        ];
+        // Ties: the most fraction digits at each magnitude, where the shortest text drops one.
+        for bits in 0..=52 {
+            let base = 2f64.powi(52 - bits);
+            for k in 1..200u32 {
+                specials.push((base - f64::from(k)) + f64::from(k) / 2f64.powi(bits));
+                specials.push(base * 1.5 + f64::from(k) * 2f64.powi(-bits));
+            }
+        }
+        for i in 0..64 {
+            specials.push(2f64.powi(i));
+            specials.push(-(10f64.powi(i - 32)));
+            specials.push((i as f64) * 0.908);
+        }
+        for x in specials {
+            check(x);
+            check(-x);
+        }
+        // Random bit patterns (every exponent), and prices in euros as Q1 makes them.
+        let mut rng = 0x1234_5678_9abc_def0_u64;
+        for _ in 0..200_000 {
+            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            check(f64::from_bits(rng));
+            check((rng >> 40) as f64 * 0.908);
+            check((rng >> 11) as f64 / (1u64 << 53) as f64);
+        }
     }
 
     #[test]

@@ -117,7 +117,9 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
         let plan = Arc::clone(&plan);
         let counters = Rc::new(Counters::new(n_sources, n_sinks, n_iterates));
         worker.dataflow::<u64, _, _>(|scope| render::render(scope, &plan, &shared, &counters));
-        while worker.step() {}
+        // Idle workers park (until data, an activation or a timer wakes them) rather than spin:
+        // more workers than cores must not steal time from the busy ones.
+        while worker.step_or_park(None) {}
         // The counts of every worker meet at worker 0, through a second small dataflow.
         let mine = vec![counters.snapshot()];
         let tx = totals_tx.lock().map(|t| t.clone());
@@ -127,7 +129,7 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
                 gathered.capture_into(tx);
             }
         });
-        while worker.step() {}
+        while worker.step_or_park(None) {}
     })
     .map_err(Error::Startup)?;
     for result in guards.join() {

@@ -7,8 +7,10 @@ use super::window::{Flow, Mark, Time};
 use super::{Checker, Input};
 use crate::ast;
 use crate::diag::Diagnostic;
+use crate::functions::{Builtin, Function};
 use crate::plan::{Expr, JoinKind};
 use crate::span::Span;
+use crate::types::Base;
 use crate::types::{Field, Schema};
 use crate::value::Value;
 
@@ -57,6 +59,13 @@ pub fn join(
             ok = false;
             continue;
         }
+        // An int meets a float as a float: 1 == 1.0, as in comparisons.
+        let as_float = |x: Expr| Expr::Call { func: Function::Builtin(Builtin::Float), args: vec![x] };
+        let (lx, rx) = match (&lt.base, &rt.base) {
+            (Base::Int, Base::Float) => (as_float(lx), rx),
+            (Base::Float, Base::Int) => (lx, as_float(rx)),
+            _ => (lx, rx),
+        };
         left_keys.push(lx);
         right_keys.push(rx);
     }
@@ -105,7 +114,8 @@ pub fn join(
             };
             JoinKind::Windowed { left_end, right_end }
         }
-        (_, (None, None)) => JoinKind::Incremental,
+        // With one side windowed (or none), the window fields are plain fields.
+        (_, (None, None) | (Some(_), None) | (None, Some(_))) => JoinKind::Incremental,
         _ => {
             cx.error(
                 Diagnostic::error(

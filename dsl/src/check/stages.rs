@@ -496,7 +496,7 @@ impl<'a> StreamGraph<'a> {
                     Kind::Distinct { keys: exprs }
                 }
                 StageKind::Top { n, by, desc } if flow.window.is_some() => {
-                    let n = window::top_count(cx, &scope, n);
+                    let n = window::count(cx, &scope, n, "top");
                     let by = check_expr(by, &scope, &mut cx.diags);
                     let (Some(n), Some((by, _))) = (n, by) else { return None };
                     let keys = group.take().map(|(k, _, _)| k).unwrap_or_default();
@@ -562,7 +562,7 @@ impl<'a> StreamGraph<'a> {
                     Kind::Union(inputs)
                 }
                 StageKind::Top { n, by, desc } => {
-                    let n = window::top_count(cx, &scope, n);
+                    let n = window::count(cx, &scope, n, "top");
                     let by = check_expr(by, &scope, &mut cx.diags);
                     let (Some(n), Some((by, _))) = (n, by) else { return None };
                     let keys = group.take().map(|(k, _, _)| k).unwrap_or_default();
@@ -597,7 +597,7 @@ impl<'a> StreamGraph<'a> {
                     kind
                 }
                 StageKind::Iterate { max, body } => {
-                    let max = window::top_count(cx, &scope, max)? as u64;
+                    let max = window::count(cx, &scope, max, "iterate (max N)")? as u64;
                     if self.looping.is_some() || flow.window.is_some() {
                         cx.error(
                             Diagnostic::error(stage.span, "an iterate cannot be inside another, nor follow a window")

@@ -227,14 +227,15 @@ pub fn windowed(cx: &mut Checker, mark: &Mark, op: Op, span: Span, schema: &mut 
     Some(Kind::Windowed { window, keys: keys.into_iter().filter(|e| !is_window_field(e)).collect(), op })
 }
 
-/// `top N by EXPR`: the count, a constant positive int.
-pub fn top_count(cx: &mut Checker, scope: &Scope, n: &ast::Expr) -> Option<usize> {
+/// `top N by EXPR`, `iterate (max N)`: the count, a constant positive int.
+pub fn count(cx: &mut Checker, scope: &Scope, n: &ast::Expr, what: &str) -> Option<usize> {
     let (x, t) = check_expr(n, scope, &mut cx.diags)?;
     match x {
         Expr::Lit(Value::Int(n)) if n > 0 => Some(n as usize),
         _ => {
+            let found = if let Expr::Lit(v @ Value::Int(_)) = &x { v.to_string() } else { t.to_string() };
             cx.error(
-                Diagnostic::error(n.span, format!("top needs a constant positive count, found {t}"))
+                Diagnostic::error(n.span, format!("{what} needs a constant positive count, found {found}"))
                     .label("expected e.g. 3"),
             );
             None
