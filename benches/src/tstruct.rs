@@ -18,7 +18,9 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::{Filter, Map};
 use timely::dataflow::{Scope, StreamVec};
 
-use crate::baseline::{agg_add, chosen, euros, AggState, AuctionPrice, AGG_HEADER};
+use crate::baseline::{
+    agg_add, chosen, euros, parse_time, q5_line, AggState, AuctionPrice, AGG_HEADER, Q5_DELAY, Q5_HEADER, Q5_WINDOW,
+};
 use crate::workloads::Workload;
 use crate::BoxError;
 
@@ -54,6 +56,14 @@ struct Euros {
     date_time: String,
 }
 
+/// Q5's owned input row.
+#[derive(Clone, Serialize, Deserialize)]
+struct BidQ5 {
+    auction: i64,
+    price: i64,
+    date_time: String,
+}
+
 type Shared = Arc<Mutex<BufWriter<File>>>;
 type Errors = Arc<Mutex<Option<String>>>;
 
@@ -70,6 +80,9 @@ pub fn run(workload: Workload, workers: usize, data: &Path, out: &Path) -> Resul
     let mut file = BufWriter::with_capacity(1 << 16, File::create(&path)?);
     if workload == Workload::Agg {
         file.write_all(AGG_HEADER.as_bytes())?;
+    }
+    if workload == Workload::Q5 {
+        file.write_all(Q5_HEADER.as_bytes())?;
     }
     let shared: Shared = Arc::new(Mutex::new(file));
     let bids = data.join("bids.jsonl");
@@ -103,6 +116,15 @@ pub fn run(workload: Workload, workers: usize, data: &Path, out: &Path) -> Resul
                 let rows = file_source::<AuctionPrice>(scope, bids, errors, read2).filter(|b| chosen(b.auction));
                 sink(rows, sink_out, |b, out| {
                     let _ = writeln!(out, "{},{}", b.auction, b.price);
+                });
+            }
+            Workload::Q5 => {
+                let rows = q5_source(scope, bids, errors, read2);
+                let windows = q5_windows(rows);
+                sink(windows, sink_out, |(start, auction, agg), out| {
+                    let mut line = String::new();
+                    q5_line(&mut line, *start, *auction, *agg);
+                    out.extend_from_slice(line.as_bytes());
                 });
             }
             _ => {
@@ -198,6 +220,126 @@ fn file_source<'s, D: DeserializeOwned + 'static>(
         }
     })
     .container::<Vec<D>>()
+}
+
+/// Q5's source: this worker's bids as `(auction, price, event time)`, sent at the watermark
+/// (the latest event time minus the delay, per worker), late bids dropped.
+fn q5_source<'s>(
+    scope: Scope<'s, u64>,
+    path: PathBuf,
+    errors: Errors,
+    read: Rc<Cell<u64>>,
+) -> StreamVec<'s, u64, (i64, i64, i64)> {
+    let (index, peers) = (scope.index() as u64, scope.peers() as u64);
+    source(scope, "Q5Source", move |cap, info| {
+        let activator = scope.activator_for(info.address);
+        let report = move |e: String| fail(&errors, e);
+        let (mut reader, mut offset, end) = match open_range(&path, index, peers) {
+            Ok(r) => (Some(r.0), r.1, r.2),
+            Err(e) => {
+                report(e.to_string());
+                (None, 0, 0)
+            }
+        };
+        let mut cap = Some(cap);
+        let mut latest: Option<i64> = None;
+        let mut line = Vec::with_capacity(512);
+        let mut batch = Vec::with_capacity(BATCH);
+        move |output| {
+            let mut done = true;
+            if let (Some(c), Some(r)) = (cap.as_mut(), reader.as_mut()) {
+                done = false;
+                let mut lines = 0;
+                while lines < BATCH {
+                    if offset >= end {
+                        done = true;
+                        break;
+                    }
+                    line.clear();
+                    match r.read_until(b'\n', &mut line) {
+                        Ok(0) => {
+                            done = true;
+                            break;
+                        }
+                        Ok(n) => offset += n as u64,
+                        Err(e) => {
+                            report(e.to_string());
+                            done = true;
+                            break;
+                        }
+                    }
+                    let text = line.strip_suffix(b"\n").unwrap_or(&line);
+                    if text.is_empty() {
+                        continue;
+                    }
+                    lines += 1;
+                    let parsed = serde_json::from_slice::<BidQ5>(text)
+                        .map_err(|e| e.to_string())
+                        .and_then(|b| Ok((b.auction, b.price, parse_time(&b.date_time).map_err(|e| e.to_string())?)));
+                    match parsed {
+                        Ok((auction, price, t)) => {
+                            if latest.is_some_and(|l| t < l.saturating_sub(Q5_DELAY)) {
+                                continue; // late
+                            }
+                            latest = Some(latest.map_or(t, |l| l.max(t)));
+                            batch.push((auction, price, t));
+                        }
+                        Err(e) => {
+                            report(e);
+                            done = true;
+                            break;
+                        }
+                    }
+                }
+                read.set(read.get() + lines as u64);
+                output.session(&*c).give_container(&mut batch);
+                batch.clear();
+                let watermark = latest.map_or(0, |l| l.saturating_sub(Q5_DELAY).max(0) as u64);
+                if watermark > *c.time() {
+                    c.downgrade(&watermark);
+                }
+            }
+            if done {
+                cap = None;
+                reader = None;
+            } else {
+                activator.activate();
+            }
+        }
+    })
+    .container::<Vec<_>>()
+}
+
+/// Q5's windows: bids exchanged by auction, counted per window, and each window emitted (at
+/// its end) once the frontier passes its end.
+fn q5_windows<'s>(rows: StreamVec<'s, u64, (i64, i64, i64)>) -> StreamVec<'s, u64, (i64, i64, (i64, i64))> {
+    use std::collections::HashMap;
+    use timely::dataflow::operators::Capability;
+    let pact = Exchange::new(|(auction, _, _): &(i64, i64, i64)| *auction as u64);
+    rows.unary_frontier(pact, "Q5Windows", |_cap, _info| {
+        let mut windows: HashMap<u64, (Capability<u64>, AggState)> = HashMap::new();
+        move |(input, frontier), output| {
+            input.for_each(|cap, data| {
+                for (auction, price, t) in data.drain(..) {
+                    let end = (t.div_euclid(Q5_WINDOW) * Q5_WINDOW + Q5_WINDOW).max(0) as u64;
+                    let (_, state) = windows.entry(end).or_insert_with(|| {
+                        let at = cap.least().map_or(end, |t| end.max(*t));
+                        (cap.delayed(&at, 0), AggState::new())
+                    });
+                    agg_add(state, auction, 1, price);
+                }
+            });
+            let mut closed: Vec<u64> = windows.keys().copied().filter(|end| !frontier.less_than(end)).collect();
+            closed.sort_unstable();
+            for end in closed {
+                if let Some((cap, state)) = windows.remove(&end) {
+                    let start = end as i64 - Q5_WINDOW;
+                    output.session(&cap).give_iterator(state.into_iter().map(|(auction, agg)| (start, auction, agg)));
+                }
+            }
+        }
+    })
+    .container::<Vec<_>>()
 }
 
 /// The file from the first line starting in worker `index`'s byte range: (reader, offset, end).

@@ -68,11 +68,10 @@ impl Workload {
         }
     }
 
-    /// Why the engine cannot run this workload yet, if it cannot.
+    /// Why the harness cannot run this workload yet, if it cannot.
     pub fn unsupported(self) -> Option<&'static str> {
         match self {
-            Workload::Q3 => Some("not supported yet (joins)"),
-            Workload::Q5 | Workload::Q7 | Workload::Q8 => Some("not supported yet (windows)"),
+            Workload::Q3 | Workload::Q7 | Workload::Q8 => Some("not in the harness yet (no baselines)"),
             _ => None,
         }
     }
@@ -84,6 +83,7 @@ impl Workload {
             Workload::Q1 => "q1.jsonl",
             Workload::Q2 => "q2.csv",
             Workload::Agg => "agg.csv",
+            Workload::Q5 => "q5.csv",
             _ => "unsupported",
         }
     }
@@ -100,6 +100,7 @@ impl Workload {
             Workload::Q1 => include_str!("../../examples/nexmark/q1.eddy"),
             Workload::Q2 => include_str!("../../examples/nexmark/q2.eddy"),
             Workload::Agg => include_str!("../pipelines/agg.eddy"),
+            Workload::Q5 => include_str!("../../examples/nexmark/q5.eddy"),
             _ => "",
         }
     }

@@ -147,7 +147,6 @@ impl Value {
     /// Writes the value as plain text, as CSV cells and `string(x)` show it: strings
     /// unquoted, null as the empty string, lists as JSON.
     pub fn write_text(&self, out: &mut String) {
-        use std::fmt::Write;
         match self {
             Value::Null => {}
             Value::Str(s) => out.push_str(s),
@@ -179,7 +178,7 @@ impl FloatText {
             let mut buf = ryu::Buffer::new();
             let text = buf.format_finite(x);
             let fraction = match text.strip_suffix(".0") {
-                Some(_) => 1,
+                Some(_) => 0,
                 None => text.rfind('.').map_or(0, |dot| text.len() - dot - 1),
             };
             if fraction + 1 != fraction_bits(x) {

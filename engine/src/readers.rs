@@ -54,11 +54,13 @@ impl LineDecoder {
         }
     }
 
-    /// Decodes a line into `ok`, or returns why it cannot.
+    /// Decodes a line into `ok`, or returns why it cannot. The decoded row itself is pushed
+    /// (no copy); the next line decodes into a new one.
     fn decode(&mut self, line: &[u8], ok: &mut Vec<Row>) -> Option<String> {
         match self.decoder.decode(line, &mut self.row) {
             Ok(()) => {
-                ok.push(self.row.clone());
+                let n = self.row.len();
+                ok.push(std::mem::replace(&mut self.row, Vec::with_capacity(n)));
                 None
             }
             Err(e) => Some(e),

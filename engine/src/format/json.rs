@@ -16,7 +16,7 @@ use std::sync::Arc;
 use eddy_dsl::{Base, Row, Schema, Type, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{line_str, parse_duration_text, parse_timestamp_text, quote_snippet, reset_row, FieldInfo};
+use super::{line_str, parse_duration_text, parse_timestamp_text, quote_snippet, reset_row, DayCache, FieldInfo};
 
 pub(super) struct JsonDecoder {
     fields: Vec<FieldInfo>,
@@ -28,6 +28,8 @@ pub(super) struct JsonDecoder {
     /// The message of a type error, set by the visitors (serde errors carry no payload
     /// we could read back without formatting).
     err: Option<String>,
+    /// The day of the last RFC 3339 timestamp read by the fast path.
+    days: DayCache,
 }
 
 impl JsonDecoder {
@@ -35,10 +37,89 @@ impl JsonDecoder {
         let lookup = Lookup::new(&fields);
         let required = fields.iter().enumerate().filter(|(_, f)| !f.ty.nullable).map(|(i, _)| i).collect();
         let seen = vec![false; fields.len()];
-        JsonDecoder { fields, lookup, required, seen, err: None }
+        JsonDecoder { fields, lookup, required, seen, err: None, days: DayCache::default() }
     }
 
     pub(super) fn decode(&mut self, line: &[u8], row: &mut Row) -> Result<(), String> {
+        if self.decode_flat(line, row) {
+            return Ok(());
+        }
+        self.decode_serde(line, row)
+    }
+
+    /// The fast path for the common line: a flat object whose keys have no escapes, whose
+    /// values are strings without escapes, integers, `true`/`false`/`null`, or (for float
+    /// fields) numbers. Keys are compared at the cursor, unread values are checked by kind
+    /// as the serde path checks them, and nothing is built for them. Returns `false` for
+    /// anything else: a line it cannot decode, or any error; the serde path then decodes the
+    /// line again from the start, so that accepted rows and error messages are exactly those
+    /// of the serde path.
+    fn decode_flat(&mut self, line: &[u8], row: &mut Row) -> bool {
+        let b = line.strip_suffix(b"\r").unwrap_or(line);
+        if !b.is_ascii() && std::str::from_utf8(b).is_err() {
+            return false;
+        }
+        let mut c = Cursor { b, i: 0 };
+        c.ws();
+        if !c.eat(b'{') {
+            return false;
+        }
+        reset_row(row, self.fields.len());
+        self.seen.fill(false);
+        c.ws();
+        if !c.eat(b'}') {
+            let mut next = 0;
+            loop {
+                if !c.eat(b'"') {
+                    return false;
+                }
+                let Some(key) = c.string() else { return false };
+                c.ws();
+                if !c.eat(b':') {
+                    return false;
+                }
+                c.ws();
+                let ok = match self.lookup.find_bytes(key, &mut next) {
+                    Some(i) => {
+                        self.seen[i] = true;
+                        let field = &self.fields[i];
+                        if field.used {
+                            match c.value(&field.ty, &mut self.days) {
+                                Some(v) => {
+                                    row[i] = v;
+                                    true
+                                }
+                                None => false,
+                            }
+                        } else {
+                            c.kind(&field.ty)
+                        }
+                    }
+                    None => c.skip(),
+                };
+                if !ok {
+                    return false;
+                }
+                c.ws();
+                if c.eat(b',') {
+                    c.ws();
+                } else if c.eat(b'}') {
+                    break;
+                } else {
+                    return false;
+                }
+            }
+        }
+        c.ws();
+        if c.i != b.len() {
+            return false;
+        }
+        // A present non-nullable field is not null: `value` and `kind` reject null for it.
+        self.required.iter().all(|&i| self.seen[i])
+    }
+
+    /// The general path: serde_json with seeds, and every error message.
+    fn decode_serde(&mut self, line: &[u8], row: &mut Row) -> Result<(), String> {
         let text = line_str(line)?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         if text.trim_ascii().is_empty() {
@@ -60,6 +141,226 @@ impl JsonDecoder {
             }
         }
         Ok(())
+    }
+}
+
+/// The position of the first `"`, `\\` or control character at or after `from`, eight bytes
+/// at a time.
+#[inline]
+fn special(b: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // A byte is flagged if it is below 0x20, or is '"' or '\\' (then x ^ c has a zero byte).
+        // Flags can be wrong only above a true one, so the lowest flag is exact.
+        let q = x ^ (ONES * u64::from(b'"'));
+        let s = x ^ (ONES * u64::from(b'\\'));
+        let found =
+            ((x.wrapping_sub(ONES * 0x20) & !x) | (q.wrapping_sub(ONES) & !q) | (s.wrapping_sub(ONES) & !s)) & HIGH;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b.get(i..)?.iter().position(|&c| c < 0x20 || c == b'"' || c == b'\\').map(|k| i + k)
+}
+
+/// The fast path's position in a line. Every method returns `None`/`false` where the serde
+/// path might see anything but what the method accepts, so that the line goes to it.
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// Skips JSON whitespace.
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> bool {
+        if self.b.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// After an opening quote: the string's bytes, if it has neither escapes nor control
+    /// characters (which serde_json rejects); the cursor moves past the closing quote.
+    #[inline]
+    fn string(&mut self) -> Option<&'a [u8]> {
+        let start = self.i;
+        let end = special(self.b, start)?;
+        if self.b[end] != b'"' {
+            return None;
+        }
+        self.i = end + 1;
+        Some(&self.b[start..end])
+    }
+
+    /// An integer as serde_json reads one into an `i64` (`visit_i64` or `visit_u64` up to
+    /// `i64::MAX`): no leading zero, no fraction or exponent, not `-0` (a float to serde_json).
+    #[inline]
+    fn int(&mut self) -> Option<i64> {
+        let neg = self.eat(b'-');
+        let start = self.i;
+        let mut n: u64 = 0;
+        while let Some(&d) = self.b.get(self.i) {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            self.i += 1;
+        }
+        let digits = self.i - start;
+        if digits == 0
+            || (digits > 1 && self.b[start] == b'0')
+            || matches!(self.b.get(self.i), Some(b'.' | b'e' | b'E'))
+        {
+            return None;
+        }
+        if neg {
+            match n {
+                0 => None,
+                n if n <= 1 << 63 => Some((n as i64).wrapping_neg()),
+                _ => None,
+            }
+        } else {
+            i64::try_from(n).ok()
+        }
+    }
+
+    /// A number read as a float, by serde_json itself (the same digits give the same float).
+    fn float(&mut self) -> Option<f64> {
+        let rest = self.b.get(self.i..)?;
+        let n = rest.iter().take_while(|c| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')).count();
+        let x = serde_json::from_slice::<f64>(&rest[..n]).ok()?;
+        self.i += n;
+        Some(x)
+    }
+
+    /// A string's text, as `&str`.
+    #[inline]
+    fn str(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.string()?).ok()
+    }
+
+    /// `true`, `false` or `null` (`Some(None)`).
+    #[inline]
+    fn literal(&mut self) -> Option<Option<bool>> {
+        let rest = self.b.get(self.i..)?;
+        let (v, n) = if rest.starts_with(b"true") {
+            (Some(true), 4)
+        } else if rest.starts_with(b"false") {
+            (Some(false), 5)
+        } else if rest.starts_with(b"null") {
+            (None, 4)
+        } else {
+            return None;
+        };
+        self.i += n;
+        Some(v)
+    }
+
+    /// A used field's value, as `ValueSeed` builds it.
+    #[inline]
+    fn value(&mut self, ty: &Type, days: &mut DayCache) -> Option<Value> {
+        let first = *self.b.get(self.i)?;
+        match (&ty.base, first) {
+            (_, b't' | b'f' | b'n') => match (self.literal()?, &ty.base) {
+                (None, _) if ty.nullable => Some(Value::Null),
+                (Some(v), Base::Bool) => Some(Value::Bool(v)),
+                _ => None,
+            },
+            (Base::Int, _) => Some(Value::Int(self.int()?)),
+            (Base::String, b'"') => {
+                self.i += 1;
+                Some(Value::Str(Arc::from(self.str()?)))
+            }
+            (Base::Timestamp, b'"') => {
+                self.i += 1;
+                let s = self.string()?;
+                match days.rfc3339(s) {
+                    Some(t) => Some(Value::Timestamp(t)),
+                    None => parse_timestamp_text(std::str::from_utf8(s).ok()?).map(Value::Timestamp),
+                }
+            }
+            (Base::Timestamp, _) => Some(Value::Timestamp(self.int()?)),
+            (Base::Duration, b'"') => {
+                self.i += 1;
+                parse_duration_text(self.str()?).map(Value::Duration)
+            }
+            (Base::Duration, _) => Some(Value::Duration(self.int()?)),
+            (Base::Float, b'"') => {
+                self.i += 1;
+                match self.string()? {
+                    b"NaN" => Some(Value::float(f64::NAN)),
+                    b"Infinity" => Some(Value::float(f64::INFINITY)),
+                    b"-Infinity" => Some(Value::float(f64::NEG_INFINITY)),
+                    _ => None,
+                }
+            }
+            (Base::Float, b'-' | b'0'..=b'9') => {
+                let start = self.i;
+                match self.int() {
+                    Some(v) => Some(Value::float(v as f64)),
+                    None => {
+                        self.i = start;
+                        self.float().map(Value::float)
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// An unread field's value, checked by kind as `KindSeed` checks it, building nothing.
+    #[inline]
+    fn kind(&mut self, ty: &Type) -> bool {
+        let Some(&first) = self.b.get(self.i) else { return false };
+        match (&ty.base, first) {
+            (_, b't' | b'f' | b'n') => match self.literal() {
+                Some(None) => ty.nullable,
+                Some(Some(_)) => ty.base == Base::Bool,
+                None => false,
+            },
+            (Base::String | Base::Timestamp | Base::Duration, b'"') => {
+                self.i += 1;
+                self.string().is_some()
+            }
+            (Base::Int | Base::Timestamp | Base::Duration, _) => self.int().is_some(),
+            (Base::Float, b'"') => {
+                self.i += 1;
+                matches!(self.string(), Some(b"NaN" | b"Infinity" | b"-Infinity"))
+            }
+            (Base::Float, b'-' | b'0'..=b'9') => self.float().is_some(),
+            _ => false,
+        }
+    }
+
+    /// The value of a key outside the schema: a string, an integer or a literal (anything
+    /// else goes to the serde path, which checks its syntax).
+    #[inline]
+    fn skip(&mut self) -> bool {
+        match self.b.get(self.i) {
+            Some(b'"') => {
+                self.i += 1;
+                self.string().is_some()
+            }
+            Some(b'-' | b'0'..=b'9') => self.int().is_some(),
+            Some(_) => self.literal().is_some(),
+            None => false,
+        }
     }
 }
 
@@ -100,14 +401,28 @@ impl Lookup {
         Lookup { names, map }
     }
 
+    /// `find` for a key given as bytes (the fast path's keys, which have no escapes).
+    #[inline]
+    fn find_bytes(&self, key: &[u8], cursor: &mut usize) -> Option<usize> {
+        let i = match self.names.get(*cursor) {
+            Some(n) if same(n.as_bytes(), key) => *cursor,
+            _ => match &self.map {
+                Some(map) => *map.get(std::str::from_utf8(key).ok()?)?,
+                None => self.names.iter().position(|n| same(n.as_bytes(), key))?,
+            },
+        };
+        *cursor = i + 1;
+        Some(i)
+    }
+
     /// The index of `key`'s field, if the schema has it.
     #[inline]
     fn find(&self, key: &str, cursor: &mut usize) -> Option<usize> {
         let i = match self.names.get(*cursor) {
-            Some(n) if same(n, key) => *cursor,
+            Some(n) if same(n.as_bytes(), key.as_bytes()) => *cursor,
             _ => match &self.map {
                 Some(map) => *map.get(key)?,
-                None => self.names.iter().position(|n| same(n, key))?,
+                None => self.names.iter().position(|n| same(n.as_bytes(), key.as_bytes()))?,
             },
         };
         *cursor = i + 1;
@@ -117,8 +432,8 @@ impl Lookup {
 
 /// String equality without a `memcmp` call: keys are short.
 #[inline]
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Where a value sits, for messages: `price`, `tags[2]`.
@@ -800,6 +1115,122 @@ mod tests {
         for (line, want) in cases {
             assert_eq!(d.decode(line.as_bytes(), &mut row).unwrap_err(), want, "{line}");
         }
+    }
+
+    #[test]
+    fn special_bytes_are_found_eight_at_a_time() {
+        let mut rng = 7_u64;
+        let alphabet = [b'a', b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80, 0xc3, 0xff, b'!', b']', 0x00, b'#'];
+        for len in 0..40 {
+            for _ in 0..300 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                        let r = (rng >> 33) as usize;
+                        if r & 3 == 0 {
+                            alphabet[r / 4 % alphabet.len()]
+                        } else {
+                            b'a' + (r % 26) as u8
+                        }
+                    })
+                    .collect();
+                for from in 0..=len {
+                    let want =
+                        bytes[from..].iter().position(|&c| c < 0x20 || c == b'"' || c == b'\\').map(|k| from + k);
+                    assert_eq!(super::special(&bytes, from), want, "{bytes:?} from {from}");
+                }
+            }
+        }
+    }
+
+    /// The fast path accepts a line only if the serde path accepts it, with the same row.
+    #[test]
+    fn the_fast_path_agrees_with_serde() {
+        use super::super::field_infos;
+        use super::JsonDecoder;
+        let s = schema(&[
+            ("i", Type::INT),
+            ("f", Type::FLOAT),
+            ("s", Type::STRING),
+            ("t", Type::TIMESTAMP),
+            ("d", Type::DURATION),
+            ("b", Type::BOOL),
+            ("n", Type::INT.nullable()),
+            ("ns", Type::STRING.nullable()),
+        ]);
+        let keys = ["i", "f", "s", "t", "d", "b", "n", "ns", "zz", "i\\u0041"];
+        let values = [
+            "0",
+            "1",
+            "-0",
+            "01",
+            "-5",
+            "-",
+            "1x",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "18446744073709551616",
+            "1.5",
+            "1e3",
+            "-2.5E-3",
+            "1e400",
+            "1.",
+            r#""x""#,
+            r#""a\"b""#,
+            r#""é""#,
+            "\"\u{1}\"",
+            r#""2023-11-14T22:13:20.004Z""#,
+            r#""2023-11-15T00:00:00+02:00""#,
+            r#""2023-02-29T00:00:00Z""#,
+            r#""2024-05-01""#,
+            r#""garbage""#,
+            r#""10s""#,
+            r#""-250ms""#,
+            r#""NaN""#,
+            r#""-Infinity""#,
+            "null",
+            "true",
+            "false",
+            "nul",
+            "[1]",
+            "{}",
+            r#""""#,
+        ];
+        let mut rng = 0x5eed_u64;
+        let mut next = |n: usize| {
+            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (rng >> 33) as usize % n
+        };
+        let (mut fast_ok, mut serde_ok) = (0, 0);
+        for round in 0..30_000 {
+            let used: Vec<bool> = (0..8).map(|_| next(2) == 0).collect();
+            let mut d = JsonDecoder::new(field_infos(&s, &used));
+            let mut line = String::from(["{", " {", "{ "][next(3)]);
+            // Mostly good values in the schema's order, as writers do; sometimes anything.
+            let good = ["-5", "1.5", r#""x""#, r#""2023-11-14T22:13:20.004Z""#, "250", "true", "null", r#""é""#];
+            for k in 0..6 + next(5) {
+                if k > 0 {
+                    line.push_str([",", " , ", ",\t"][next(3)]);
+                }
+                let key = if next(8) == 0 { keys[next(keys.len())] } else { keys[k % 8] };
+                let value = if next(6) == 0 { values[next(values.len())] } else { good[k % 8] };
+                line.push_str(&format!("\"{key}\"{}{value}", [":", " : "][next(2)]));
+            }
+            line.push_str(["}", "} ", "}\r", "}x", "", "}}"][next(6).min(next(6))]);
+            let (mut a, mut b) = (Row::new(), Row::new());
+            let fast = d.decode_flat(line.as_bytes(), &mut a);
+            let slow = d.decode_serde(line.as_bytes(), &mut b);
+            if fast {
+                fast_ok += 1;
+                assert_eq!(slow, Ok(()), "round {round}: {line}");
+                assert_eq!(a, b, "round {round}: {line}");
+            }
+            serde_ok += usize::from(slow.is_ok());
+        }
+        // Both paths were exercised.
+        assert!(fast_ok > 1000 && serde_ok > fast_ok, "{fast_ok} {serde_ok}");
     }
 
     #[test]

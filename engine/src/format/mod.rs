@@ -203,42 +203,60 @@ fn parse_duration_text(text: &str) -> Option<i64> {
 /// 1 to 9 digits (truncated to milliseconds, as chrono does), then `Z` or `±HH:MM`. Anything
 /// else (including leap seconds) returns `None` and takes the general path.
 fn fast_rfc3339(s: &[u8]) -> Option<i64> {
-    fn num(s: &[u8]) -> Option<i64> {
-        let mut n = 0i64;
-        for &b in s {
-            if !b.is_ascii_digit() {
-                return None;
-            }
-            n = n * 10 + i64::from(b - b'0');
+    rfc3339_time(s, rfc3339_date(s)?)
+}
+
+fn digits(s: &[u8]) -> Option<i64> {
+    let mut n = 0i64;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
         }
-        Some(n)
+        n = n * 10 + i64::from(b - b'0');
     }
-    if s.len() < 20 || s[4] != b'-' || s[7] != b'-' || s[10] != b'T' || s[13] != b':' || s[16] != b':' {
+    Some(n)
+}
+
+/// The day (since 1970-01-01) of the `YYYY-MM-DD` that starts `s`, checked, if `s` is long
+/// enough to be RFC 3339 text.
+fn rfc3339_date(s: &[u8]) -> Option<i64> {
+    if s.len() < 20 || s[4] != b'-' || s[7] != b'-' {
         return None;
     }
-    let (y, mo, d) = (num(&s[0..4])?, num(&s[5..7])?, num(&s[8..10])?);
-    let (h, mi, sec) = (num(&s[11..13])?, num(&s[14..16])?, num(&s[17..19])?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 {
+    let (y, mo, d) = (digits(&s[0..4])?, digits(&s[5..7])?, digits(&s[8..10])?);
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d))
+}
+
+/// The rest of `fast_rfc3339` after the date (`s[10..]`), given the date's day.
+fn rfc3339_time(s: &[u8], days: i64) -> Option<i64> {
+    if s.len() < 20 || s[10] != b'T' || s[13] != b':' || s[16] != b':' {
+        return None;
+    }
+    let (h, mi, sec) = (digits(&s[11..13])?, digits(&s[14..16])?, digits(&s[17..19])?);
+    if h > 23 || mi > 59 || sec > 59 {
         return None;
     }
     let mut rest = &s[19..];
     let mut millis = 0;
     if let Some(frac) = rest.strip_prefix(b".") {
-        let digits = frac.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 || digits > 9 {
+        let n = frac.iter().take_while(|b| b.is_ascii_digit()).count();
+        if n == 0 || n > 9 {
             return None;
         }
         let mut scale = 100;
-        for &b in &frac[..digits.min(3)] {
+        for &b in &frac[..n.min(3)] {
             millis += i64::from(b - b'0') * scale;
             scale /= 10;
         }
-        rest = &frac[digits..];
+        rest = &frac[n..];
     }
     let offset_min = match rest {
         b"Z" => 0,
         [sign @ (b'+' | b'-'), oh @ .., b':', m1, m2] if oh.len() == 2 => {
-            let (oh, om) = (num(oh)?, num(&[*m1, *m2])?);
+            let (oh, om) = (digits(oh)?, digits(&[*m1, *m2])?);
             if oh > 23 || om > 59 {
                 return None;
             }
@@ -251,9 +269,33 @@ fn fast_rfc3339(s: &[u8]) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = days_from_civil(y, mo, d);
     let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
     Some(secs * 1000 + millis)
+}
+
+/// `fast_rfc3339` remembering the last date: consecutive events mostly share their day.
+#[derive(Default)]
+struct DayCache {
+    /// The last `YYYY-MM-DD` that was a valid date, and its day.
+    date: Option<([u8; 10], i64)>,
+}
+
+impl DayCache {
+    #[inline]
+    fn rfc3339(&mut self, s: &[u8]) -> Option<i64> {
+        let prefix = s.get(..10)?;
+        let days = match self.date {
+            Some((date, days)) if date == prefix => days,
+            _ => {
+                let days = rfc3339_date(s)?;
+                let mut date = [0u8; 10];
+                date.copy_from_slice(prefix);
+                self.date = Some((date, days));
+                days
+            }
+        };
+        rfc3339_time(s, days)
+    }
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {

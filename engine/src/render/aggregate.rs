@@ -17,6 +17,7 @@ use super::{Coll, Time};
 
 pub fn render<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], aggs: &[Agg], input_updating: bool) -> Coll<'s, T> {
     let grouped = !keys.is_empty();
+    let combine_keys: Vec<Eval> = keys.iter().map(compile).collect();
     let keys: Vec<Eval> = keys.iter().map(compile).collect();
     let states = States::new(aggs);
     let split = {
@@ -28,7 +29,7 @@ pub fn render<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], aggs: &[Agg], inpu
         // Retractions must reach the group as they are: no local combining.
         input.map(move |row| split(&row))
     } else {
-        combine_locally(input, split, states.clone())
+        combine_locally(input, combine_keys, states.clone())
     };
     if !grouped {
         // Without `group by` there is one group, even of no records (as in SQL: a count of 0):
@@ -53,29 +54,42 @@ pub fn render<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], aggs: &[Agg], inpu
         })
 }
 
+/// Groups on one worker: the key row to the partial state. foldhash (already a dependency
+/// of differential) hashes a short row of values several times faster than std's SipHash;
+/// its `RandomState` is seeded per map, which keeps some resistance to crafted keys.
+type Groups = HashMap<Row, Row, foldhash::fast::RandomState>;
+
 /// Merges the records of each key on this worker, per time, and emits one partial state per
-/// key when the time is complete.
+/// key when the time is complete. Each record's key is evaluated into a reused row and looked
+/// up by slice, and the record is added to its group's state in place: only a new group
+/// allocates.
 fn combine_locally<'s, T: Time>(
     input: Coll<'s, T>,
-    split: impl Fn(&Row) -> (Row, Row) + 'static,
+    keys: Vec<Eval>,
     states: States,
 ) -> differential_dataflow::VecCollection<'s, T, (Row, Row), isize> {
     input
         .inner
         .unary_frontier(Pipeline, "Combine", move |_cap, _info| {
-            let mut pending: HashMap<T, (Capability<T>, HashMap<Row, Row>)> = HashMap::new();
+            let mut pending: HashMap<T, (Capability<T>, Groups), foldhash::fast::RandomState> = HashMap::default();
+            let mut key: Row = Vec::with_capacity(keys.len());
             move |(input, frontier), output| {
                 input.for_each(|cap, data: &mut Vec<(Row, T, isize)>| {
                     for (row, time, diff) in data.drain(..) {
-                        let (_, groups) =
-                            pending.entry(time.clone()).or_insert_with(|| (cap.delayed(&time, 0), HashMap::new()));
-                        let (key, partial) = split(&row);
-                        match groups.get_mut(&key) {
-                            Some(acc) => states.merge(acc, &partial, diff),
+                        let (_, groups) = match pending.get_mut(&time) {
+                            Some(entry) => entry,
+                            None => pending
+                                .entry(time.clone())
+                                .or_insert_with(|| (cap.delayed(&time, 0), Groups::default())),
+                        };
+                        key.clear();
+                        key.extend(keys.iter().map(|k| k(&row)));
+                        match groups.get_mut(&key[..]) {
+                            Some(acc) => states.add(acc, &row, diff),
                             None => {
                                 let mut acc = states.empty();
-                                states.merge(&mut acc, &partial, diff);
-                                groups.insert(key, acc);
+                                states.add(&mut acc, &row, diff);
+                                groups.insert(std::mem::replace(&mut key, Vec::with_capacity(keys.len())), acc);
                             }
                         }
                     }
@@ -125,77 +139,42 @@ impl States {
 
     /// The state of one record.
     pub(super) fn init(&self, row: &Row) -> Row {
-        let mut state = Vec::new();
+        let mut state = Vec::with_capacity(self.funcs.len());
         for (f, arg) in self.funcs.iter().zip(self.args.iter()) {
-            let v = arg.as_ref().map(|a| a(row));
-            match (f, v) {
-                (AggFunc::Count, None) => state.push(Value::Int(1)),
-                (AggFunc::Count, Some(v)) => state.push(Value::Int(i64::from(!v.is_null()))),
-                (AggFunc::Avg, Some(v)) if !v.is_null() => {
-                    state.extend([float_sum(v.as_float().unwrap_or(0.0)), Value::Int(1)])
-                }
-                (AggFunc::Sum, Some(Value::Float(x))) => state.push(float_sum(x.get())),
-                (AggFunc::Avg, _) => state.extend([Value::Null, Value::Int(0)]),
-                (AggFunc::CountDistinct | AggFunc::Collect, Some(v)) if !v.is_null() => {
-                    state.push(Value::List(vec![v].into()))
-                }
-                (AggFunc::CountDistinct | AggFunc::Collect, _) => state.push(Value::List(Vec::new().into())),
-                (_, v) => state.push(v.unwrap_or(Value::Null)),
-            }
+            let (p, p2) = init_slot(*f, arg.as_ref().map(|a| a(row)));
+            state.push(p);
+            state.extend(p2);
         }
         state
     }
 
     /// Adds `n` copies of `partial` to `acc`.
     pub(super) fn merge(&self, acc: &mut Row, partial: &Row, n: isize) {
-        let n = n as i64;
         let mut slot = 0;
         for f in self.funcs.iter() {
-            let (a, p) = (&mut acc[slot], &partial[slot]);
-            match f {
-                AggFunc::Count => {
-                    *a = Value::Int(a.as_int().unwrap_or(0).saturating_add(p.as_int().unwrap_or(0).saturating_mul(n)))
+            let p2 = if *f == AggFunc::Avg { partial.get(slot + 1) } else { None };
+            merge_slot(*f, &mut acc[slot..], &partial[slot], p2, n as i64);
+            slot += if *f == AggFunc::Avg { 2 } else { 1 };
+        }
+    }
+
+    /// Adds `n` copies of one record to `acc`: `merge(acc, &init(row), n)` without building
+    /// the record's state row.
+    pub(super) fn add(&self, acc: &mut Row, row: &Row, n: isize) {
+        let n = n as i64;
+        let mut slot = 0;
+        for (f, arg) in self.funcs.iter().zip(self.args.iter()) {
+            match (f, arg) {
+                (AggFunc::Count, None) => {
+                    let a = &mut acc[slot];
+                    *a = Value::Int(a.as_int().unwrap_or(0).saturating_add(n));
                 }
-                AggFunc::Sum => *a = add(a, &times(p, n)),
-                AggFunc::Min | AggFunc::First => {
-                    if !p.is_null() && (a.is_null() || *p < *a) {
-                        *a = p.clone();
-                    }
-                }
-                AggFunc::Max | AggFunc::Last => {
-                    if !p.is_null() && (a.is_null() || *p > *a) {
-                        *a = p.clone();
-                    }
-                }
-                AggFunc::Avg => {
-                    *a = add(a, &times(p, n));
-                    let c = &mut acc[slot + 1];
-                    *c = Value::Int(c.as_int().unwrap_or(0) + partial[slot + 1].as_int().unwrap_or(0) * n);
-                    slot += 1;
-                }
-                AggFunc::CountDistinct => {
-                    if let (Value::List(x), Value::List(y)) = (&*a, p) {
-                        if !y.is_empty() {
-                            let mut set: Vec<Value> = x.iter().chain(y.iter()).cloned().collect();
-                            set.sort();
-                            set.dedup();
-                            *a = Value::List(set.into());
-                        }
-                    }
-                }
-                AggFunc::Collect => {
-                    if let (Value::List(x), Value::List(y)) = (&*a, p) {
-                        if !y.is_empty() {
-                            let mut all: Vec<Value> = x.to_vec();
-                            for _ in 0..n {
-                                all.extend(y.iter().cloned());
-                            }
-                            *a = Value::List(all.into());
-                        }
-                    }
+                _ => {
+                    let (p, p2) = init_slot(*f, arg.as_ref().map(|a| a(row)));
+                    merge_slot(*f, &mut acc[slot..], &p, p2.as_ref(), n);
                 }
             }
-            slot += 1;
+            slot += if *f == AggFunc::Avg { 2 } else { 1 };
         }
     }
 
@@ -234,6 +213,70 @@ impl States {
             });
         }
         out
+    }
+}
+
+/// One aggregate's partial state for one record, given its argument's value: one slot, and
+/// a second for `avg` (the count).
+fn init_slot(f: AggFunc, v: Option<Value>) -> (Value, Option<Value>) {
+    match (f, v) {
+        (AggFunc::Count, None) => (Value::Int(1), None),
+        (AggFunc::Count, Some(v)) => (Value::Int(i64::from(!v.is_null())), None),
+        (AggFunc::Avg, Some(v)) if !v.is_null() => (float_sum(v.as_float().unwrap_or(0.0)), Some(Value::Int(1))),
+        (AggFunc::Sum, Some(Value::Float(x))) => (float_sum(x.get()), None),
+        (AggFunc::Avg, _) => (Value::Null, Some(Value::Int(0))),
+        (AggFunc::CountDistinct | AggFunc::Collect, Some(v)) if !v.is_null() => (Value::List(vec![v].into()), None),
+        (AggFunc::CountDistinct | AggFunc::Collect, _) => (Value::List(Vec::new().into()), None),
+        (_, v) => (v.unwrap_or(Value::Null), None),
+    }
+}
+
+/// Adds `n` copies of one aggregate's partial state `p` (and `p2`, avg's count) to its slots
+/// at the start of `acc`.
+fn merge_slot(f: AggFunc, acc: &mut [Value], p: &Value, p2: Option<&Value>, n: i64) {
+    let a = &mut acc[0];
+    match f {
+        AggFunc::Count => {
+            *a = Value::Int(a.as_int().unwrap_or(0).saturating_add(p.as_int().unwrap_or(0).saturating_mul(n)))
+        }
+        AggFunc::Sum => *a = add(a, &times(p, n)),
+        AggFunc::Min | AggFunc::First => {
+            if !p.is_null() && (a.is_null() || *p < *a) {
+                *a = p.clone();
+            }
+        }
+        AggFunc::Max | AggFunc::Last => {
+            if !p.is_null() && (a.is_null() || *p > *a) {
+                *a = p.clone();
+            }
+        }
+        AggFunc::Avg => {
+            *a = add(a, &times(p, n));
+            if let Some(c) = acc.get_mut(1) {
+                *c = Value::Int(c.as_int().unwrap_or(0) + p2.and_then(Value::as_int).unwrap_or(0) * n);
+            }
+        }
+        AggFunc::CountDistinct => {
+            if let (Value::List(x), Value::List(y)) = (&*a, p) {
+                if !y.is_empty() {
+                    let mut set: Vec<Value> = x.iter().chain(y.iter()).cloned().collect();
+                    set.sort();
+                    set.dedup();
+                    *a = Value::List(set.into());
+                }
+            }
+        }
+        AggFunc::Collect => {
+            if let (Value::List(x), Value::List(y)) = (&*a, p) {
+                if !y.is_empty() {
+                    let mut all: Vec<Value> = x.to_vec();
+                    for _ in 0..n {
+                        all.extend(y.iter().cloned());
+                    }
+                    *a = Value::List(all.into());
+                }
+            }
+        }
     }
 }
 

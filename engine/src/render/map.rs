@@ -11,8 +11,9 @@ enum Compiled {
     Project(Vec<Eval>),
 }
 
-/// Applies the steps to each row in one pass: no intermediate streams, one allocation per
-/// projected row.
+/// Applies the steps to each row in one pass: no intermediate streams, and a projection
+/// writes its values back into the row's own allocation (through a reused buffer) when
+/// they fit.
 pub fn map<'s, T: Time>(input: Coll<'s, T>, steps: &[Step]) -> Coll<'s, T> {
     let steps: Vec<Compiled> = steps
         .iter()
@@ -21,15 +22,24 @@ pub fn map<'s, T: Time>(input: Coll<'s, T>, steps: &[Step]) -> Coll<'s, T> {
             Step::Project { exprs, .. } => Compiled::Project(exprs.iter().map(compile).collect()),
         })
         .collect();
+    let mut values: Row = Vec::new();
     input.flat_map(move |mut row: Row| {
         for step in &steps {
             match step {
                 Compiled::Filter(e) => {
-                    if e(&row) != Value::Bool(true) {
+                    if !matches!(e(&row), Value::Bool(true)) {
                         return None;
                     }
                 }
-                Compiled::Project(exprs) => row = exprs.iter().map(|e| e(&row)).collect(),
+                Compiled::Project(exprs) => {
+                    if exprs.len() <= row.capacity() {
+                        values.extend(exprs.iter().map(|e| e(&row)));
+                        row.clear();
+                        row.append(&mut values);
+                    } else {
+                        row = exprs.iter().map(|e| e(&row)).collect();
+                    }
+                }
             }
         }
         Some(row)

@@ -106,7 +106,7 @@ impl Op {
 
     fn add(&self, acc: &mut Acc, row: Row, key: &Row) {
         match (&self.kind, acc) {
-            (OpKind::Aggregate(states), Acc::Aggregate(a)) => states.merge(a, &states.init(&row), 1),
+            (OpKind::Aggregate(states), Acc::Aggregate(a)) => states.add(a, &row, 1),
             (OpKind::Distinct, Acc::Distinct(rows)) => {
                 // Without keys, the record itself is what must be distinct.
                 let k = if self.keys.is_empty() { row.clone() } else { key.clone() };
