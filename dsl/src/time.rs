@@ -20,24 +20,34 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
 
 /// Writes epoch ms as RFC 3339 in UTC with milliseconds: `2023-11-14T22:13:20.000Z`.
 pub fn write_rfc3339(ms: i64, out: &mut String) {
+    const MIN: i64 = -62_167_219_200_000; // 0000-01-01T00:00:00Z
+    const MAX: i64 = 253_402_300_800_000; // 10000-01-01T00:00:00Z
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
     let (y, m, d) = civil_from_days(days);
     let (h, min, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
-    push_padded(out, y, 4);
-    out.push('-');
-    push_padded(out, m, 2);
-    out.push('-');
-    push_padded(out, d, 2);
-    out.push('T');
-    push_padded(out, h, 2);
-    out.push(':');
-    push_padded(out, min, 2);
-    out.push(':');
-    push_padded(out, s, 2);
-    out.push('.');
-    push_padded(out, milli, 3);
-    out.push('Z');
+    if !(MIN..MAX).contains(&ms) {
+        // Years beyond four digits (or before year 0): the general, padded form.
+        use std::fmt::Write;
+        let _ = write!(out, "{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z");
+        return;
+    }
+    // The common case, on the hot path of every sink: fill a fixed template.
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for k in (at..at + width).rev() {
+            b[k] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, h);
+    put(14, 2, min);
+    put(17, 2, s);
+    put(20, 3, milli);
+    out.push_str(std::str::from_utf8(&b).unwrap_or_default());
 }
 
 /// Formats epoch ms with a strftime-like pattern (chrono's), in UTC.
@@ -47,11 +57,6 @@ pub fn format_timestamp(ms: i64, pattern: &str) -> Option<String> {
     let mut s = String::new();
     write!(s, "{}", t.format(pattern)).ok()?;
     Some(s)
-}
-
-fn push_padded(out: &mut String, value: i64, width: usize) {
-    use std::fmt::Write;
-    let _ = write!(out, "{value:0width$}");
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's method).

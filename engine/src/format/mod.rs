@@ -337,49 +337,6 @@ fn push_int(out: &mut String, v: i64) {
     out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
-/// Appends epoch ms as `eddy_dsl::time::write_rfc3339` does (`2023-11-14T22:13:20.000Z`),
-/// faster; years outside 0..=9999 take the general path.
-fn push_rfc3339(out: &mut String, ms: i64) {
-    const MIN: i64 = -62_167_219_200_000; // 0000-01-01T00:00:00Z
-    const MAX: i64 = 253_402_300_800_000; // 10000-01-01T00:00:00Z
-    if !(MIN..MAX).contains(&ms) {
-        eddy_dsl::time::write_rfc3339(ms, out);
-        return;
-    }
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    let mut b = *b"0000-00-00T00:00:00.000Z";
-    let mut put = |at: usize, width: usize, mut v: i64| {
-        for k in (at..at + width).rev() {
-            b[k] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, 4, y);
-    put(5, 2, m);
-    put(8, 2, d);
-    put(11, 2, in_day / 3_600_000);
-    put(14, 2, in_day / 60_000 % 60);
-    put(17, 2, in_day / 1000 % 60);
-    put(20, 3, in_day % 1000);
-    out.push_str(std::str::from_utf8(&b).unwrap_or_default());
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's method).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 /// `eddy_dsl::value::write_json_string`, with a fast path for strings that need no escape.
 fn push_json_string(s: &str, out: &mut String) {
     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
@@ -392,25 +349,19 @@ fn push_json_string(s: &str, out: &mut String) {
     }
 }
 
-/// `Value::write_json`, with fast paths for integers, timestamps and strings (same output).
+/// `Value::write_json`, with fast paths for integers and strings (same output).
 fn write_json(v: &Value, out: &mut String) {
     match v {
         Value::Int(i) | Value::Duration(i) => push_int(out, *i),
         Value::Str(s) => push_json_string(s, out),
-        Value::Timestamp(t) => {
-            out.push('"');
-            push_rfc3339(out, *t);
-            out.push('"');
-        }
         other => other.write_json(out),
     }
 }
 
-/// `Value::write_text`, with fast paths for integers and timestamps (same output).
+/// `Value::write_text`, with a fast path for integers (same output).
 fn write_text(v: &Value, out: &mut String) {
     match v {
         Value::Int(i) => push_int(out, *i),
-        Value::Timestamp(t) => push_rfc3339(out, *t),
         other => other.write_text(out),
     }
 }
