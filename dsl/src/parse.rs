@@ -1044,7 +1044,8 @@ fn found_at(src: &str, pos: usize) -> (Span, Found<'_>) {
     } else {
         &rest[..c.len_utf8()]
     };
-    (span, Found::Token(token))
+    // The caret underlines the whole word or operator that was found.
+    (Span::new(pos, pos + token.len()), Found::Token(token))
 }
 
 /// A hint for the common mistakes.
@@ -1069,6 +1070,9 @@ fn help_for(src: &str, pos: usize, found: &Found, positives: &[Rule]) -> Option<
     let is_word = token.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
     if !is_word {
         return None;
+    }
+    if STAGE_KEYWORDS.contains(&token) && expects(Rule::bar) {
+        return Some(format!("each stage starts with '|': write '| {token} ...'"));
     }
     let wants_name = [Rule::ident, Rule::label, Rule::expr, Rule::unary, Rule::stream_ref].iter().any(|r| expects(*r));
     if RESERVED.contains(&token) && wants_name {
@@ -1573,8 +1577,12 @@ test "windows" {
             let d = err(src);
             assert_eq!(d.message, format!("syntax error: {message}"), "{src}");
             let start = if where_.is_empty() { src.len() } else { at(src, where_, 0).start };
-            let width = usize::from(!where_.is_empty());
-            assert_eq!(d.span, Span::new(start, start + width), "{src}");
+            assert_eq!(d.span.start, start, "{src}");
+            // The caret underlines the token the label names (one character of a string).
+            match label.strip_prefix("found '").and_then(|l| l.strip_suffix('\'')) {
+                Some(token) => assert_eq!(&src[d.span.start..d.span.end], token, "{src}"),
+                None => assert_eq!(d.span.end - d.span.start, usize::from(!where_.is_empty()), "{src}"),
+            }
             assert_eq!(&d.label, label, "{src}");
             assert_eq!(d.help.as_deref(), *help, "{src}");
         }
