@@ -5,8 +5,10 @@ use std::collections::HashMap;
 
 use crate::check::{Checked, Input, StageKind as Kind, Stream};
 use crate::connectors::errors_schema;
+use crate::functions::{Builtin, Function};
+use crate::plan::Expr;
 use crate::plan::{JoinKind, Node, NodeId, NodeKind, Plan, Sink, Step, TimeRef, WindowKind, WindowOp};
-use crate::types::Schema;
+use crate::types::{Base, Schema};
 
 /// Lowers a checked pipeline to a plan.
 pub fn lower(checked: &Checked) -> Plan {
@@ -83,6 +85,34 @@ impl Lowering<'_> {
         id
     }
 
+    /// An input of a union whose ints must become floats (the union's type) gets a map that
+    /// converts them, so that equal numbers are equal records.
+    fn widen(&mut self, input: NodeId, schema: &Schema, name: &str) -> NodeId {
+        let fields = &self.nodes[input].schema.fields;
+        let widen = |i: usize| fields[i].ty.base == Base::Int && schema.fields[i].ty.base == Base::Float;
+        if !(0..fields.len().min(schema.len())).any(widen) {
+            return input;
+        }
+        let exprs = (0..fields.len())
+            .map(|i| {
+                let field = Expr::Field(i);
+                if widen(i) {
+                    Expr::Call { func: Function::Builtin(Builtin::Float), args: vec![field] }
+                } else {
+                    field
+                }
+            })
+            .collect();
+        let steps = vec![Step::Project { exprs, schema: schema.clone() }];
+        let updating = self.nodes[input].updating;
+        self.push(Node {
+            name: name.to_string(),
+            kind: NodeKind::Map { input, steps },
+            schema: schema.clone(),
+            updating,
+        })
+    }
+
     fn stream(&mut self, i: usize) -> NodeId {
         let checked = self.checked;
         self.stages(&checked.streams[i])
@@ -126,6 +156,8 @@ impl Lowering<'_> {
                 Kind::Union(others) => {
                     let mut inputs = vec![current];
                     inputs.extend(others.iter().map(|o| self.input(*o)));
+                    let inputs: Vec<NodeId> =
+                        inputs.into_iter().map(|i| self.widen(i, &stage.schema, &stream.name)).collect();
                     let updating = inputs.iter().any(|n| self.nodes[*n].updating);
                     (NodeKind::Union { inputs }, updating)
                 }
