@@ -5,8 +5,11 @@
 #   benches/run.sh                         # 2 000 000 events, 5 runs, 1 and 2 workers
 #   EVENTS=500000 RUNS=3 benches/run.sh    # smaller
 #   benches/run.sh --only q0,q2            # extra arguments go to nexmark-bench
+#   LONG=1 benches/run.sh                  # the memory check runs 10 minutes
 #
-# Environment: EVENTS, RUNS, WORKERS (1,2), PROFILE_EVENTS (200000), BENCH_DATA (where the
+# Environment: EVENTS, RUNS, WORKERS (1,2), PROFILE_EVENTS (200000), LATENCY_SECS (5 per rate),
+# LATENCY_RATES (100000,1000000), MEMORY_SECS (20; LONG=1 makes it 600), MEMORY_RATE (100000),
+# STREAMING=0 (skips the latency and memory runs), BENCH_DATA (where the
 # generated data sets live; default target/bench-data), REPORT (benches/REPORT.md),
 # BENCH_COMMIT (the commit to show, when the tree is not a git checkout).
 set -euo pipefail
@@ -58,8 +61,23 @@ else
   echo "valgrind/callgrind_annotate not found: the report will have no profile" >"$PROFILE"
 fi
 
+# Streaming: latency of window results at fixed generator rates, and RSS of a long Q5 stream.
+if [ "${STREAMING:-1}" != 0 ]; then
+  LATENCY_SECS=${LATENCY_SECS:-5}
+  LATENCY_RATES=${LATENCY_RATES:-100000,1000000}
+  MEMORY_RATE=${MEMORY_RATE:-100000}
+  if [ "${LONG:-0}" = 1 ]; then MEMORY_SECS=${MEMORY_SECS:-600}; else MEMORY_SECS=${MEMORY_SECS:-20}; fi
+  "$BIN" --latency --rates "$LATENCY_RATES" --secs "$LATENCY_SECS" --out "$WORK/latency.md" >/dev/null
+  echo "memory: Q5 stream for $MEMORY_SECS s ..."
+  "$BIN" --memory --rate "$MEMORY_RATE" --secs "$MEMORY_SECS" --out "$WORK/memory.md" >/dev/null
+fi
+sections=()
+for f in "$WORK/latency.md" "$WORK/memory.md"; do
+  if [ -f "$f" ]; then sections+=(--section "$f"); fi
+done
+
 args=(--events "$EVENTS" --runs "$RUNS" --workers-list "$WORKERS" --data "$BENCH_DATA/events-$EVENTS"
-      --report "$REPORT" --profile "$PROFILE" --analysis benches/analysis.md)
+      --report "$REPORT" --profile "$PROFILE" --analysis benches/analysis.md "${sections[@]}")
 if [ -n "${BENCH_COMMIT:-}" ]; then args+=(--commit "$BENCH_COMMIT"); fi
 args+=("$@")
-"$BIN" "${args[@]}" --command "EVENTS=$EVENTS RUNS=$RUNS WORKERS=$WORKERS benches/run.sh $* (runs: nexmark-bench ${args[*]})"
+"$BIN" "${args[@]}" --command "EVENTS=$EVENTS RUNS=$RUNS WORKERS=$WORKERS LONG=${LONG:-0} MEMORY_SECS=${MEMORY_SECS:-} benches/run.sh $* (runs: nexmark-bench ${args[*]})"

@@ -8,6 +8,7 @@
 
 mod baseline;
 mod report;
+mod stream;
 mod system;
 mod tstruct;
 mod workloads;
@@ -35,7 +36,14 @@ usage: nexmark-bench [--events N] [--runs R] [--workers-list 1,2] [--data DIR] [
   --profile FILE     a profile summary (text) to include in the report
   --analysis FILE    markdown to include as the report's analysis
   --command TEXT     the command to show in the report (default: this one)
-  --commit TEXT      the commit to show in the report (default: from git)";
+  --commit TEXT      the commit to show in the report (default: from git)
+  --section FILE     a section made by --latency or --memory to include (repeatable)
+
+nexmark-bench --latency [--rates 100000,1000000] [--secs 5] [--workers 1] [--out FILE]
+  Q5-style stream (1-s windows, watermark 200 ms) over the paced generator at each rate;
+  p50/p99/max of (result arrival - watermark passing the window end); markdown to FILE.
+nexmark-bench --memory [--rate 100000] [--secs 20] [--workers 1] [--out FILE]
+  Q5 over the paced generator for --secs seconds, VmRSS sampled every second.";
 
 /// The command line.
 #[derive(Clone, Debug)]
@@ -51,6 +59,8 @@ pub struct Options {
     pub command: String,
     /// The commit to show instead of asking git (for a tree that is not a checkout).
     pub commit: Option<String>,
+    /// Sections made by `--latency` and `--memory` (see `stream::TARGET_TAG`).
+    pub sections: Vec<PathBuf>,
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
@@ -60,6 +70,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut data = None;
     let mut only: Vec<Workload> = Workload::ALL.to_vec();
     let (mut report, mut profile, mut analysis, mut command, mut commit) = (None, None, None, None, None);
+    let mut sections = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
@@ -85,6 +96,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--analysis" => analysis = Some(PathBuf::from(value()?)),
             "--command" => command = Some(value()?),
             "--commit" => commit = Some(value()?),
+            "--section" => sections.push(PathBuf::from(value()?)),
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
@@ -98,7 +110,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         words.extend(args.iter().cloned());
         words.join(" ")
     });
-    Ok(Options { events, runs, workers_list, data, only, report, profile, analysis, command, commit })
+    Ok(Options { events, runs, workers_list, data, only, report, profile, analysis, command, commit, sections })
 }
 
 /// Writes the Nexmark data set of `events` events into `dir` unless `bids.jsonl` is there.
@@ -357,8 +369,65 @@ fn check_outputs(variants: &[VariantResult]) -> Vec<Check> {
     checks
 }
 
+/// `--latency ...` or `--memory ...`: a streaming measurement; prints its section and writes
+/// it to `--out`.
+fn streaming(mode: &str, args: &[String]) -> Result<(), BoxError> {
+    let (mut rates, mut rate, mut secs, mut workers, mut out) =
+        (vec![100_000u64, 1_000_000], 100_000u64, None, 1, None);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{arg} needs a value"))?;
+        match arg.as_str() {
+            "--rates" => {
+                rates = value.split(',').map(|r| r.trim().replace('_', "").parse()).collect::<Result<_, _>>()?
+            }
+            "--rate" => rate = value.replace('_', "").parse()?,
+            "--secs" => secs = Some(value.parse::<f64>()?),
+            "--workers" => workers = value.parse()?,
+            "--out" => out = Some(PathBuf::from(value)),
+            other => return Err(format!("unknown argument '{other}'\n{USAGE}").into()),
+        }
+    }
+    if workers == 0 || rate == 0 || rates.contains(&0) {
+        return Err("--workers and rates must not be zero".into());
+    }
+    let text = if mode == "--latency" {
+        let secs = secs.unwrap_or(5.0);
+        let mut runs = Vec::new();
+        for &rate in &rates {
+            eprintln!("latency: {rate} events/s, {workers} worker(s), {secs} s ...");
+            let run = stream::latency(rate, secs, workers)?;
+            eprintln!(
+                "  achieved {:.0} events/s, {} results, p50 {:?} ms, p99 {:?} ms",
+                run.achieved_rate(),
+                run.latencies_ms.len(),
+                stream::quantile(&run.latencies_ms, 0.5),
+                stream::quantile(&run.latencies_ms, 0.99)
+            );
+            runs.push(run);
+        }
+        stream::latency_markdown(&runs, secs)
+    } else {
+        let secs = secs.unwrap_or(20.0);
+        eprintln!("memory: Q5 at {rate} events/s, {workers} worker(s), {secs} s ...");
+        stream::memory_markdown(&stream::memory(rate, secs, workers)?)
+    };
+    println!("{text}");
+    if let Some(out) = out {
+        std::fs::write(&out, &text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    }
+    Ok(())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(mode @ ("--latency" | "--memory")) = args.first().map(String::as_str) {
+        if let Err(e) = streaming(mode, &args[1..]) {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
     if args.first().map(String::as_str) == Some("--child") {
         if let Err(e) = child(&args[1..]) {
             eprintln!("error: {e}");
@@ -428,6 +497,7 @@ mod tests {
             analysis: None,
             command: "test".to_string(),
             commit: None,
+            sections: Vec::new(),
         };
         let results = bench(&opts, &Exec::InProcess).unwrap();
         let mut measured = 0;
