@@ -150,6 +150,30 @@ pub fn run(workload: Workload, workers: usize, data: &Path, out: &Path) -> Resul
     Ok(total)
 }
 
+/// The next non-empty line (without its '\n') of a worker's byte range; `None` at its end.
+fn next_line<'a>(
+    r: &mut impl BufRead,
+    line: &'a mut Vec<u8>,
+    offset: &mut u64,
+    end: u64,
+) -> std::io::Result<Option<&'a [u8]>> {
+    loop {
+        if *offset >= end {
+            return Ok(None);
+        }
+        line.clear();
+        let n = r.read_until(b'\n', line)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        *offset += n as u64;
+        if line.len() > usize::from(line.ends_with(b"\n")) {
+            break;
+        }
+    }
+    Ok(Some(line.strip_suffix(b"\n").unwrap_or(line)))
+}
+
 /// This worker's share of the lines of `path`, deserialized; errors end the source and are kept.
 fn file_source<'s, D: DeserializeOwned + 'static>(
     scope: Scope<'s, u64>,
@@ -177,27 +201,18 @@ fn file_source<'s, D: DeserializeOwned + 'static>(
             if let (Some(c), Some(r)) = (cap.as_ref(), reader.as_mut()) {
                 done = false;
                 while batch.len() < BATCH {
-                    if offset >= end {
-                        done = true;
-                        break;
-                    }
-                    line.clear();
-                    match r.read_until(b'\n', &mut line) {
-                        Ok(0) => {
+                    let text = match next_line(r, &mut line, &mut offset, end) {
+                        Ok(Some(text)) => text,
+                        Ok(None) => {
                             done = true;
                             break;
                         }
-                        Ok(n) => offset += n as u64,
                         Err(e) => {
                             report(e.to_string());
                             done = true;
                             break;
                         }
-                    }
-                    let text = line.strip_suffix(b"\n").unwrap_or(&line);
-                    if text.is_empty() {
-                        continue;
-                    }
+                    };
                     match serde_json::from_slice(text) {
                         Ok(d) => batch.push(d),
                         Err(e) => {
@@ -251,27 +266,18 @@ fn q5_source<'s>(
                 done = false;
                 let mut lines = 0;
                 while lines < BATCH {
-                    if offset >= end {
-                        done = true;
-                        break;
-                    }
-                    line.clear();
-                    match r.read_until(b'\n', &mut line) {
-                        Ok(0) => {
+                    let text = match next_line(r, &mut line, &mut offset, end) {
+                        Ok(Some(text)) => text,
+                        Ok(None) => {
                             done = true;
                             break;
                         }
-                        Ok(n) => offset += n as u64,
                         Err(e) => {
                             report(e.to_string());
                             done = true;
                             break;
                         }
-                    }
-                    let text = line.strip_suffix(b"\n").unwrap_or(&line);
-                    if text.is_empty() {
-                        continue;
-                    }
+                    };
                     lines += 1;
                     let parsed = serde_json::from_slice::<BidQ5>(text)
                         .map_err(|e| e.to_string())
