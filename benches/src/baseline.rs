@@ -346,17 +346,7 @@ pub fn gen_loop(workload: Workload, events: u64, out: &Path) -> Result<u64, BoxE
                 Workload::Q5 => {
                     q5.add(int(&row[0]), int(&row[2]), int(&row[5]), &mut closed);
                     for (start, auctions) in closed.drain(..) {
-                        for (auction, (count, top)) in auctions {
-                            let end = start + Q5_WINDOW;
-                            let row = [
-                                Value::Int(auction),
-                                Value::Timestamp(start),
-                                Value::Timestamp(end),
-                                Value::Int(count),
-                                Value::Int(top),
-                            ];
-                            encoder.encode(&row, &mut buf);
-                        }
+                        encode_q5_window(&encoder, start, auctions, &mut buf);
                     }
                 }
                 _ => agg_add(&mut state, int(&row[0]), 1, int(&row[2])),
@@ -375,20 +365,24 @@ pub fn gen_loop(workload: Workload, events: u64, out: &Path) -> Result<u64, BoxE
     }
     if workload == Workload::Q5 {
         for (start, auctions) in q5.finish() {
-            for (auction, (count, top)) in auctions {
-                let end = start + Q5_WINDOW;
-                let row = [
-                    Value::Int(auction),
-                    Value::Timestamp(start),
-                    Value::Timestamp(end),
-                    Value::Int(count),
-                    Value::Int(top),
-                ];
-                encoder.encode(&row, &mut buf);
-            }
+            encode_q5_window(&encoder, start, auctions, &mut buf);
         }
     }
     w.write_all(buf.as_bytes())?;
     w.flush()?;
     Ok(n)
+}
+
+/// Writes one closed Q5 window's results as Eddy writes them: auction, window, count, top price.
+fn encode_q5_window(encoder: &Encoder, start: i64, auctions: AggState, buf: &mut String) {
+    for (auction, (count, top)) in auctions {
+        let row = [
+            Value::Int(auction),
+            Value::Timestamp(start),
+            Value::Timestamp(start + Q5_WINDOW),
+            Value::Int(count),
+            Value::Int(top),
+        ];
+        encoder.encode(&row, buf);
+    }
 }
