@@ -12,6 +12,13 @@ use eddy::{Pipeline, RunConfig};
 /// or I/O error.
 const RUNTIME_ERROR: u8 = 2;
 
+/// Records flow through the dataflow in batches: allocated by a source, freed by a later
+/// operator. mimalloc's per-thread free lists serve that pattern several times faster than
+/// glibc's malloc (measured on Nexmark: about a fifth of all instructions went to glibc's
+/// malloc and free).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "eddy",

@@ -424,7 +424,7 @@ impl fmt::Display for Format {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum SourceConnector {
-    /// A file, split by byte ranges across all workers; with `follow`, lines appended later
+    /// A file, split into stripes read by all workers in turn; with `follow`, lines appended later
     /// are read too (like `tail -f`) and the source never ends.
     File { path: String, format: Format, follow: bool },
     /// Standard input, read by one worker until it ends.

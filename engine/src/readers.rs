@@ -1,5 +1,5 @@
-//! Readers: where a source's records come from. Each worker reads its own share (a byte range
-//! of a file, a range of generated events) in batches, and never blocks its worker: inputs that
+//! Readers: where a source's records come from. Each worker reads its own share (stripes of
+//! a file, blocks of generated events) in batches, and never blocks its worker: inputs that
 //! must block (stdin) are read on their own thread and handed over through a bounded channel.
 
 use std::fs::File;
@@ -50,7 +50,7 @@ impl LineDecoder {
             decoder: Decoder::new(format, schema, used),
             source: source.to_string(),
             origin: origin.to_string(),
-            row: vec![Value::Null; schema.len()],
+            row: new_row(schema.len()),
         }
     }
 
@@ -60,7 +60,7 @@ impl LineDecoder {
         match self.decoder.decode(line, &mut self.row) {
             Ok(()) => {
                 let n = self.row.len();
-                ok.push(std::mem::replace(&mut self.row, Vec::with_capacity(n)));
+                ok.push(std::mem::replace(&mut self.row, new_row(n)));
                 None
             }
             Err(e) => Some(e),
@@ -70,6 +70,12 @@ impl LineDecoder {
     fn reject(&self, line: &[u8], error: String, line_no: u64, err: &mut Vec<Row>) {
         err.push(error_row(line, error, &self.source, format!("{}:{line_no}", self.origin)));
     }
+}
+
+/// An empty row for `n` fields, with room for the two a `window` appends (`window_start`,
+/// `window_end`), which then costs no reallocation.
+fn new_row(n: usize) -> Row {
+    Vec::with_capacity(n + 2)
 }
 
 /// One line read by `read_line`.
@@ -110,19 +116,31 @@ fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, limit: usize) -> std:
     }
 }
 
-/// A worker's byte range of a file, aligned to whole lines: a line belongs to the worker whose
-/// range holds its first byte.
+/// The most bytes of a file a worker reads before the others take their turn: worker `w` of
+/// `n` reads stripes `w`, `w + n`, `w + 2n`, ... Small enough that all workers move through a
+/// time-ordered file together (so that the watermark, the minimum over them, keeps up and
+/// windows close early); large enough that the seek between stripes costs nothing. Smaller
+/// files are cut into four stripes per worker, so that all workers get a share.
+const STRIPE: u64 = 1 << 20;
+
+/// A worker's share of a file: every `peers`-th stripe, aligned to whole lines (a line belongs
+/// to the stripe that holds its first byte). Followed files (`follow: true`) are split into one
+/// contiguous range per worker instead, the last one open-ended.
 pub struct FileReader {
     reader: BufReader<File>,
     path: String,
     lines: LineDecoder,
-    /// Offset of the next line, and where this worker's range ends.
+    /// Offset of the next line, and where the current stripe ends.
     offset: u64,
     end: u64,
-    /// The number of the next line, once known (counted lazily, for error positions only).
-    line_no: Option<u64>,
-    lines_read: u64,
-    start: u64,
+    /// The length of the file (when opened), the size of a stripe, and the distance from a
+    /// stripe to this worker's next one (0: one range).
+    len: u64,
+    stripe: u64,
+    step: u64,
+    /// Line numbers, counted lazily (for error positions only): the number of lines before
+    /// an offset already counted.
+    counted: (u64, u64),
     buf: Vec<u8>,
     limit: usize,
     /// Keep reading lines appended to the file (the last worker's range is open-ended).
@@ -145,68 +163,92 @@ impl FileReader {
         let io = |e: std::io::Error| format!("cannot read '{path}': {e}");
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
-        let (mut start, mut end) = (len * worker as u64 / peers as u64, len * (worker as u64 + 1) / peers as u64);
-        let follow = follow && worker + 1 == peers;
-        if follow {
-            end = u64::MAX;
-        }
-        let mut reader = BufReader::with_capacity(1 << 20, file);
-        let mut lines = LineDecoder::new(source, path, format, schema, used);
-        let mut buf = Vec::new();
-        if matches!(format, Format::Csv { header: true, .. }) {
-            let n = read_line(&mut reader, &mut buf, limit).map_err(io)?.consumed;
-            lines.decoder.set_header(&buf).map_err(|e| format!("'{path}': bad CSV header: {e}"))?;
-            start = start.max(n as u64);
-        }
-        if start > 0 {
-            // The line that straddles `start` belongs to the previous worker.
-            reader.seek(SeekFrom::Start(start - 1)).map_err(io)?;
-            let n = read_line(&mut reader, &mut buf, 0).map_err(io)?.consumed;
-            start += n as u64 - 1;
+        let (w, p) = (worker as u64, peers as u64);
+        let stripe = (len / (4 * p)).clamp(1, STRIPE);
+        let (start, end, step) = if follow {
+            let end = if w + 1 == p { u64::MAX } else { len * (w + 1) / p };
+            (len * w / p, end, 0)
         } else {
-            reader.rewind().map_err(io)?;
-        }
-        Ok(FileReader {
-            reader,
+            (w * stripe, (w + 1) * stripe, p * stripe)
+        };
+        let mut reader = FileReader {
+            reader: BufReader::with_capacity(1 << 20, file),
             path: path.to_string(),
-            lines,
-            offset: start,
+            lines: LineDecoder::new(source, path, format, schema, used),
+            offset: 0,
             end,
-            line_no: None,
-            lines_read: 0,
-            start,
-            buf,
+            len,
+            stripe,
+            step,
+            counted: (0, 0),
+            buf: Vec::new(),
             limit,
-            follow,
-        })
+            follow: follow && w + 1 == p,
+        };
+        if matches!(format, Format::Csv { header: true, .. }) {
+            let n = read_line(&mut reader.reader, &mut reader.buf, limit).map_err(io)?.consumed;
+            reader.lines.decoder.set_header(&reader.buf).map_err(|e| format!("'{path}': bad CSV header: {e}"))?;
+            reader.offset = n as u64;
+        }
+        reader.seek(start.max(reader.offset))?;
+        Ok(reader)
     }
 
-    /// The 1-based number of the line just read, counting the lines before this worker's range
-    /// the first time it is needed.
-    fn current_line(&mut self) -> u64 {
-        if self.line_no.is_none() {
-            let mut before = 0u64;
-            if let Ok(f) = File::open(&self.path) {
-                let mut r = BufReader::new(f).take(self.start);
+    /// Moves to the first line that starts at or after `at`.
+    fn seek(&mut self, at: u64) -> Result<(), String> {
+        let io = |e: std::io::Error| format!("cannot read '{}': {e}", self.path);
+        if at == self.offset {
+            return Ok(());
+        }
+        // The line that straddles `at` belongs to the stripe before.
+        self.reader.seek(SeekFrom::Start(at - 1)).map_err(io)?;
+        let n = read_line(&mut self.reader, &mut self.buf, 0).map_err(io)?.consumed;
+        self.offset = at + (n as u64).saturating_sub(1);
+        Ok(())
+    }
+
+    /// Moves to this worker's next stripe; false when there is none.
+    fn next_stripe(&mut self) -> Result<bool, String> {
+        if self.step == 0 {
+            return Ok(false);
+        }
+        let start = self.end - self.stripe + self.step;
+        if start >= self.len {
+            return Ok(false);
+        }
+        self.end = start + self.stripe;
+        self.seek(start)?;
+        Ok(true)
+    }
+
+    /// The 1-based number of the line starting at `at`, counting the lines before it from
+    /// the last position counted (lines are read in order, so each byte is counted once).
+    fn line_number(&mut self, at: u64) -> u64 {
+        let (from, mut lines) = self.counted;
+        if let Ok(mut f) = File::open(&self.path) {
+            if f.seek(SeekFrom::Start(from)).is_ok() {
+                let mut r = f.take(at.saturating_sub(from));
                 let mut chunk = vec![0u8; 1 << 16];
                 while let Ok(n) = r.read(&mut chunk) {
                     if n == 0 {
                         break;
                     }
-                    before += memchr::memchr_iter(b'\n', &chunk[..n]).count() as u64;
+                    lines += memchr::memchr_iter(b'\n', &chunk[..n]).count() as u64;
                 }
             }
-            self.line_no = Some(before);
         }
-        self.line_no.unwrap_or(0) + self.lines_read
+        self.counted = (at, lines);
+        lines + 1
     }
 }
 
 impl Reader for FileReader {
     fn read(&mut self, max: usize, ok: &mut Vec<Row>, err: &mut Vec<Row>) -> Result<Status, String> {
         for _ in 0..max {
-            if self.offset >= self.end {
-                return Ok(Status::Done);
+            while self.offset >= self.end {
+                if !self.next_stripe()? {
+                    return Ok(Status::Done);
+                }
             }
             let read = read_line(&mut self.reader, &mut self.buf, self.limit)
                 .map_err(|e| format!("cannot read '{}': {e}", self.path))?;
@@ -221,8 +263,8 @@ impl Reader for FileReader {
             if n == 0 {
                 return Ok(Status::Done);
             }
+            let at = self.offset;
             self.offset += n as u64;
-            self.lines_read += 1;
             let line = std::mem::take(&mut self.buf);
             let error = if too_long {
                 Some(format!("line longer than {} bytes", self.limit))
@@ -232,7 +274,7 @@ impl Reader for FileReader {
                 self.lines.decode(&line, ok)
             };
             if let Some(e) = error {
-                let no = self.current_line();
+                let no = self.line_number(at);
                 self.lines.reject(&line, e, no, err);
             }
             self.buf = line;
@@ -319,8 +361,8 @@ pub struct GenerateReader {
     /// The next event index, and the end of the events (`u64::MAX`: unbounded).
     next: u64,
     end: u64,
-    /// Workers take blocks of this many events in turn (`u64::MAX`: one contiguous range each),
-    /// skipping `skip` events (the other workers' blocks) after each.
+    /// Workers take blocks of this many events in turn, skipping `skip` events (the other
+    /// workers' blocks) after each.
     block: u64,
     skip: u64,
     /// For each field of the source's schema, its position in the generated row.
@@ -356,13 +398,11 @@ impl GenerateReader {
         let projection: Vec<usize> = schema.fields.iter().filter_map(|f| full.index_of(&f.name)).collect();
         let identity = projection.len() == full.len() && projection.iter().enumerate().all(|(i, p)| i == *p);
         let (w, p) = (worker as u64, peers as u64);
-        // Workers take contiguous ranges of a bounded run as fast as possible, and blocks in
-        // turn otherwise, so that all of them move through time together.
-        const BLOCK: u64 = 1024;
-        let (next, end, block) = match events {
-            Some(n) if rate == 0 => (n * w / p, n * (w + 1) / p, u64::MAX),
-            _ => (w * BLOCK, events.unwrap_or(u64::MAX), BLOCK),
-        };
+        // Workers take blocks of events in turn, so that all of them move through event time
+        // together (the watermark, their minimum, keeps up and windows close early): blocks of
+        // a batch's size, or smaller when paced so that no worker waits long for its turn.
+        let block: u64 = if rate > 0 { 1024 } else { crate::render::source::BATCH as u64 };
+        let (next, end) = (w * block, events.unwrap_or(u64::MAX));
         let pace = (rate > 0).then(|| Pace {
             rate,
             started: std::time::Instant::now(),
@@ -375,7 +415,7 @@ impl GenerateReader {
             next,
             end,
             block,
-            skip: (p - 1) * BLOCK,
+            skip: (p - 1) * block,
             projection: (!identity).then_some(projection),
             buf: Vec::new(),
             pace,
@@ -388,7 +428,7 @@ impl Reader for GenerateReader {
         if self.next >= self.end {
             return Ok(Status::Done);
         }
-        let block_end = if self.block == u64::MAX { u64::MAX } else { (self.next / self.block + 1) * self.block };
+        let block_end = (self.next / self.block + 1) * self.block;
         let mut to = self.next.saturating_add(max as u64).min(self.end).min(block_end);
         if let Some(pace) = &self.pace {
             // Only the events whose time has come.
@@ -411,9 +451,19 @@ impl Reader for GenerateReader {
         }
         match &self.projection {
             None => ok.append(&mut self.buf),
-            Some(projection) => {
-                ok.extend(self.buf.drain(..).map(|row| projection.iter().map(|i| row[*i].clone()).collect()))
-            }
+            Some(projection) => ok.extend(self.buf.drain(..).map(|mut row| {
+                if projection.is_sorted() {
+                    // In place: each field moves down to its position (never onto one still to
+                    // be read), and the unread ones at the end are dropped.
+                    for (j, &i) in projection.iter().enumerate() {
+                        row.swap(j, i);
+                    }
+                    row.truncate(projection.len());
+                    row
+                } else {
+                    projection.iter().map(|i| std::mem::take(&mut row[*i])).collect()
+                }
+            })),
         }
         self.next = to;
         if to == block_end {
@@ -542,4 +592,56 @@ fn conform(schema: &Schema, mut row: Row) -> Result<Row, (Row, String)> {
         }
     }
     Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_dsl::{Field, Type};
+
+    /// Reads `path` as text with `peers` workers; each worker's lines, in the order it read them.
+    fn read_all(path: &str, peers: usize) -> Vec<Vec<String>> {
+        let schema = Schema::new(vec![Field { name: "line".into(), ty: Type::STRING }]);
+        (0..peers)
+            .map(|w| {
+                let mut r = FileReader::open("s", path, &Format::Text, &schema, &[true], w, peers, 1 << 20, false)
+                    .expect("open");
+                let (mut ok, mut err) = (Vec::new(), Vec::new());
+                while r.read(7, &mut ok, &mut err).expect("read") != Status::Done {}
+                assert!(err.is_empty());
+                ok.iter().map(|row| row[0].as_str().unwrap_or_default().to_string()).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn workers_read_every_line_once_in_stripes() {
+        let dir = std::env::temp_dir().join(format!("eddy-stripes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("lines.txt");
+        // Lines of every length from 1 to 60 bytes, and some far longer than a stripe.
+        let lines: Vec<String> =
+            (0..400)
+                .map(|i| {
+                    if i % 97 == 5 {
+                        format!("{i}:{}", "x".repeat(3000))
+                    } else {
+                        format!("{i}:{}", "y".repeat(i % 60))
+                    }
+                })
+                .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+        for peers in 1..=5 {
+            let shares = read_all(&path.display().to_string(), peers);
+            let mut all: Vec<&String> = shares.iter().flatten().collect();
+            all.sort_by_key(|l| l.split(':').next().and_then(|n| n.parse::<usize>().ok()));
+            assert_eq!(all, lines.iter().collect::<Vec<_>>(), "{peers} workers");
+            for share in &shares {
+                assert!(peers == 1 || share.len() < lines.len(), "{peers} workers: every worker gets a share");
+                let numbers: Vec<usize> = share.iter().filter_map(|l| l.split(':').next()?.parse().ok()).collect();
+                assert!(numbers.is_sorted(), "{peers} workers: a worker reads its lines in file order");
+            }
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -57,7 +57,7 @@ pub fn render<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], aggs: &[Agg], inpu
 /// Groups on one worker: the key row to the partial state. foldhash (already a dependency
 /// of differential) hashes a short row of values several times faster than std's SipHash;
 /// its `RandomState` is seeded per map, which keeps some resistance to crafted keys.
-type Groups = HashMap<Row, Row, foldhash::fast::RandomState>;
+pub(super) type Groups = HashMap<Row, Row, foldhash::fast::RandomState>;
 
 /// Merges the records of each key on this worker, per time, and emits one partial state per
 /// key when the time is complete. Each record's key is evaluated into a reused row and looked
@@ -149,7 +149,7 @@ impl States {
     }
 
     /// Adds `n` copies of `partial` to `acc`.
-    pub(super) fn merge(&self, acc: &mut Row, partial: &Row, n: isize) {
+    pub(super) fn merge(&self, acc: &mut Row, partial: &[Value], n: isize) {
         let mut slot = 0;
         for f in self.funcs.iter() {
             let p2 = if *f == AggFunc::Avg { partial.get(slot + 1) } else { None };

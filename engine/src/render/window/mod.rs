@@ -1,6 +1,9 @@
 //! Windows on event time: `Window` assigns records to tumbling or sliding windows, and
 //! `Windowed` keeps per-window, per-key state for `aggregate`, `distinct` and `top`, emitting
 //! each window once when the input frontier — the watermark — passes its end, then freeing it.
+//! Aggregates over tumbling and sliding windows combine locally first (`aggregate`).
+
+mod aggregate;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -8,9 +11,8 @@ use differential_dataflow::{AsCollection, Hashable};
 use eddy_dsl::eval::{compile, Eval};
 use eddy_dsl::plan::{Expr, TimeRef, WindowKind, WindowOp};
 use eddy_dsl::{Row, Value};
-use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::Capability;
 use timely::progress::frontier::MutableAntichain;
 
@@ -29,20 +31,30 @@ fn event_time(time: TimeRef, row: &Row, carried: u64) -> Option<i64> {
 }
 
 /// Appends `window_start` and `window_end` to each record (or writes them at `replace`), one
-/// copy per window it falls in.
+/// copy per window it falls in: the record itself for the last (and, tumbling, only) one.
 pub fn assign(input: Coll<'_>, size: i64, slide: i64, time: TimeRef, replace: Option<(usize, usize)>) -> Coll<'_> {
     input
         .inner
-        .flat_map(move |(row, t, diff)| {
-            let mut copies = Vec::new();
-            if let Some(et) = event_time(time, &row, t) {
-                let mut start = et - et.rem_euclid(slide);
-                while start > et - size {
-                    copies.push((with_bounds(row.clone(), start, start + size, replace), t, diff));
-                    start -= slide;
-                }
+        .unary(Pipeline, "Window", move |_cap, _info| {
+            move |input, output| {
+                input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
+                    let mut session = output.session(&cap);
+                    for (row, t, diff) in data.drain(..) {
+                        let Some(et) = event_time(time, &row, t) else { continue };
+                        // The windows [start, start + size) holding `et`, latest first.
+                        let last = et - et.rem_euclid(slide);
+                        let mut start = last;
+                        while start - slide > et - size {
+                            start -= slide;
+                        }
+                        while start < last {
+                            session.give((with_bounds(row.clone(), start, start + size, replace), t, diff));
+                            start += slide;
+                        }
+                        session.give((with_bounds(row, last, last + size, replace), t, diff));
+                    }
+                });
             }
-            copies
         })
         .as_collection()
 }
@@ -208,6 +220,9 @@ struct Session {
 }
 
 pub fn render<'s>(input: Coll<'s>, window: WindowKind, keys: &[Expr], op: &WindowOp) -> Coll<'s> {
+    if let (WindowKind::Assigned { start, end }, WindowOp::Aggregate(aggs)) = (window, op) {
+        return aggregate::render(input, start, end, keys, aggs);
+    }
     let op = Op::new(keys, op);
     // Records of one key (or, without keys, of one window) meet on one worker.
     let route = Op::new(keys, &WindowOp::Distinct);
