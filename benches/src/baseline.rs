@@ -178,7 +178,7 @@ pub fn agg_add(state: &mut AggState, auction: i64, n: i64, top: i64) {
     e.1 = e.1.max(top);
 }
 
-fn create(out: &Path, workload: Workload) -> Result<BufWriter<File>, BoxError> {
+pub fn create(out: &Path, workload: Workload) -> Result<BufWriter<File>, BoxError> {
     std::fs::create_dir_all(out)?;
     let path = out.join(workload.output_file());
     let file = File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -186,7 +186,7 @@ fn create(out: &Path, workload: Workload) -> Result<BufWriter<File>, BoxError> {
 }
 
 /// Calls `f` with every non-empty line of `path` (without its terminator).
-fn for_each_line(path: &Path, mut f: impl FnMut(&[u8]) -> Result<(), BoxError>) -> Result<u64, BoxError> {
+pub fn for_each_line(path: &Path, mut f: impl FnMut(&[u8]) -> Result<(), BoxError>) -> Result<u64, BoxError> {
     let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut line = Vec::with_capacity(512);
@@ -204,8 +204,12 @@ fn for_each_line(path: &Path, mut f: impl FnMut(&[u8]) -> Result<(), BoxError>) 
     }
 }
 
-/// The serde loop from `data/bids.jsonl`; returns the number of bids read.
+/// The serde loop from `data/bids.jsonl` (Q3, Q7 and Q8: `baseline_join`); returns the number
+/// of records read.
 pub fn serde_loop(workload: Workload, data: &Path, out: &Path) -> Result<u64, BoxError> {
+    if matches!(workload, Workload::Q3 | Workload::Q7 | Workload::Q8) {
+        return crate::baseline_join::serde_loop(workload, data, out);
+    }
     let bids = data.join("bids.jsonl");
     let mut w = create(out, workload)?;
     let n = match workload {
@@ -279,12 +283,16 @@ pub fn serde_loop(workload: Workload, data: &Path, out: &Path) -> Result<u64, Bo
     Ok(n)
 }
 
-fn schema(fields: &[(&str, Type)]) -> Schema {
+pub fn schema(fields: &[(&str, Type)]) -> Schema {
     Schema::new(fields.iter().map(|(name, ty)| Field { name: (*name).to_string(), ty: ty.clone() }).collect())
 }
 
-/// The loop over `Generator::fill` for the bids among `events` events; returns the number of bids.
+/// The loop over `Generator::fill` for the bids among `events` events (Q3, Q7 and Q8:
+/// `baseline_join`); returns the number of records generated.
 pub fn gen_loop(workload: Workload, events: u64, out: &Path) -> Result<u64, BoxError> {
+    if matches!(workload, Workload::Q3 | Workload::Q7 | Workload::Q8) {
+        return crate::baseline_join::gen_loop(workload, events, out);
+    }
     const BATCH: u64 = 4096;
     let generator = Generator::new(SEED);
     let mut w = create(out, workload)?;

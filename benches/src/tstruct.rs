@@ -1,7 +1,9 @@
-//! Hand-written timely dataflow with struct rows: each worker reads its byte range of
-//! `bids.jsonl` (aligned to lines), deserializes owned structs in batches of 4096, runs the
+//! Hand-written timely dataflow with struct rows: each worker reads its stripes of
+//! `bids.jsonl` (as Eddy does), deserializes owned structs in batches of 4096, runs the
 //! query with `map`/`filter` (the aggregate combines per worker, exchanges partials by key and
-//! merges them), and a sink writes through a per-worker buffer into one shared file.
+//! merges them), and a sink writes through a per-worker buffer into one shared file. The
+//! windowed queries' sources send records at their watermark; Q3, Q7 and Q8 are in
+//! `tstruct_join.rs`.
 
 use std::cell::Cell;
 use std::fs::File;
@@ -22,7 +24,7 @@ use crate::baseline::{
     agg_add, chosen, euros, parse_time, q5_line, AggState, AuctionPrice, AGG_HEADER, Q5_DELAY, Q5_HEADER, Q5_WINDOW,
 };
 use crate::workloads::Workload;
-use crate::BoxError;
+use crate::{baseline_join, tstruct_join, BoxError};
 
 const BATCH: usize = 4096;
 
@@ -64,8 +66,8 @@ struct BidQ5 {
     date_time: String,
 }
 
-type Shared = Arc<Mutex<BufWriter<File>>>;
-type Errors = Arc<Mutex<Option<String>>>;
+pub type Shared = Arc<Mutex<BufWriter<File>>>;
+pub type Errors = Arc<Mutex<Option<String>>>;
 
 fn fail(errors: &Errors, e: String) {
     if let Ok(mut slot) = errors.lock() {
@@ -73,18 +75,18 @@ fn fail(errors: &Errors, e: String) {
     }
 }
 
-/// Runs `workload` on `workers` threads; returns the number of bids read.
+/// Runs `workload` on `workers` threads; returns the number of records read.
 pub fn run(workload: Workload, workers: usize, data: &Path, out: &Path) -> Result<u64, BoxError> {
     std::fs::create_dir_all(out)?;
     let path = out.join(workload.output_file());
     let mut file = BufWriter::with_capacity(1 << 16, File::create(&path)?);
-    if workload == Workload::Agg {
-        file.write_all(AGG_HEADER.as_bytes())?;
-    }
-    if workload == Workload::Q5 {
-        file.write_all(Q5_HEADER.as_bytes())?;
+    match workload {
+        Workload::Agg => file.write_all(AGG_HEADER.as_bytes())?,
+        Workload::Q5 => file.write_all(Q5_HEADER.as_bytes())?,
+        _ => file.write_all(baseline_join::header(workload).as_bytes())?,
     }
     let shared: Shared = Arc::new(Mutex::new(file));
+    let data = data.to_path_buf();
     let bids = data.join("bids.jsonl");
     let config = if workers > 1 { timely::Config::process(workers) } else { timely::Config::thread() };
     let errors: Errors = Arc::new(Mutex::new(None));
@@ -92,7 +94,8 @@ pub fn run(workload: Workload, workers: usize, data: &Path, out: &Path) -> Resul
     let worker_shared = Arc::clone(&shared);
     let guards = timely::execute(config, move |worker| {
         let read = Rc::new(Cell::new(0u64));
-        let (bids, sink_out, errors, read2) = (
+        let (data, bids, sink_out, errors, read2) = (
+            data.clone(),
             bids.clone(),
             (Arc::clone(&worker_shared), Arc::clone(&worker_errors)),
             Arc::clone(&worker_errors),
@@ -118,8 +121,15 @@ pub fn run(workload: Workload, workers: usize, data: &Path, out: &Path) -> Resul
                     let _ = writeln!(out, "{},{}", b.auction, b.price);
                 });
             }
+            Workload::Q3 => tstruct_join::q3(scope, &data, errors, read2, sink_out),
+            Workload::Q7 => tstruct_join::q7(scope, &data, errors, read2, sink_out),
+            Workload::Q8 => tstruct_join::q8(scope, &data, errors, read2, sink_out),
             Workload::Q5 => {
-                let rows = q5_source(scope, bids, errors, read2);
+                let rows = event_source(scope, "Q5Source", bids, errors, read2, |line| {
+                    let b: BidQ5 = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+                    let t = parse_time(&b.date_time).map_err(|e| e.to_string())?;
+                    Ok((t, (b.auction, b.price, t)))
+                });
                 let windows = q5_windows(rows);
                 sink(windows, sink_out, |(start, auction, agg), out| {
                     let mut line = String::new();
@@ -150,32 +160,76 @@ pub fn run(workload: Workload, workers: usize, data: &Path, out: &Path) -> Resul
     Ok(total)
 }
 
-/// The next non-empty line (without its '\n') of a worker's byte range; `None` at its end.
-fn next_line<'a>(
-    r: &mut impl BufRead,
-    line: &'a mut Vec<u8>,
-    offset: &mut u64,
+/// A worker's share of a file, read as Eddy reads it: stripes of at most 1 MiB (four per
+/// worker for smaller files) taken by the workers in turn, a line belonging to the stripe that
+/// holds its first byte. Workers thus move through a time-ordered file together.
+struct Lines {
+    reader: BufReader<File>,
+    line: Vec<u8>,
+    /// The offset of the next line, the end of the current stripe, the stripe's size, the
+    /// distance to this worker's next stripe, and the file's length.
+    offset: u64,
     end: u64,
-) -> std::io::Result<Option<&'a [u8]>> {
-    loop {
-        if *offset >= end {
-            return Ok(None);
-        }
-        line.clear();
-        let n = r.read_until(b'\n', line)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        *offset += n as u64;
-        if line.len() > usize::from(line.ends_with(b"\n")) {
-            break;
-        }
+    stripe: u64,
+    step: u64,
+    len: u64,
+}
+
+impl Lines {
+    fn open(path: &Path, index: u64, peers: u64) -> std::io::Result<Lines> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let stripe = (len / (4 * peers)).clamp(1, 1 << 20);
+        let mut lines = Lines {
+            reader: BufReader::with_capacity(1 << 20, file),
+            line: Vec::with_capacity(512),
+            offset: 0,
+            end: (index + 1) * stripe,
+            stripe,
+            step: peers * stripe,
+            len,
+        };
+        lines.seek(index * stripe)?;
+        Ok(lines)
     }
-    Ok(Some(line.strip_suffix(b"\n").unwrap_or(line)))
+
+    /// Moves to the first line starting at or after `at` (the one straddling it is not ours).
+    fn seek(&mut self, at: u64) -> std::io::Result<()> {
+        if at > 0 {
+            self.reader.seek(SeekFrom::Start(at - 1))?;
+            let n = self.reader.read_until(b'\n', &mut self.line)?;
+            self.offset = at - 1 + n as u64;
+        }
+        Ok(())
+    }
+
+    /// The next non-empty line (without its '\n'); `None` at the end of this worker's share.
+    fn next(&mut self) -> std::io::Result<Option<&[u8]>> {
+        loop {
+            while self.offset >= self.end {
+                let start = self.end - self.stripe + self.step;
+                if start >= self.len {
+                    return Ok(None);
+                }
+                self.end = start + self.stripe;
+                self.seek(start)?;
+            }
+            self.line.clear();
+            let n = self.reader.read_until(b'\n', &mut self.line)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.offset += n as u64;
+            if self.line.len() > usize::from(self.line.ends_with(b"\n")) {
+                break;
+            }
+        }
+        Ok(Some(self.line.strip_suffix(b"\n").unwrap_or(&self.line)))
+    }
 }
 
 /// This worker's share of the lines of `path`, deserialized; errors end the source and are kept.
-fn file_source<'s, D: DeserializeOwned + 'static>(
+pub fn file_source<'s, D: DeserializeOwned + 'static>(
     scope: Scope<'s, u64>,
     path: PathBuf,
     errors: Errors,
@@ -185,23 +239,15 @@ fn file_source<'s, D: DeserializeOwned + 'static>(
     source(scope, "FileSource", move |cap, info| {
         let activator = scope.activator_for(info.address);
         let report = move |e: String| fail(&errors, e);
-        let opened = open_range(&path, index, peers);
-        let (mut reader, mut offset, end) = match opened {
-            Ok(r) => (Some(r.0), r.1, r.2),
-            Err(e) => {
-                report(e.to_string());
-                (None, 0, 0)
-            }
-        };
+        let mut reader = Lines::open(&path, index, peers).map_err(|e| report(e.to_string())).ok();
         let mut cap = Some(cap);
-        let mut line = Vec::with_capacity(512);
         let mut batch: Vec<D> = Vec::with_capacity(BATCH);
         move |output| {
             let mut done = true;
             if let (Some(c), Some(r)) = (cap.as_ref(), reader.as_mut()) {
                 done = false;
                 while batch.len() < BATCH {
-                    let text = match next_line(r, &mut line, &mut offset, end) {
+                    let text = match r.next() {
                         Ok(Some(text)) => text,
                         Ok(None) => {
                             done = true;
@@ -237,28 +283,24 @@ fn file_source<'s, D: DeserializeOwned + 'static>(
     .container::<Vec<D>>()
 }
 
-/// Q5's source: this worker's bids as `(auction, price, event time)`, sent at the watermark
-/// (the latest event time minus the delay, per worker), late bids dropped.
-fn q5_source<'s>(
+/// A windowed query's source: this worker's share of the lines of `path`, parsed into (event
+/// time, record), sent at the watermark (the latest event time minus the delay, per worker:
+/// Eddy's per-partition watermark), late records dropped.
+pub fn event_source<'s, D: 'static>(
     scope: Scope<'s, u64>,
+    name: &str,
     path: PathBuf,
     errors: Errors,
     read: Rc<Cell<u64>>,
-) -> StreamVec<'s, u64, (i64, i64, i64)> {
+    parse: impl Fn(&[u8]) -> Result<(i64, D), String> + 'static,
+) -> StreamVec<'s, u64, D> {
     let (index, peers) = (scope.index() as u64, scope.peers() as u64);
-    source(scope, "Q5Source", move |cap, info| {
+    source(scope, name, move |cap, info| {
         let activator = scope.activator_for(info.address);
         let report = move |e: String| fail(&errors, e);
-        let (mut reader, mut offset, end) = match open_range(&path, index, peers) {
-            Ok(r) => (Some(r.0), r.1, r.2),
-            Err(e) => {
-                report(e.to_string());
-                (None, 0, 0)
-            }
-        };
+        let mut reader = Lines::open(&path, index, peers).map_err(|e| report(e.to_string())).ok();
         let mut cap = Some(cap);
         let mut latest: Option<i64> = None;
-        let mut line = Vec::with_capacity(512);
         let mut batch = Vec::with_capacity(BATCH);
         move |output| {
             let mut done = true;
@@ -266,7 +308,7 @@ fn q5_source<'s>(
                 done = false;
                 let mut lines = 0;
                 while lines < BATCH {
-                    let text = match next_line(r, &mut line, &mut offset, end) {
+                    let text = match r.next() {
                         Ok(Some(text)) => text,
                         Ok(None) => {
                             done = true;
@@ -279,16 +321,13 @@ fn q5_source<'s>(
                         }
                     };
                     lines += 1;
-                    let parsed = serde_json::from_slice::<BidQ5>(text)
-                        .map_err(|e| e.to_string())
-                        .and_then(|b| Ok((b.auction, b.price, parse_time(&b.date_time).map_err(|e| e.to_string())?)));
-                    match parsed {
-                        Ok((auction, price, t)) => {
+                    match parse(text) {
+                        Ok((t, record)) => {
                             if latest.is_some_and(|l| t < l.saturating_sub(Q5_DELAY)) {
                                 continue; // late
                             }
                             latest = Some(latest.map_or(t, |l| l.max(t)));
-                            batch.push((auction, price, t));
+                            batch.push(record);
                         }
                         Err(e) => {
                             report(e);
@@ -348,21 +387,6 @@ fn q5_windows<'s>(rows: StreamVec<'s, u64, (i64, i64, i64)>) -> StreamVec<'s, u6
     .container::<Vec<_>>()
 }
 
-/// The file from the first line starting in worker `index`'s byte range: (reader, offset, end).
-fn open_range(path: &Path, index: u64, peers: u64) -> std::io::Result<(BufReader<File>, u64, u64)> {
-    let file = File::open(path)?;
-    let len = file.metadata()?.len();
-    let (mut start, end) = (len * index / peers, len * (index + 1) / peers);
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    if start > 0 {
-        // The line that straddles `start` belongs to the previous worker.
-        reader.seek(SeekFrom::Start(start - 1))?;
-        let mut skipped = Vec::new();
-        start += reader.read_until(b'\n', &mut skipped)? as u64 - 1;
-    }
-    Ok((reader, start, end))
-}
-
 /// Merges `(auction, (count, top))` per key with `pact`, emitting the totals once the input is complete.
 fn aggregate<'s, P>(rows: StreamVec<'s, u64, (i64, (i64, i64))>, pact: P) -> StreamVec<'s, u64, (i64, (i64, i64))>
 where
@@ -396,7 +420,7 @@ fn json_sink<D: Serialize + 'static>(rows: StreamVec<'_, u64, D>, target: (Share
 
 /// Encodes rows into a per-worker buffer that goes to the shared file in 64 KiB pieces, and
 /// the rest once the input is complete.
-fn sink<D: 'static>(
+pub fn sink<D: 'static>(
     rows: StreamVec<'_, u64, D>,
     (shared, errors): (Shared, Errors),
     encode: impl Fn(&D, &mut Vec<u8>) + 'static,

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use eddy_engine::nexmark::{self, Kind};
+
 /// The seed of every data set and generated source in the benchmark.
 pub const SEED: u64 = 42;
 
@@ -68,12 +70,23 @@ impl Workload {
         }
     }
 
-    /// Why the harness cannot run this workload yet, if it cannot.
+    /// Why the harness cannot run this workload yet, if it cannot: every workload has its
+    /// baselines now; one added without them returns its reason here (and is a report row).
     pub fn unsupported(self) -> Option<&'static str> {
+        None
+    }
+
+    /// The Nexmark kinds this workload reads, one source (and one JSONL file) each.
+    pub fn kinds(self) -> &'static [Kind] {
         match self {
-            Workload::Q3 | Workload::Q7 | Workload::Q8 => Some("not in the harness yet (no baselines)"),
-            _ => None,
+            Workload::Q3 | Workload::Q8 => &[Kind::Person, Kind::Auction],
+            _ => &[Kind::Bid],
         }
+    }
+
+    /// The records this workload reads among `events` Nexmark events (all its sources).
+    pub fn records(self, events: u64) -> u64 {
+        self.kinds().iter().map(|&kind| nexmark::count(kind, 0..events)).sum()
     }
 
     /// The file every variant writes in its output directory.
@@ -83,8 +96,10 @@ impl Workload {
             Workload::Q1 => "q1.jsonl",
             Workload::Q2 => "q2.csv",
             Workload::Agg => "agg.csv",
+            Workload::Q3 => "q3.csv",
             Workload::Q5 => "q5.csv",
-            _ => "unsupported",
+            Workload::Q7 => "q7.csv",
+            Workload::Q8 => "q8.csv",
         }
     }
 
@@ -93,32 +108,45 @@ impl Workload {
         matches!(self, Workload::Q0 | Workload::Q2 | Workload::Q5)
     }
 
-    /// The Eddy pipeline reading `data/bids.jsonl`.
+    /// The Eddy pipeline reading the JSONL files of `data`.
     fn file_pipeline(self) -> &'static str {
         match self {
             Workload::Q0 => include_str!("../../examples/nexmark/q0.eddy"),
             Workload::Q1 => include_str!("../../examples/nexmark/q1.eddy"),
             Workload::Q2 => include_str!("../../examples/nexmark/q2.eddy"),
             Workload::Agg => include_str!("../pipelines/agg.eddy"),
+            Workload::Q3 => include_str!("../../examples/nexmark/q3.eddy"),
             Workload::Q5 => include_str!("../../examples/nexmark/q5.eddy"),
-            _ => "",
+            Workload::Q7 => include_str!("../../examples/nexmark/q7.eddy"),
+            Workload::Q8 => include_str!("../../examples/nexmark/q8.eddy"),
         }
     }
 
-    /// The Eddy pipeline text for `input`: the example file as it is, or with its source
-    /// replaced by the in-process generator of `events` Nexmark events.
+    /// The Eddy pipeline text for `input`: the example file as it is, or with each of its
+    /// sources (`file(data + "/bids.jsonl")`, `.../persons.jsonl`, `.../auctions.jsonl`)
+    /// replaced by the in-process generator of that kind among `events` Nexmark events.
     pub fn pipeline(self, input: Input, events: u64) -> Result<String, String> {
-        const FILE_SOURCE: &str = r#"file(data + "/bids.jsonl")"#;
-        let text = self.file_pipeline();
-        if !text.contains(FILE_SOURCE) {
-            return Err(format!("the {} pipeline has no `{FILE_SOURCE}` source", self.name()));
-        }
-        Ok(match input {
-            Input::Jsonl => text.to_string(),
-            Input::Generator => {
-                text.replace(FILE_SOURCE, &format!(r#"generate(nexmark: "bid", events: {events}, seed: {SEED})"#))
+        let mut text = self.file_pipeline().to_string();
+        for &kind in self.kinds() {
+            let source = format!(r#"file(data + "/{}")"#, jsonl_file(kind));
+            if !text.contains(&source) {
+                return Err(format!("the {} pipeline has no `{source}` source", self.name()));
             }
-        })
+            if input == Input::Generator {
+                let generate = format!(r#"generate(nexmark: "{}", events: {events}, seed: {SEED})"#, kind.name());
+                text = text.replace(&source, &generate);
+            }
+        }
+        Ok(text)
+    }
+}
+
+/// The file `nexmark::write_jsonl` writes the events of `kind` to.
+pub fn jsonl_file(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Person => "persons.jsonl",
+        Kind::Auction => "auctions.jsonl",
+        Kind::Bid => "bids.jsonl",
     }
 }
 
@@ -128,10 +156,10 @@ impl fmt::Display for Workload {
     }
 }
 
-/// Where the bids come from.
+/// Where the events come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Input {
-    /// `bids.jsonl` in the data directory.
+    /// The JSONL files in the data directory (`bids.jsonl`, `persons.jsonl`, `auctions.jsonl`).
     Jsonl,
     /// `eddy_engine::nexmark::Generator`, in process.
     Generator,
@@ -144,7 +172,7 @@ pub enum Variant {
     Eddy { input: Input, workers: usize },
     /// A single-threaded loop: serde_json into a borrowed struct, the query, serde_json out.
     SerdeLoop,
-    /// Hand-written timely with a struct row: file byte ranges → map/filter → file sink.
+    /// Hand-written timely with a struct row: file stripes → map/filter → file sink.
     Timely { workers: usize },
     /// A single-threaded loop over `Generator::fill`, the query on the rows, Eddy's encoder out.
     GenLoop,
@@ -219,11 +247,17 @@ mod tests {
     }
 
     #[test]
-    fn generator_pipelines_replace_the_source() {
+    fn generator_pipelines_replace_the_sources() {
         for w in Workload::ALL.into_iter().filter(|w| w.unsupported().is_none()) {
             let text = w.pipeline(Input::Generator, 1000).unwrap();
-            assert!(text.contains(r#"generate(nexmark: "bid", events: 1000, seed: 42)"#), "{w}");
-            assert!(!text.contains("bids.jsonl"), "{w}");
+            for &kind in w.kinds() {
+                let generate = format!(r#"generate(nexmark: "{}", events: 1000, seed: 42)"#, kind.name());
+                assert!(text.contains(&generate), "{w}: {kind:?}");
+            }
+            assert!(!text.contains(r#"file(data + "/"#), "{w}");
+            assert_eq!(w.pipeline(Input::Jsonl, 1000).unwrap(), w.file_pipeline(), "{w}");
         }
+        assert_eq!(Workload::Q3.records(100), 2 + 6);
+        assert_eq!(Workload::Q7.records(100), 92);
     }
 }
