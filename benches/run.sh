@@ -11,7 +11,8 @@
 # LATENCY_RATES (100000,1000000), MEMORY_SECS (20; LONG=1 makes it 600), MEMORY_RATE (100000),
 # STREAMING=0 (skips the latency and memory runs), BENCH_DATA (where the
 # generated data sets live; default target/bench-data), REPORT (benches/REPORT.md),
-# BENCH_COMMIT (the commit to show, when the tree is not a git checkout).
+# BENCH_COMMIT (the commit to show, when the tree is not a git checkout), TMPDIR (where outputs
+# go; default /dev/shm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,10 @@ TARGET_DIR=${CARGO_TARGET_DIR:-target}
 BIN="$TARGET_DIR/release/nexmark-bench"
 
 cargo build --release -p eddy-bench
+
+# Outputs (up to a few hundred MB per run) go to memory when it can: written to disk, their
+# writeback competes with the runs for the CPUs and makes the timings noisy.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/eddy-bench-run.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT

@@ -117,10 +117,14 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
                     lines.push(format!("{per}: top {n} by {}{}", by.show(schema), if *desc { " desc" } else { "" }))
                 }
             }
-            lines.push(format!(
-                "exchanged by {}; emitted when the watermark passes a window's end",
-                if keys.is_empty() { "window".to_string() } else { "key".to_string() }
-            ));
+            let by = if keys.is_empty() { "window" } else { "key" };
+            let combined =
+                matches!((window, op), (crate::plan::WindowKind::Assigned { .. }, crate::plan::WindowOp::Aggregate(_)));
+            lines.push(if combined {
+                format!("combined on each worker, partials exchanged by {by}; emitted when the watermark passes a window's end")
+            } else {
+                format!("exchanged by {by}; emitted when the watermark passes a window's end")
+            });
             lines.push("state: bounded (freed when windows close)".into());
         }
         NodeKind::Map { input, steps } => {

@@ -172,7 +172,7 @@ impl FileReader {
             (w * stripe, (w + 1) * stripe, p * stripe)
         };
         let mut reader = FileReader {
-            reader: BufReader::with_capacity(1 << 20, file),
+            reader: BufReader::with_capacity(1 << 17, file),
             path: path.to_string(),
             lines: LineDecoder::new(source, path, format, schema, used),
             offset: 0,

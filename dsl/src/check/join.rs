@@ -86,7 +86,14 @@ pub fn join(
     if !ok {
         return None;
     }
-    let windows = (flow.window.as_ref().map(|(m, _)| m), other.flow.window.as_ref().map(|(m, _)| m));
+    let marks = (flow.window.as_ref().map(|(m, _)| m), other.flow.window.as_ref().map(|(m, _)| m));
+    // Results per window meet the records of the same windows (windowed, or results too) within
+    // their window; otherwise they are plain records.
+    let windows = match (marks, (flow.results_of.as_ref(), other.flow.results_of.as_ref())) {
+        ((Some(a), None), (_, Some(b))) | ((None, Some(b)), (Some(a), _)) if a == b => (Some(a), Some(b)),
+        ((None, None), (Some(a), Some(b))) if a == b => (Some(a), Some(b)),
+        _ => marks,
+    };
     let kind = match (within, windows) {
         (Some(ms), (None, None)) => {
             let (Some(Time::Field(l)), Some(Time::Field(r))) = (&flow.time, &other.flow.time) else {
@@ -163,6 +170,7 @@ pub fn join(
             JoinKind::Incremental => flow.time.as_ref().or(other.flow.time.as_ref()).map(|_| Time::Arrival),
         },
         window: None,
+        results_of: None,
         unbounded: flow.unbounded || other.flow.unbounded,
     };
     Some(Kind::Join { other: other.input, left_keys, right_keys, right_fields, outer: spec.outer, kind })

@@ -287,7 +287,7 @@ impl<'a> StreamGraph<'a> {
                     _ if unbounded => Some(Time::Arrival),
                     _ => None,
                 };
-                Flow { time, window: None, unbounded }
+                Flow { time, window: None, results_of: None, unbounded }
             }
             Input::Stream(j) => self.checked[j].as_ref().map(|s| s.flow.clone()).unwrap_or_default(),
             Input::Loop => self.looping.as_ref().map(|(_, flow)| flow.clone()).unwrap_or_default(),
@@ -464,13 +464,13 @@ impl<'a> StreamGraph<'a> {
                             aggs: aggs.into_iter().zip(agg_fields).collect(),
                         };
                         let kind = window::windowed(cx, &mark, op, stage.span, &mut schema)?;
-                        flow.time = Some(Time::Field("window_start".into()));
+                        flow.results(&mark);
                         stages.push(Stage { kind, schema: schema.clone() });
                         continue;
                     }
                     self.warn_unbounded(cx, &flow, stage.span, "aggregate");
                     schema = Schema::new(fields);
-                    flow.time = flow.time.take().map(|_| Time::Arrival);
+                    flow.updated();
                     Kind::Aggregate { keys, aggs }
                 }
                 StageKind::Distinct(keys) => {
@@ -487,12 +487,12 @@ impl<'a> StreamGraph<'a> {
                     if let Some((mark, _)) = flow.window.take() {
                         let op = Op::Distinct { keys: exprs };
                         let kind = window::windowed(cx, &mark, op, stage.span, &mut schema)?;
-                        flow.time = Some(Time::Field("window_start".into()));
+                        flow.results(&mark);
                         stages.push(Stage { kind, schema: schema.clone() });
                         continue;
                     }
                     self.warn_unbounded(cx, &flow, stage.span, "distinct");
-                    flow.time = flow.time.take().map(|_| Time::Arrival);
+                    flow.updated();
                     Kind::Distinct { keys: exprs }
                 }
                 StageKind::Top { n, by, desc } if flow.window.is_some() => {
@@ -503,7 +503,7 @@ impl<'a> StreamGraph<'a> {
                     let mark = flow.window.take().map(|(m, _)| m)?;
                     let op = Op::Top { keys, n, by, desc: *desc };
                     let kind = window::windowed(cx, &mark, op, stage.span, &mut schema)?;
-                    flow.time = Some(Time::Field("window_start".into()));
+                    flow.results(&mark);
                     kind
                 }
                 StageKind::Window(_) if self.looping.is_some() => {
@@ -567,7 +567,7 @@ impl<'a> StreamGraph<'a> {
                     let (Some(n), Some((by, _))) = (n, by) else { return None };
                     let keys = group.take().map(|(k, _, _)| k).unwrap_or_default();
                     self.warn_unbounded(cx, &flow, stage.span, "top");
-                    flow.time = flow.time.take().map(|_| Time::Arrival);
+                    flow.updated();
                     Kind::Top { keys, n, by, desc: *desc }
                 }
                 StageKind::Join { left, other, on, within } => {
@@ -605,7 +605,10 @@ impl<'a> StreamGraph<'a> {
                         );
                         return None;
                     }
-                    self.looping = Some((schema.clone(), Flow { time: None, window: None, unbounded: flow.unbounded }));
+                    self.looping = Some((
+                        schema.clone(),
+                        Flow { time: None, window: None, results_of: None, unbounded: flow.unbounded },
+                    ));
                     let checked = self.stages(cx, body, name);
                     self.looping = None;
                     let body_stream = checked?;
@@ -620,7 +623,7 @@ impl<'a> StreamGraph<'a> {
                         );
                         return None;
                     }
-                    flow.time = flow.time.take().map(|_| Time::Arrival);
+                    flow.updated();
                     Kind::Iterate { max, body: Box::new(body_stream) }
                 }
             };

@@ -34,18 +34,40 @@ pub enum Mark {
 pub struct Flow {
     pub time: Option<Time>,
     pub window: Option<(Mark, Span)>,
+    /// The records are the results of an `aggregate`, `distinct` or `top` per tumbling or
+    /// sliding window of this size and slide: each window's come once, when it closes, with
+    /// its `window_start` and `window_end`. A join with the same windows is a windowed join.
+    pub results_of: Option<Mark>,
     pub unbounded: bool,
 }
 
 impl Flow {
-    /// After a `select` or `derive`: the event time stays if its field does.
+    /// After a `select` or `derive`: the event time stays if its field does, and results per
+    /// window stay such while they keep their window's bounds.
     pub fn project(&mut self, schema: &Schema) {
+        if schema.index_of("window_start").is_none() || schema.index_of("window_end").is_none() {
+            self.results_of = None;
+        }
         if let Some(Time::Field(f)) = &self.time {
             let kept = schema.index_of(f).is_some_and(|i| schema.fields[i].ty.base == Base::Timestamp);
             if !kept {
                 self.time = None;
             }
         }
+    }
+
+    /// After a windowed `aggregate`, `distinct` or `top`: results per window, whose time is
+    /// their `window_start`.
+    pub fn results(&mut self, mark: &Mark) {
+        self.time = Some(Time::Field("window_start".into()));
+        self.results_of = matches!(mark, Mark::Assigned { .. }).then(|| mark.clone());
+    }
+
+    /// After a stage whose output updates (an `aggregate`, `distinct`, `top` or `iterate` over
+    /// the whole stream): its records carry the time they are computed at.
+    pub fn updated(&mut self) {
+        self.time = self.time.take().map(|_| Time::Arrival);
+        self.results_of = None;
     }
 
     /// The flow of a union of two streams.
@@ -57,6 +79,7 @@ impl Flow {
         Ok(Flow {
             time: if self.time == other.time { self.time.clone() } else { None },
             window: self.window.clone(),
+            results_of: if self.results_of == other.results_of { self.results_of.clone() } else { None },
             unbounded: self.unbounded || other.unbounded,
         })
     }
@@ -153,6 +176,7 @@ pub fn window(
         schema.fields.push(Field { name: "window_end".into(), ty: Type::TIMESTAMP });
     }
     flow.window = Some((Mark::Assigned { size, slide }, span));
+    flow.results_of = None;
     Ok(Some(Kind::Window { size, slide, time, replace }))
 }
 

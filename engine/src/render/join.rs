@@ -2,7 +2,7 @@
 //! (records meet within their window, freed when it closes) and interval (event times at most
 //! `within` apart, records freed once the watermark has passed them by more than that).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use differential_dataflow::{AsCollection, Hashable};
 use eddy_dsl::eval::{compile, Eval};
@@ -59,11 +59,9 @@ pub fn render<'s>(left: Coll<'s>, right: Coll<'s>, spec: Spec) -> Coll<'s> {
     let sides = Sides::new(&spec);
     match spec.kind {
         JoinKind::Incremental => incremental(left, right, spec),
-        JoinKind::Windowed { left_end, right_end } => {
-            timed(left, right, sides, spec.outer, Timing::Window { left_end, right_end })
-        }
+        JoinKind::Windowed { left_end, right_end } => windowed(left, right, sides, spec.outer, (left_end, right_end)),
         JoinKind::Interval { within, left_time, right_time } => {
-            timed(left, right, sides, spec.outer, Timing::Interval { within, left_time, right_time })
+            interval(left, right, sides, spec.outer, within, (left_time, right_time))
         }
     }
 }
@@ -94,13 +92,6 @@ pub fn incremental<'s, T: Time>(left: Coll<'s, T>, right: Coll<'s, T>, spec: Spe
     matched.concat(unmatched)
 }
 
-/// How a time-bounded join finds which records may still meet.
-#[derive(Clone, Copy)]
-enum Timing {
-    Window { left_end: usize, right_end: usize },
-    Interval { within: i64, left_time: usize, right_time: usize },
-}
-
 fn timestamp(row: &Row, i: usize) -> Option<i64> {
     match row.get(i) {
         Some(Value::Timestamp(t)) => Some(*t),
@@ -116,20 +107,105 @@ struct Held {
     alone: Option<Capability<u64>>,
 }
 
-fn timed<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool, timing: Timing) -> Coll<'s> {
+/// The records of one window on one worker, by key, and for an outer join the capability to
+/// send its unmatched left records when the window closes (at the earliest of their times).
+#[derive(Default)]
+struct Window {
+    keys: HashMap<Row, (Vec<(Row, bool)>, Vec<Row>)>,
+    alone: Option<Capability<u64>>,
+}
+
+/// Records meet within their window (the same `window_end`): each window's records are kept
+/// until the watermark passes its end, then freed all at once.
+fn windowed<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool, ends: (usize, usize)) -> Coll<'s> {
     let (lk, rk) = (sides.left_keys.clone(), sides.right_keys.clone());
     let by_left = Exchange::new(move |(row, _, _): &(Row, u64, isize)| Sides::key(&lk, row).hashed());
     let by_right = Exchange::new(move |(row, _, _): &(Row, u64, isize)| Sides::key(&rk, row).hashed());
-    let (left_at, right_at, reach) = match timing {
-        Timing::Window { left_end, right_end } => (left_end, right_end, 0),
-        Timing::Interval { within, left_time, right_time } => (left_time, right_time, within),
-    };
-    let meets = move |a: i64, b: i64| match timing {
-        Timing::Window { .. } => a == b,
-        Timing::Interval { within, .. } => (a - b).abs() <= within,
-    };
+    let (left_end, right_end) = ends;
     left.inner
-        .binary_frontier(right.inner, by_left, by_right, "TimedJoin", move |_cap, _info| {
+        .binary_frontier(right.inner, by_left, by_right, "WindowJoin", move |_cap, _info| {
+            let mut windows: BTreeMap<i64, Window> = BTreeMap::new();
+            move |(input1, frontier1), (input2, frontier2), output| {
+                input1.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
+                    let mut session = output.session(&cap);
+                    for (row, t, diff) in data.drain(..) {
+                        // Windowed inputs only grow.
+                        let (Some(end), true) = (timestamp(&row, left_end), diff > 0) else { continue };
+                        let Some(key) = Sides::key(&sides.left_keys, &row) else {
+                            if outer {
+                                session.give((sides.joined(&row, None), t, diff));
+                            }
+                            continue;
+                        };
+                        let window = windows.entry(end).or_default();
+                        let (lefts, rights) = window.keys.entry(key).or_default();
+                        for r in rights.iter() {
+                            session.give((sides.joined(&row, Some(r)), t, diff));
+                        }
+                        let matched = !rights.is_empty();
+                        if outer && !matched && window.alone.as_ref().is_none_or(|c| t < *c.time()) {
+                            window.alone = Some(cap.delayed(&t, 0));
+                        }
+                        for _ in 1..diff {
+                            lefts.push((row.clone(), matched));
+                        }
+                        lefts.push((row, matched));
+                    }
+                });
+                input2.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
+                    let mut session = output.session(&cap);
+                    for (row, t, diff) in data.drain(..) {
+                        let (Some(end), true) = (timestamp(&row, right_end), diff > 0) else { continue };
+                        let Some(key) = Sides::key(&sides.right_keys, &row) else { continue };
+                        let (lefts, rights) = windows.entry(end).or_default().keys.entry(key).or_default();
+                        for (l, matched) in lefts.iter_mut() {
+                            *matched = true;
+                            session.give((sides.joined(l, Some(&row)), t, diff));
+                        }
+                        for _ in 1..diff {
+                            rights.push(row.clone());
+                        }
+                        rights.push(row);
+                    }
+                });
+                // A window's records meet no more once the watermark reaches its end.
+                let watermark = frontier1.frontier().iter().chain(frontier2.frontier().iter()).min().map(|w| *w as i64);
+                while let Some(entry) = windows.first_entry() {
+                    if watermark.is_some_and(|w| *entry.key() > w) {
+                        break;
+                    }
+                    let window = entry.remove();
+                    if let Some(cap) = window.alone {
+                        let mut session = output.session(&cap);
+                        for (lefts, _) in window.keys.into_values() {
+                            for (row, _) in lefts.into_iter().filter(|(_, matched)| !matched) {
+                                session.give((sides.joined(&row, None), *cap.time(), 1));
+                            }
+                        }
+                    }
+                }
+            }
+        })
+        .as_collection()
+}
+
+/// Records meet when their event times are at most `within` apart; each is freed once the
+/// watermark has passed it by more than that.
+fn interval<'s>(
+    left: Coll<'s>,
+    right: Coll<'s>,
+    sides: Sides,
+    outer: bool,
+    within: i64,
+    at: (usize, usize),
+) -> Coll<'s> {
+    let (lk, rk) = (sides.left_keys.clone(), sides.right_keys.clone());
+    let by_left = Exchange::new(move |(row, _, _): &(Row, u64, isize)| Sides::key(&lk, row).hashed());
+    let by_right = Exchange::new(move |(row, _, _): &(Row, u64, isize)| Sides::key(&rk, row).hashed());
+    let (left_at, right_at) = at;
+    let meets = move |a: i64, b: i64| (a - b).abs() <= within;
+    left.inner
+        .binary_frontier(right.inner, by_left, by_right, "IntervalJoin", move |_cap, _info| {
             // Per key: the left and right records that may still meet.
             let mut held: HashMap<Row, (Vec<Held>, Vec<Held>)> = HashMap::new();
             move |(input1, frontier1), (input2, frontier2), output| {
@@ -170,11 +246,10 @@ fn timed<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool, timing:
                         }
                     }
                 });
-                // Records nothing can meet any more are freed: a window's once the watermark
-                // reaches its end, an interval record once it is `within` behind the watermark.
+                // Records nothing can meet any more are freed: once they are `within` behind
+                // the watermark.
                 let watermark = frontier1.frontier().iter().chain(frontier2.frontier().iter()).min().map(|w| *w as i64);
-                let done =
-                    |time: i64| watermark.is_none_or(|w| time.saturating_add(reach) < w || (reach == 0 && time <= w));
+                let done = |time: i64| watermark.is_none_or(|w| time.saturating_add(within) < w);
                 let mut alone: Vec<(Capability<u64>, Row)> = Vec::new();
                 held.retain(|_, (lefts, rights)| {
                     lefts.retain_mut(|l| {
