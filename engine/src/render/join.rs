@@ -107,11 +107,15 @@ struct Held {
     alone: Option<Capability<u64>>,
 }
 
+/// The records of one key in one window: the left ones (and whether each has met a right one),
+/// and the right ones.
+type Meeting = (Vec<(Row, bool)>, Vec<Row>);
+
 /// The records of one window on one worker, by key, and for an outer join the capability to
 /// send its unmatched left records when the window closes (at the earliest of their times).
 #[derive(Default)]
 struct Window {
-    keys: HashMap<Row, (Vec<(Row, bool)>, Vec<Row>)>,
+    keys: HashMap<Row, Meeting>,
     alone: Option<Capability<u64>>,
 }
 
