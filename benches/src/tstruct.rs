@@ -160,8 +160,8 @@ pub fn run(workload: Workload, workers: usize, data: &Path, out: &Path) -> Resul
     Ok(total)
 }
 
-/// A worker's share of a file, read as Eddy reads it: stripes of at most 1 MiB (four per
-/// worker for smaller files) taken by the workers in turn, a line belonging to the stripe that
+/// A worker's share of a file, read as Eddy reads it: stripes of 1 MiB taken by the workers
+/// in turn, a line belonging to the stripe that
 /// holds its first byte. Workers thus move through a time-ordered file together.
 struct Lines {
     reader: BufReader<File>,
@@ -179,7 +179,7 @@ impl Lines {
     fn open(path: &Path, index: u64, peers: u64) -> std::io::Result<Lines> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
-        let stripe = (len / (4 * peers)).clamp(1, 1 << 20);
+        let stripe = 1 << 20;
         let mut lines = Lines {
             reader: BufReader::with_capacity(1 << 20, file),
             line: Vec::with_capacity(512),

@@ -116,11 +116,11 @@ fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, limit: usize) -> std:
     }
 }
 
-/// The most bytes of a file a worker reads before the others take their turn: worker `w` of
-/// `n` reads stripes `w`, `w + n`, `w + 2n`, ... Small enough that all workers move through a
+/// The bytes of a file a worker reads before the others take their turn: worker `w` of `n`
+/// reads stripes `w`, `w + n`, `w + 2n`, ... Small enough that all workers move through a
 /// time-ordered file together (so that the watermark, the minimum over them, keeps up and
-/// windows close early); large enough that the seek between stripes costs nothing. Smaller
-/// files are cut into four stripes per worker, so that all workers get a share.
+/// windows close early); large enough that the seek between stripes costs nothing, and that
+/// a small file is one partition, judged for lateness as one reader judges it.
 const STRIPE: u64 = 1 << 20;
 
 /// A worker's share of a file: every `peers`-th stripe, aligned to whole lines (a line belongs
@@ -155,16 +155,29 @@ impl FileReader {
         format: &Format,
         schema: &Schema,
         used: &[bool],
-        worker: usize,
-        peers: usize,
+        (worker, peers): (usize, usize),
         limit: usize,
         follow: bool,
+    ) -> Result<FileReader, String> {
+        FileReader::striped(source, path, format, schema, used, (worker, peers), limit, follow, STRIPE)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn striped(
+        source: &str,
+        path: &str,
+        format: &Format,
+        schema: &Schema,
+        used: &[bool],
+        (worker, peers): (usize, usize),
+        limit: usize,
+        follow: bool,
+        stripe: u64,
     ) -> Result<FileReader, String> {
         let io = |e: std::io::Error| format!("cannot read '{path}': {e}");
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         let (w, p) = (worker as u64, peers as u64);
-        let stripe = (len / (4 * p)).clamp(1, STRIPE);
         let (start, end, step) = if follow {
             let end = if w + 1 == p { u64::MAX } else { len * (w + 1) / p };
             (len * w / p, end, 0)
@@ -599,13 +612,15 @@ mod tests {
     use super::*;
     use eddy_dsl::{Field, Type};
 
-    /// Reads `path` as text with `peers` workers; each worker's lines, in the order it read them.
-    fn read_all(path: &str, peers: usize) -> Vec<Vec<String>> {
+    /// Reads `path` as text with `peers` workers and stripes of `stripe` bytes; each worker's
+    /// lines, in the order it read them.
+    fn read_all(path: &str, peers: usize, stripe: u64) -> Vec<Vec<String>> {
         let schema = Schema::new(vec![Field { name: "line".into(), ty: Type::STRING }]);
         (0..peers)
             .map(|w| {
-                let mut r = FileReader::open("s", path, &Format::Text, &schema, &[true], w, peers, 1 << 20, false)
-                    .expect("open");
+                let mut r =
+                    FileReader::striped("s", path, &Format::Text, &schema, &[true], (w, peers), 1 << 20, false, stripe)
+                        .expect("open");
                 let (mut ok, mut err) = (Vec::new(), Vec::new());
                 while r.read(7, &mut ok, &mut err).expect("read") != Status::Done {}
                 assert!(err.is_empty());
@@ -631,16 +646,57 @@ mod tests {
                 })
                 .collect();
         std::fs::write(&path, lines.join("\n") + "\n").expect("write");
-        for peers in 1..=5 {
-            let shares = read_all(&path.display().to_string(), peers);
+        for (peers, stripe) in (1..=5).flat_map(|p| [1, 10, 100, 1000].map(|s| (p, s))) {
+            let shares = read_all(&path.display().to_string(), peers, stripe);
             let mut all: Vec<&String> = shares.iter().flatten().collect();
             all.sort_by_key(|l| l.split(':').next().and_then(|n| n.parse::<usize>().ok()));
-            assert_eq!(all, lines.iter().collect::<Vec<_>>(), "{peers} workers");
+            assert_eq!(all, lines.iter().collect::<Vec<_>>(), "{peers} workers, stripes of {stripe}");
             for share in &shares {
-                assert!(peers == 1 || share.len() < lines.len(), "{peers} workers: every worker gets a share");
+                assert!(!share.is_empty(), "{peers} workers, stripes of {stripe}: every worker gets a share");
                 let numbers: Vec<usize> = share.iter().filter_map(|l| l.split(':').next()?.parse().ok()).collect();
                 assert!(numbers.is_sorted(), "{peers} workers: a worker reads its lines in file order");
             }
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn rejected_lines_have_their_line_numbers_whoever_reads_them() {
+        let dir = std::env::temp_dir().join(format!("eddy-stripe-lines-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("lines.jsonl");
+        // Every seventh line is not JSON; its text says its number.
+        let text: String =
+            (1..=200).map(|n| if n % 7 == 0 { format!("bad {n}\n") } else { format!("{{\"a\":{n}}}\n") }).collect();
+        std::fs::write(&path, text).expect("write");
+        let path = path.display().to_string();
+        let schema = Schema::new(vec![Field { name: "a".into(), ty: Type::INT }]);
+        for (peers, stripe) in [(1, 1 << 20), (2, 10), (3, 64), (4, 1000)] {
+            let mut positions = Vec::new();
+            for w in 0..peers {
+                let mut r = FileReader::striped(
+                    "s",
+                    &path,
+                    &Format::Jsonl,
+                    &schema,
+                    &[true],
+                    (w, peers),
+                    1 << 20,
+                    false,
+                    stripe,
+                )
+                .expect("open");
+                let (mut ok, mut err) = (Vec::new(), Vec::new());
+                while r.read(5, &mut ok, &mut err).expect("read") != Status::Done {}
+                for row in err {
+                    let raw = row[0].as_str().unwrap_or_default().to_string();
+                    positions.push((raw, row[3].as_str().unwrap_or_default().to_string()));
+                }
+            }
+            positions.sort_by_key(|(raw, _)| raw.trim_start_matches("bad ").parse::<u32>().unwrap_or(0));
+            let expected: Vec<(String, String)> =
+                (1..=200).filter(|n| n % 7 == 0).map(|n| (format!("bad {n}"), format!("{path}:{n}"))).collect();
+            assert_eq!(positions, expected, "{peers} workers, stripes of {stripe}");
         }
         std::fs::remove_dir_all(&dir).ok();
     }

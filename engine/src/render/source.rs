@@ -210,7 +210,7 @@ pub fn open(
 ) -> Option<Box<dyn Reader>> {
     let result: Result<Option<Box<dyn Reader>>, String> = match connector {
         SourceConnector::File { path, format, follow } => {
-            readers::FileReader::open(name, path, format, schema, used, worker, peers, shared.max_line_bytes, *follow)
+            readers::FileReader::open(name, path, format, schema, used, (worker, peers), shared.max_line_bytes, *follow)
                 .map(|r| Some(Box::new(r) as Box<dyn Reader>))
         }
         SourceConnector::Stdin { format } => Ok((worker == 0).then(|| {
