@@ -13,7 +13,7 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Capability, ToStream};
 
-use super::{Coll, Time};
+use super::{Coll, RowMap, Time};
 
 pub fn render<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], aggs: &[Agg], input_updating: bool) -> Coll<'s, T> {
     let grouped = !keys.is_empty();
@@ -54,10 +54,8 @@ pub fn render<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], aggs: &[Agg], inpu
         })
 }
 
-/// Groups on one worker: the key row to the partial state. foldhash (already a dependency
-/// of differential) hashes a short row of values several times faster than std's SipHash;
-/// its `RandomState` is seeded per map, which keeps some resistance to crafted keys.
-pub(super) type Groups = HashMap<Row, Row, foldhash::fast::RandomState>;
+/// Groups on one worker: the key row to the partial state.
+pub(super) type Groups = RowMap<Row>;
 
 /// Merges the records of each key on this worker, per time, and emits one partial state per
 /// key when the time is complete. Each record's key is evaluated into a reused row and looked

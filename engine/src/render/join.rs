@@ -2,7 +2,7 @@
 //! (records meet within their window, freed when it closes) and interval (event times at most
 //! `within` apart, records freed once the watermark has passed them by more than that).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use differential_dataflow::{AsCollection, Hashable};
 use eddy_dsl::eval::{compile, Eval};
@@ -12,7 +12,7 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 
-use super::{Coll, Time};
+use super::{Coll, RowMap, Time};
 
 /// The compiled parts of a join.
 #[derive(Clone)]
@@ -115,7 +115,7 @@ type Meeting = (Vec<(Row, bool)>, Vec<Row>);
 /// send its unmatched left records when the window closes (at the earliest of their times).
 #[derive(Default)]
 struct Window {
-    keys: HashMap<Row, Meeting>,
+    keys: RowMap<Meeting>,
     alone: Option<Capability<u64>>,
 }
 
@@ -211,7 +211,7 @@ fn interval<'s>(
     left.inner
         .binary_frontier(right.inner, by_left, by_right, "IntervalJoin", move |_cap, _info| {
             // Per key: the left and right records that may still meet.
-            let mut held: HashMap<Row, (Vec<Held>, Vec<Held>)> = HashMap::new();
+            let mut held: RowMap<(Vec<Held>, Vec<Held>)> = RowMap::default();
             move |(input1, frontier1), (input2, frontier2), output| {
                 input1.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
                     let mut session = output.session(&cap);

@@ -26,6 +26,11 @@ use crate::summary::Counters;
 
 pub use sink::{RustSink, SinkTarget};
 
+/// A map keyed by rows (groups, join keys). foldhash (already a dependency of differential)
+/// hashes a short row of values several times faster than std's SipHash; its `RandomState` is
+/// seeded per map, which keeps some resistance to crafted keys.
+pub type RowMap<V> = HashMap<Row, V, foldhash::fast::RandomState>;
+
 /// Every stream is a differential collection of rows at `u64` times (or, inside `iterate`,
 /// at times with a round counter); append-only streams simply never retract.
 pub type Coll<'s, T = u64> = VecCollection<'s, T, Row, isize>;

@@ -5,7 +5,7 @@
 
 mod aggregate;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use differential_dataflow::{AsCollection, Hashable};
 use eddy_dsl::eval::{compile, Eval};
@@ -17,7 +17,7 @@ use timely::dataflow::operators::Capability;
 use timely::progress::frontier::MutableAntichain;
 
 use super::aggregate::States;
-use super::Coll;
+use super::{Coll, RowMap};
 
 /// The time of a record: its event time field, or the time it carries.
 fn event_time(time: TimeRef, row: &Row, carried: u64) -> Option<i64> {
@@ -41,7 +41,8 @@ pub fn assign(input: Coll<'_>, size: i64, slide: i64, time: TimeRef, replace: Op
                     let mut session = output.session(&cap);
                     for (row, t, diff) in data.drain(..) {
                         let Some(et) = event_time(time, &row, t) else { continue };
-                        // The windows [start, start + size) holding `et`, latest first.
+                        // The windows [start, start + size) holding `et`, from the earliest: copies
+                        // go to all but the latest, which gets the record itself.
                         let last = et - et.rem_euclid(slide);
                         let mut start = last;
                         while start - slide > et - size {
@@ -207,7 +208,7 @@ fn result_time(end: i64) -> u64 {
 struct Open {
     cap: Capability<u64>,
     start: i64,
-    groups: HashMap<Row, Acc>,
+    groups: RowMap<Acc>,
 }
 
 /// An open session of one key.
@@ -253,7 +254,7 @@ pub fn render<'s>(input: Coll<'s>, window: WindowKind, keys: &[Expr], op: &Windo
                         let (s, e) = (*s, *e);
                         let window = open.entry(e).or_insert_with(|| {
                             let at = result_time(e).max(*cap.least().unwrap_or(&0));
-                            Open { cap: cap.delayed(&at, 0), start: s, groups: HashMap::new() }
+                            Open { cap: cap.delayed(&at, 0), start: s, groups: RowMap::default() }
                         });
                         let key = op.key(&row);
                         for _ in 0..diff.max(0) {
@@ -278,7 +279,7 @@ pub fn render<'s>(input: Coll<'s>, window: WindowKind, keys: &[Expr], op: &Windo
             }
         }),
         WindowKind::Session { gap, time, bounds } => input.inner.unary_frontier(exchange, name, move |_cap, _info| {
-            let mut sessions: HashMap<Row, Vec<Session>> = HashMap::new();
+            let mut sessions: RowMap<Vec<Session>> = RowMap::default();
             move |(input, frontier), output| {
                 input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
                     for (row, carried, diff) in data.drain(..) {
