@@ -185,6 +185,7 @@ pub fn render(
         updating,
         streaming: shared.streaming,
         pending: Vec::new(),
+        consolidated: 0,
         seen: Vec::new(),
         finished: false,
         counters: Rc::clone(counters),
@@ -213,8 +214,10 @@ struct SinkState {
     updating: bool,
     /// Whether the job is a stream: changes are written as times complete, with `diff`.
     streaming: bool,
-    /// An updating stream's changes not yet written.
+    /// An updating stream's changes not yet written, and how many were left by the last
+    /// consolidation.
     pending: Vec<(Row, u64, isize)>,
+    consolidated: usize,
     /// The input frontier at the last activation (a move means a flush).
     seen: Vec<u64>,
     finished: bool,
@@ -225,8 +228,11 @@ impl SinkState {
     fn absorb(&mut self, data: &mut Vec<(Row, u64, isize)>) {
         if self.updating {
             self.pending.append(data);
-            if !self.streaming && self.pending.len() > 1 << 16 {
+            // Changes that cancel out are dropped once what is pending has doubled since the
+            // last time: amortized, each change is sorted a constant number of times.
+            if !self.streaming && self.pending.len() > (2 * self.consolidated).max(1 << 16) {
                 consolidate_updates(&mut self.pending);
+                self.consolidated = self.pending.len();
             }
             return;
         }
