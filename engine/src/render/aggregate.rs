@@ -1,57 +1,126 @@
 //! `aggregate`: records are combined on each worker first (one partial state per key), the
-//! partials are exchanged by key, and differential's `reduce` merges them per group, so an
-//! updated input updates (retracts and re-emits) its group's result.
+//! partials are exchanged by key and merged per group. Over an updating input, differential's
+//! `reduce` merges them, so that a retracted record updates its group's result. Over an
+//! append-only input (the common case) groups only grow: `append_only` keeps one state per
+//! group and, when a time completes, replaces the results of the groups that changed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use differential_dataflow::AsCollection;
+use differential_dataflow::{AsCollection, Hashable, VecCollection};
 use eddy_dsl::eval::{compile, Eval};
 use eddy_dsl::plan::{Agg, AggFunc, Expr};
 use eddy_dsl::{Row, Value};
-use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Capability, ToStream};
 
 use super::{Coll, RowMap, Time};
 
+/// The aggregate at any time (also inside `iterate`), on differential's `reduce`.
 pub fn render<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], aggs: &[Agg], input_updating: bool) -> Coll<'s, T> {
-    let grouped = !keys.is_empty();
-    let combine_keys: Vec<Eval> = keys.iter().map(compile).collect();
-    let keys: Vec<Eval> = keys.iter().map(compile).collect();
     let states = States::new(aggs);
-    let split = {
-        let states = states.clone();
-        move |row: &Row| -> (Row, Row) { (keys.iter().map(|k| k(row)).collect(), states.init(row)) }
-    };
-    let scope = input.inner.scope();
-    let mut partials = if input_updating {
-        // Retractions must reach the group as they are: no local combining.
-        input.map(move |row| split(&row))
-    } else {
-        combine_locally(input, combine_keys, states.clone())
-    };
-    if !grouped {
-        // Without `group by` there is one group, even of no records (as in SQL: a count of 0):
-        // one empty state, added once by worker 0, adds nothing to the others.
-        let empty = if scope.index() == 0 { vec![(Row::new(), states.empty())] } else { Vec::new() };
-        let empty = empty.to_stream(scope).container::<Vec<_>>().map(|kv| (kv, T::minimum(), 1isize)).as_collection();
-        partials = partials.concat(empty);
-    }
-    partials
+    let merger = states.clone();
+    partials(input, keys, &states, input_updating)
         .reduce(move |_key, partials: &[(&Row, isize)], out: &mut Vec<(Row, isize)>| {
-            let mut acc = states.empty();
+            let mut acc = merger.empty();
             for (partial, n) in partials {
                 if *n > 0 {
-                    states.merge(&mut acc, partial, *n);
+                    merger.merge(&mut acc, partial, *n);
                 }
             }
-            out.push((states.finish(acc), 1));
+            out.push((merger.finish(acc), 1));
         })
         .map(|(mut key, values)| {
             key.extend(values);
             key
         })
+}
+
+/// Keyed partials by the time they came at, with the capability to send that time's changes.
+type Pending = BTreeMap<u64, (Capability<u64>, Vec<(Row, Row)>)>;
+
+/// The aggregate of an append-only input: partials are merged into one state per group, and
+/// when a time completes each group that changed retracts its previous result and adds the
+/// new one. No arrangement: a batch job holds each group's state once.
+pub fn append_only<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg]) -> Coll<'s> {
+    let states = States::new(aggs);
+    let by_key = Exchange::new(|((key, _), _, _): &((Row, Row), u64, isize)| key.hashed());
+    partials(input, keys, &states, false)
+        .inner
+        .unary_frontier(by_key, "Merge", move |_cap, _info| {
+            // Per group: its state and its last result; the partials of times not yet complete.
+            let mut groups: RowMap<(Row, Option<Row>)> = RowMap::default();
+            let mut pending: Pending = BTreeMap::new();
+            move |(input, frontier), output| {
+                input.for_each(|cap, data: &mut Vec<((Row, Row), u64, isize)>| {
+                    for (kv, time, _diff) in data.drain(..) {
+                        pending.entry(time).or_insert_with(|| (cap.delayed(&time, 0), Vec::new())).1.push(kv);
+                    }
+                });
+                while let Some(entry) = pending.first_entry() {
+                    if frontier.less_equal(entry.key()) {
+                        break;
+                    }
+                    let (time, (cap, partials)) = entry.remove_entry();
+                    let mut changed: Vec<Row> = Vec::new();
+                    for (key, partial) in partials {
+                        match groups.get_mut(&key[..]) {
+                            Some((acc, _)) => states.merge(acc, &partial, 1),
+                            None => {
+                                groups.insert(key.clone(), (partial, None));
+                            }
+                        }
+                        changed.push(key);
+                    }
+                    changed.sort_unstable();
+                    changed.dedup();
+                    let mut session = output.session(&cap);
+                    for key in changed {
+                        let Some((acc, last)) = groups.get_mut(&key[..]) else { continue };
+                        let result = states.finish(acc.clone());
+                        if last.as_ref() == Some(&result) {
+                            continue;
+                        }
+                        let row = |values: &Row| key.iter().chain(values).cloned().collect::<Row>();
+                        if let Some(old) = last.take() {
+                            session.give((row(&old), time, -1));
+                        }
+                        session.give((row(&result), time, 1));
+                        *last = Some(result);
+                    }
+                }
+            }
+        })
+        .as_collection()
+}
+
+/// The partial states of each group on this worker, keyed, for the exchange: combined locally
+/// over an append-only input, one per record over an updating one. Without `group by` there is
+/// one group, even of no records (as in SQL: a count of 0): one empty state, added once by
+/// worker 0, adds nothing to the others.
+fn partials<'s, T: Time>(
+    input: Coll<'s, T>,
+    keys: &[Expr],
+    states: &States,
+    input_updating: bool,
+) -> VecCollection<'s, T, (Row, Row), isize> {
+    let grouped = !keys.is_empty();
+    let keys: Vec<Eval> = keys.iter().map(compile).collect();
+    let scope = input.inner.scope();
+    let mut partials = if input_updating {
+        // Retractions must reach the group as they are: no local combining.
+        let states = states.clone();
+        input.map(move |row| (keys.iter().map(|k| k(&row)).collect(), states.init(&row)))
+    } else {
+        combine_locally(input, keys, states.clone())
+    };
+    if !grouped {
+        let empty = if scope.index() == 0 { vec![(Row::new(), states.empty())] } else { Vec::new() };
+        let empty = empty.to_stream(scope).container::<Vec<_>>().map(|kv| (kv, T::minimum(), 1isize)).as_collection();
+        partials = partials.concat(empty);
+    }
+    partials
 }
 
 /// Groups on one worker: the key row to the partial state.

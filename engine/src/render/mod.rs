@@ -106,6 +106,9 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
                 window::assign(input(i), *size, *slide, *time, *replace)
             }
             NodeKind::Windowed { input: i, window, keys, op } => window::render(input(i), *window, keys, op),
+            NodeKind::Aggregate { input: i, keys, aggs } if !plan.nodes[*i].updating => {
+                aggregate::append_only(input(i), keys, aggs)
+            }
             NodeKind::Join { left, right, left_keys, right_keys, right_fields, outer, kind } => {
                 let spec = join::Spec { left_keys, right_keys, right_fields, outer: *outer, kind: *kind };
                 join::render(input(left), input(right), spec)
