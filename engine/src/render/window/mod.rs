@@ -256,11 +256,18 @@ pub fn render<'s>(input: Coll<'s>, window: WindowKind, keys: &[Expr], op: &Windo
                             let at = result_time(e).max(*cap.least().unwrap_or(&0));
                             Open { cap: cap.delayed(&at, 0), start: s, groups: RowMap::default() }
                         });
+                        if diff <= 0 {
+                            continue; // windowed inputs only grow
+                        }
                         let key = op.key(&row);
-                        for _ in 0..diff.max(0) {
-                            let acc = window.groups.entry(key.clone()).or_insert_with(|| op.empty());
+                        if !window.groups.contains_key(&key) {
+                            window.groups.insert(key.clone(), op.empty());
+                        }
+                        let Some(acc) = window.groups.get_mut(&key) else { continue };
+                        for _ in 1..diff {
                             op.add(acc, row.clone(), &key);
                         }
+                        op.add(acc, row, &key);
                     }
                 });
                 while let Some(entry) = open.first_entry() {
