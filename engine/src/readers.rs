@@ -121,7 +121,7 @@ fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, limit: usize) -> std:
 /// time-ordered file together (so that the watermark, the minimum over them, keeps up and
 /// windows close early); large enough that the seek between stripes costs nothing, and that
 /// a small file is one partition, judged for lateness as one reader judges it.
-const STRIPE: u64 = 1 << 20;
+pub const STRIPE: u64 = 1 << 20;
 
 /// A worker's share of a file: every `peers`-th stripe, aligned to whole lines (a line belongs
 /// to the stripe that holds its first byte). Followed files (`follow: true`) are split into one
@@ -148,22 +148,9 @@ pub struct FileReader {
 }
 
 impl FileReader {
+    /// Opens worker `worker`'s share of `path`, read in stripes of `stripe` bytes (`STRIPE`).
     #[allow(clippy::too_many_arguments)]
     pub fn open(
-        source: &str,
-        path: &str,
-        format: &Format,
-        schema: &Schema,
-        used: &[bool],
-        (worker, peers): (usize, usize),
-        limit: usize,
-        follow: bool,
-    ) -> Result<FileReader, String> {
-        FileReader::striped(source, path, format, schema, used, (worker, peers), limit, follow, STRIPE)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn striped(
         source: &str,
         path: &str,
         format: &Format,
@@ -619,7 +606,7 @@ mod tests {
         (0..peers)
             .map(|w| {
                 let mut r =
-                    FileReader::striped("s", path, &Format::Text, &schema, &[true], (w, peers), 1 << 20, false, stripe)
+                    FileReader::open("s", path, &Format::Text, &schema, &[true], (w, peers), 1 << 20, false, stripe)
                         .expect("open");
                 let (mut ok, mut err) = (Vec::new(), Vec::new());
                 while r.read(7, &mut ok, &mut err).expect("read") != Status::Done {}
@@ -674,18 +661,9 @@ mod tests {
         for (peers, stripe) in [(1, 1 << 20), (2, 10), (3, 64), (4, 1000)] {
             let mut positions = Vec::new();
             for w in 0..peers {
-                let mut r = FileReader::striped(
-                    "s",
-                    &path,
-                    &Format::Jsonl,
-                    &schema,
-                    &[true],
-                    (w, peers),
-                    1 << 20,
-                    false,
-                    stripe,
-                )
-                .expect("open");
+                let mut r =
+                    FileReader::open("s", &path, &Format::Jsonl, &schema, &[true], (w, peers), 1 << 20, false, stripe)
+                        .expect("open");
                 let (mut ok, mut err) = (Vec::new(), Vec::new());
                 while r.read(5, &mut ok, &mut err).expect("read") != Status::Done {}
                 for row in err {

@@ -209,10 +209,18 @@ pub fn open(
     shared: &Arc<Shared>,
 ) -> Option<Box<dyn Reader>> {
     let result: Result<Option<Box<dyn Reader>>, String> = match connector {
-        SourceConnector::File { path, format, follow } => {
-            readers::FileReader::open(name, path, format, schema, used, (worker, peers), shared.max_line_bytes, *follow)
-                .map(|r| Some(Box::new(r) as Box<dyn Reader>))
-        }
+        SourceConnector::File { path, format, follow } => readers::FileReader::open(
+            name,
+            path,
+            format,
+            schema,
+            used,
+            (worker, peers),
+            shared.max_line_bytes,
+            *follow,
+            readers::STRIPE,
+        )
+        .map(|r| Some(Box::new(r) as Box<dyn Reader>)),
         SourceConnector::Stdin { format } => Ok((worker == 0).then(|| {
             Box::new(readers::StdinReader::new(name, format, schema, used, shared.max_line_bytes)) as Box<dyn Reader>
         })),
