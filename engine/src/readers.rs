@@ -250,6 +250,21 @@ impl Reader for FileReader {
                     return Ok(Status::Done);
                 }
             }
+            // The common case: the whole line is in the reader's buffer, and decodes from there.
+            let available = self.reader.fill_buf().map_err(|e| format!("cannot read '{}': {e}", self.path))?;
+            if let Some(i) = memchr::memchr(b'\n', available).filter(|i| *i <= self.limit) {
+                let line = &available[..i];
+                let error = if line.is_empty() || line == b"\r" { None } else { self.lines.decode(line, ok) };
+                if let Some(e) = error {
+                    self.buf.clear();
+                    self.buf.extend_from_slice(line);
+                    let no = self.line_number(self.offset);
+                    self.lines.reject(&self.buf, e, no, err);
+                }
+                self.reader.consume(i + 1);
+                self.offset += i as u64 + 1;
+                continue;
+            }
             let read = read_line(&mut self.reader, &mut self.buf, self.limit)
                 .map_err(|e| format!("cannot read '{}': {e}", self.path))?;
             let (n, too_long) = (read.consumed, read.too_long);
