@@ -203,6 +203,14 @@ impl Lines {
         Ok(())
     }
 
+    /// The next line, or `None` at the end of this worker's share or after an error (reported).
+    fn next_or_report(&mut self, report: &impl Fn(String)) -> Option<&[u8]> {
+        self.next().unwrap_or_else(|e| {
+            report(e.to_string());
+            None
+        })
+    }
+
     /// The next non-empty line (without its '\n'); `None` at the end of this worker's share.
     fn next(&mut self) -> std::io::Result<Option<&[u8]>> {
         loop {
@@ -247,17 +255,9 @@ pub fn file_source<'s, D: DeserializeOwned + 'static>(
             if let (Some(c), Some(r)) = (cap.as_ref(), reader.as_mut()) {
                 done = false;
                 while batch.len() < BATCH {
-                    let text = match r.next() {
-                        Ok(Some(text)) => text,
-                        Ok(None) => {
-                            done = true;
-                            break;
-                        }
-                        Err(e) => {
-                            report(e.to_string());
-                            done = true;
-                            break;
-                        }
+                    let Some(text) = r.next_or_report(&report) else {
+                        done = true;
+                        break;
                     };
                     match serde_json::from_slice(text) {
                         Ok(d) => batch.push(d),
@@ -308,17 +308,9 @@ pub fn event_source<'s, D: 'static>(
                 done = false;
                 let mut lines = 0;
                 while lines < BATCH {
-                    let text = match r.next() {
-                        Ok(Some(text)) => text,
-                        Ok(None) => {
-                            done = true;
-                            break;
-                        }
-                        Err(e) => {
-                            report(e.to_string());
-                            done = true;
-                            break;
-                        }
+                    let Some(text) = r.next_or_report(&report) else {
+                        done = true;
+                        break;
                     };
                     lines += 1;
                     match parse(text) {
