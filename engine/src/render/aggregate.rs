@@ -20,16 +20,15 @@ use super::{Coll, RowMap, Time};
 /// The aggregate at any time (also inside `iterate`), on differential's `reduce`.
 pub fn render<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], aggs: &[Agg], input_updating: bool) -> Coll<'s, T> {
     let states = States::new(aggs);
-    let merger = states.clone();
     partials(input, keys, &states, input_updating)
         .reduce(move |_key, partials: &[(&Row, isize)], out: &mut Vec<(Row, isize)>| {
-            let mut acc = merger.empty();
+            let mut acc = states.empty();
             for (partial, n) in partials {
                 if *n > 0 {
-                    merger.merge(&mut acc, partial, *n);
+                    states.merge(&mut acc, partial, *n);
                 }
             }
-            out.push((merger.finish(acc), 1));
+            out.push((states.finish(acc), 1));
         })
         .map(|(mut key, values)| {
             key.extend(values);
@@ -149,16 +148,7 @@ fn combine_locally<'s, T: Time>(
                                 .entry(time.clone())
                                 .or_insert_with(|| (cap.delayed(&time, 0), Groups::default())),
                         };
-                        key.clear();
-                        key.extend(keys.iter().map(|k| k(&row)));
-                        match groups.get_mut(&key[..]) {
-                            Some(acc) => states.add(acc, &row, diff),
-                            None => {
-                                let mut acc = states.empty();
-                                states.add(&mut acc, &row, diff);
-                                groups.insert(std::mem::replace(&mut key, Vec::with_capacity(keys.len())), acc);
-                            }
-                        }
+                        states.add_to_group(groups, &keys, &mut key, &row, diff);
                     }
                 });
                 let mut done: Vec<T> = pending.keys().filter(|t| !frontier.less_equal(t)).cloned().collect();
@@ -222,6 +212,21 @@ impl States {
             let p2 = if *f == AggFunc::Avg { partial.get(slot + 1) } else { None };
             merge_slot(*f, &mut acc[slot..], &partial[slot], p2, n as i64);
             slot += if *f == AggFunc::Avg { 2 } else { 1 };
+        }
+    }
+
+    /// Adds `n` copies of `row` to its group in `groups`. The key is evaluated into `key`, a
+    /// reused row, and looked up by slice: only a new group takes it (and allocates).
+    pub(super) fn add_to_group(&self, groups: &mut Groups, keys: &[Eval], key: &mut Row, row: &Row, n: isize) {
+        key.clear();
+        key.extend(keys.iter().map(|k| k(row)));
+        match groups.get_mut(&key[..]) {
+            Some(acc) => self.add(acc, row, n),
+            None => {
+                let mut acc = self.empty();
+                self.add(&mut acc, row, n);
+                groups.insert(std::mem::replace(key, Vec::with_capacity(keys.len())), acc);
+            }
         }
     }
 

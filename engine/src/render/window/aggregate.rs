@@ -1,9 +1,9 @@
 //! `aggregate` per tumbling or sliding window, in two steps. Each worker first combines its own
-//! records per window and key, in place (the key is evaluated into a reused row and looked up
-//! by slice, so only a new group allocates); when the watermark passes a window's end it sends
-//! one partial state per key, exchanged by key, and the owner of the key merges the partials
-//! and emits the result. Only partials cross the exchange: for Nexmark Q5, about one message
-//! per auction and window instead of one per bid.
+//! records per window and key, in place (`States::add_to_group`: only a new group allocates);
+//! when the watermark passes a window's end it sends one partial state per key, exchanged by
+//! key, and the owner of the key merges the partials and emits the result. Only partials cross
+//! the exchange: for Nexmark Q5, about one message per auction and window instead of one per
+//! bid.
 
 use std::collections::BTreeMap;
 
@@ -70,16 +70,7 @@ pub fn render<'s>(input: Coll<'s>, start: usize, end: usize, keys: &[Expr], aggs
                         continue; // windowed inputs are append-only
                     }
                     let groups = &mut window(&mut open, &cap, *s, *e).groups;
-                    key.clear();
-                    key.extend(keys.iter().map(|k| k(&row)));
-                    match groups.get_mut(&key[..]) {
-                        Some(acc) => combiner.add(acc, &row, diff),
-                        None => {
-                            let mut acc = combiner.empty();
-                            combiner.add(&mut acc, &row, diff);
-                            groups.insert(std::mem::replace(&mut key, Vec::with_capacity(nkeys)), acc);
-                        }
-                    }
+                    combiner.add_to_group(groups, &keys, &mut key, &row, diff);
                 }
             });
             for (e, window) in closed(&mut open, frontier) {
