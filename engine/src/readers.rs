@@ -67,6 +67,15 @@ impl LineDecoder {
         }
     }
 
+    /// `decode`, with blank lines (empty, or a lone `'\r'`) skipped.
+    fn decode_line(&mut self, line: &[u8], ok: &mut Vec<Row>) -> Option<String> {
+        if line.is_empty() || line == b"\r" {
+            None
+        } else {
+            self.decode(line, ok)
+        }
+    }
+
     fn reject(&self, line: &[u8], error: String, line_no: u64, err: &mut Vec<Row>) {
         err.push(error_row(line, error, &self.source, format!("{}:{line_no}", self.origin)));
     }
@@ -254,7 +263,7 @@ impl Reader for FileReader {
             let available = self.reader.fill_buf().map_err(|e| format!("cannot read '{}': {e}", self.path))?;
             if let Some(i) = memchr::memchr(b'\n', available).filter(|i| *i <= self.limit) {
                 let line = &available[..i];
-                let error = if line.is_empty() || line == b"\r" { None } else { self.lines.decode(line, ok) };
+                let error = self.lines.decode_line(line, ok);
                 if let Some(e) = error {
                     self.buf.clear();
                     self.buf.extend_from_slice(line);
@@ -283,10 +292,8 @@ impl Reader for FileReader {
             let line = std::mem::take(&mut self.buf);
             let error = if too_long {
                 Some(format!("line longer than {} bytes", self.limit))
-            } else if line.is_empty() || line == b"\r" {
-                None
             } else {
-                self.lines.decode(&line, ok)
+                self.lines.decode_line(&line, ok)
             };
             if let Some(e) = error {
                 let no = self.line_number(at);
@@ -359,10 +366,8 @@ impl Reader for StdinReader {
                 self.lines.decoder.set_header(&line).map_err(|e| format!("stdin: bad CSV header: {e}"))?;
             } else if too_long {
                 self.lines.reject(&line, format!("line longer than {} bytes", self.limit), no, err);
-            } else if !line.is_empty() && line != b"\r" {
-                if let Some(e) = self.lines.decode(&line, ok) {
-                    self.lines.reject(&line, e, no, err);
-                }
+            } else if let Some(e) = self.lines.decode_line(&line, ok) {
+                self.lines.reject(&line, e, no, err);
             }
         }
         Ok(Status::More)

@@ -3,8 +3,10 @@
 //! `within` apart, records freed once the watermark has passed them by more than that).
 
 use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::rc::Rc;
 
-use differential_dataflow::{AsCollection, Hashable};
+use differential_dataflow::AsCollection;
 use eddy_dsl::eval::{compile, Eval};
 use eddy_dsl::plan::{Expr, JoinKind};
 use eddy_dsl::{Row, Value};
@@ -107,6 +109,19 @@ struct Held {
     alone: Option<Capability<u64>>,
 }
 
+/// Routes a record by its join key, hashed without building the key row: equal keys on either
+/// side go to the same worker, in every process (a fixed seed).
+fn route(keys: &Rc<[Eval]>) -> impl Fn(&(Row, u64, isize)) -> u64 + 'static {
+    let keys = Rc::clone(keys);
+    move |(row, _, _)| {
+        let mut h = foldhash::quality::FixedState::with_seed(0).build_hasher();
+        for k in keys.iter() {
+            k(row).hash(&mut h);
+        }
+        h.finish()
+    }
+}
+
 /// The records of one key in one window: the left ones (and whether each has met a right one),
 /// and the right ones.
 type Meeting = (Vec<(Row, bool)>, Vec<Row>);
@@ -122,9 +137,7 @@ struct Window {
 /// Records meet within their window (the same `window_end`): each window's records are kept
 /// until the watermark passes its end, then freed all at once.
 fn windowed<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool, ends: (usize, usize)) -> Coll<'s> {
-    let (lk, rk) = (sides.left_keys.clone(), sides.right_keys.clone());
-    let by_left = Exchange::new(move |(row, _, _): &(Row, u64, isize)| Sides::key(&lk, row).hashed());
-    let by_right = Exchange::new(move |(row, _, _): &(Row, u64, isize)| Sides::key(&rk, row).hashed());
+    let (by_left, by_right) = (Exchange::new(route(&sides.left_keys)), Exchange::new(route(&sides.right_keys)));
     let (left_end, right_end) = ends;
     left.inner
         .binary_frontier(right.inner, by_left, by_right, "WindowJoin", move |_cap, _info| {
@@ -203,9 +216,7 @@ fn interval<'s>(
     within: i64,
     at: (usize, usize),
 ) -> Coll<'s> {
-    let (lk, rk) = (sides.left_keys.clone(), sides.right_keys.clone());
-    let by_left = Exchange::new(move |(row, _, _): &(Row, u64, isize)| Sides::key(&lk, row).hashed());
-    let by_right = Exchange::new(move |(row, _, _): &(Row, u64, isize)| Sides::key(&rk, row).hashed());
+    let (by_left, by_right) = (Exchange::new(route(&sides.left_keys)), Exchange::new(route(&sides.right_keys)));
     let (left_at, right_at) = at;
     let meets = move |a: i64, b: i64| (a - b).abs() <= within;
     left.inner
