@@ -163,6 +163,8 @@ pub enum StageKind {
         n: Expr,
         by: Expr,
         desc: bool,
+        /// `with ties`: also the records whose `by` equals the last kept one's.
+        ties: bool,
     },
     Join {
         left: bool,

@@ -113,14 +113,16 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
                     lines.push(format!("{per}: aggregates {}", show_aggs(aggs, schema)))
                 }
                 crate::plan::WindowOp::Distinct => lines.push(format!("{per}: distinct records")),
-                crate::plan::WindowOp::Top { n, by, desc } => {
-                    lines.push(format!("{per}: top {n} by {}{}", by.show(schema), if *desc { " desc" } else { "" }))
+                crate::plan::WindowOp::Top { n, by, desc, ties } => {
+                    lines.push(format!("{per}: top {n} by {}{}", by.show(schema), order(*desc, *ties)))
                 }
             }
-            let by = if keys.is_empty() { "window" } else { "key" };
-            let combined =
-                matches!((window, op), (crate::plan::WindowKind::Assigned { .. }, crate::plan::WindowOp::Aggregate(_)));
-            lines.push(if combined {
+            let by = match (keys.is_empty(), op) {
+                (false, _) => "key",
+                (true, crate::plan::WindowOp::Distinct) => "record",
+                (true, _) => "window",
+            };
+            lines.push(if matches!(window, crate::plan::WindowKind::Assigned { .. }) {
                 format!("combined on each worker, partials exchanged by {by}; emitted when the watermark passes a window's end")
             } else {
                 format!("exchanged by {by}; emitted when the watermark passes a window's end")
@@ -196,19 +198,25 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
         }
         NodeKind::Loop => lines.push("the loop variable: the input, then the body's last result".into()),
         NodeKind::Outer { node } => lines.push(format!("#{node}, entered into the loop")),
-        NodeKind::Top { input, keys, n, by, desc } => {
+        NodeKind::Top { input, keys, n, by, desc, ties } => {
             let schema = input_schema(input);
             let keys: Vec<String> = keys.iter().map(|k| k.show(schema).to_string()).collect();
             let per = if keys.is_empty() { String::new() } else { format!(" per {}", keys.join(", ")) };
-            lines.push(format!(
-                "top {n} by {}{}{per}; exchanged by key",
-                by.show(schema),
-                if *desc { " desc" } else { "" }
-            ));
+            lines.push(format!("top {n} by {}{}{per}; exchanged by key", by.show(schema), order(*desc, *ties)));
             lines.push("state: unbounded (kept for every record)".into());
         }
     }
     lines
+}
+
+/// The words after `top N by EXPR`.
+fn order(desc: bool, ties: bool) -> &'static str {
+    match (desc, ties) {
+        (false, false) => "",
+        (true, false) => " desc",
+        (false, true) => " with ties",
+        (true, true) => " desc with ties",
+    }
 }
 
 fn show_aggs(aggs: &[crate::plan::Agg], schema: &crate::types::Schema) -> String {

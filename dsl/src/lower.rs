@@ -194,8 +194,9 @@ impl Lowering<'_> {
                     let result = inner.stages(body);
                     (NodeKind::Iterate { input: current, max: *max, body: inner.nodes, result }, true)
                 }
-                Kind::Top { keys, n, by, desc } => {
-                    (NodeKind::Top { input: current, keys: keys.clone(), n: *n, by: by.clone(), desc: *desc }, true)
+                Kind::Top { keys, n, by, desc, ties } => {
+                    let (n, by, desc, ties) = (*n, by.clone(), *desc, *ties);
+                    (NodeKind::Top { input: current, keys: keys.clone(), n, by, desc, ties }, true)
                 }
                 Kind::Window { size, slide, time, replace } => {
                     let kind =

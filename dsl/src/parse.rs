@@ -83,6 +83,8 @@ fn is_token(rule: Rule) -> bool {
             | kw_max
             | kw_desc
             | kw_asc
+            | kw_with
+            | kw_ties
             | kw_given
             | kw_expect
             | kw_advance
@@ -331,8 +333,14 @@ impl Builder {
             Rule::top_stage => {
                 let n = self.expr(next(&mut it, "top: count"));
                 let by = self.expr(next(&mut it, "top: key"));
-                let desc = it.next().is_some_and(|o| o.as_str() == "desc");
-                StageKind::Top { n, by, desc }
+                let (mut desc, mut ties) = (false, false);
+                for p in it {
+                    match p.as_rule() {
+                        Rule::order => desc = p.as_str() == "desc",
+                        _ => ties = true, // with_ties
+                    }
+                }
+                StageKind::Top { n, by, desc, ties }
             }
             Rule::join_stage => self.join_stage(it),
             Rule::union_stage => StageKind::Union(it.map(stream_ref).collect()),
@@ -838,6 +846,7 @@ fn friendly(rule: Rule) -> (&'static str, Prio) {
         select_item | named_expr => ("a field", Normal),
         tumbling | sliding | session => ("a window: tumbling(...), sliding(...) or session(...)", Normal),
         order => ("'desc' or 'asc'", Low),
+        with_ties => ("'with ties'", Low),
         join_cond => ("a join condition", Normal),
         expr | if_expr | or_expr | and_expr | not_expr | cmp_expr | arith | term | unary | neg | list | record
         | paren | call | name => ("an expression", Normal),
@@ -879,6 +888,8 @@ fn friendly(rule: Rule) -> (&'static str, Prio) {
         kw_max => ("'max'", Normal),
         kw_desc => ("'desc'", Low),
         kw_asc => ("'asc'", Low),
+        kw_with => ("'with'", Low),
+        kw_ties => ("'ties'", Normal),
         kw_given => ("'given'", Normal),
         kw_expect => ("'expect'", Normal),
         kw_advance => ("'advance'", Normal),
@@ -1251,6 +1262,20 @@ test "windows" {
         }
     }
 
+    #[test]
+    fn parses_top_with_ties() {
+        // `with` and `ties` are contextual: still usable as names elsewhere.
+        let f = ok("stream t = ev | top 2 by with desc with ties\nstream u = ev | top 1 by ties with ties");
+        let t = stream(&f, "t");
+        let StageKind::Top { by, desc: true, ties: true, .. } = &t.pipe.stages[0].kind else { panic!() };
+        assert_eq!(sexp(by), "with");
+        let u = stream(&f, "u");
+        let StageKind::Top { by, desc: false, ties: true, .. } = &u.pipe.stages[0].kind else { panic!() };
+        assert_eq!(sexp(by), "ties");
+        let e = err("stream t = ev | top 2 by price with");
+        assert!(e.message.contains("'ties'"), "{e:?}");
+    }
+
     fn stream(file: &File, name: &str) -> StreamDecl {
         file.decls
             .iter()
@@ -1326,9 +1351,9 @@ test "windows" {
         let b = stream(&f, "b");
         assert_eq!(b.pipe.input.side.as_ref().map(|s| s.node.as_str()), Some("late"));
         assert!(matches!(b.pipe.stages[0].kind, StageKind::Window(WindowSpec::Session { .. })));
-        assert!(matches!(b.pipe.stages[1].kind, StageKind::Top { desc: true, .. }));
+        assert!(matches!(b.pipe.stages[1].kind, StageKind::Top { desc: true, ties: false, .. }));
         let c = stream(&f, "c");
-        assert!(matches!(c.pipe.stages[0].kind, StageKind::Top { desc: false, .. }));
+        assert!(matches!(c.pipe.stages[0].kind, StageKind::Top { desc: false, ties: false, .. }));
         assert!(matches!(&c.pipe.stages[1].kind, StageKind::Distinct(k) if k.is_empty()));
 
         let d = stream(&f, "d");

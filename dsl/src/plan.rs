@@ -72,8 +72,9 @@ pub enum NodeKind {
         outer: bool,
         kind: JoinKind,
     },
-    /// The first `n` records by `by` per key, kept up to date as records come and go.
-    Top { input: NodeId, keys: Vec<Expr>, n: usize, by: Expr, desc: bool },
+    /// The first `n` records by `by` per key (with `ties`, and those whose `by` equals the
+    /// `n`-th's), kept up to date as records come and go.
+    Top { input: NodeId, keys: Vec<Expr>, n: usize, by: Expr, desc: bool, ties: bool },
     /// `iterate (max N) { body }`: the body's nodes (with ids of their own) run on the loop
     /// variable, which starts as `input` and becomes the body's `result` each round, until
     /// nothing changes or `max` rounds have run.
@@ -166,8 +167,9 @@ pub enum WindowOp {
     Aggregate(Vec<Agg>),
     /// One copy of each record (with keys: the least record per key).
     Distinct,
-    /// The first `n` records by `by` (descending with `desc`), ties in record order.
-    Top { n: usize, by: Expr, desc: bool },
+    /// The first `n` records by `by` (descending with `desc`), ties in record order; with
+    /// `ties`, also the records whose `by` equals the `n`-th's.
+    Top { n: usize, by: Expr, desc: bool, ties: bool },
 }
 
 /// One row-by-row step of a `Map`.

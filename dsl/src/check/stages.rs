@@ -56,6 +56,7 @@ pub enum Kind {
         n: usize,
         by: Expr,
         desc: bool,
+        ties: bool,
     },
     /// `iterate (max N) { body }`; the body reads `Input::Loop`.
     Iterate {
@@ -495,13 +496,13 @@ impl<'a> StreamGraph<'a> {
                     flow.updated();
                     Kind::Distinct { keys: exprs }
                 }
-                StageKind::Top { n, by, desc } if flow.window.is_some() => {
+                StageKind::Top { n, by, desc, ties } if flow.window.is_some() => {
                     let n = window::count(cx, &scope, n, "top");
                     let by = check_expr(by, &scope, &mut cx.diags);
                     let (Some(n), Some((by, _))) = (n, by) else { return None };
                     let keys = group.take().map(|(k, _, _)| k).unwrap_or_default();
                     let mark = flow.window.take().map(|(m, _)| m)?;
-                    let op = Op::Top { keys, n, by, desc: *desc };
+                    let op = Op::Top { keys, n, by, desc: *desc, ties: *ties };
                     let kind = window::windowed(cx, &mark, op, stage.span, &mut schema)?;
                     flow.results(&mark);
                     kind
@@ -561,14 +562,14 @@ impl<'a> StreamGraph<'a> {
                     }
                     Kind::Union(inputs)
                 }
-                StageKind::Top { n, by, desc } => {
+                StageKind::Top { n, by, desc, ties } => {
                     let n = window::count(cx, &scope, n, "top");
                     let by = check_expr(by, &scope, &mut cx.diags);
                     let (Some(n), Some((by, _))) = (n, by) else { return None };
                     let keys = group.take().map(|(k, _, _)| k).unwrap_or_default();
                     self.warn_unbounded(cx, &flow, stage.span, "top");
                     flow.updated();
-                    Kind::Top { keys, n, by, desc: *desc }
+                    Kind::Top { keys, n, by, desc: *desc, ties: *ties }
                 }
                 StageKind::Join { left, other, on, within } => {
                     let other_input = self.resolve(cx, other)?;

@@ -184,7 +184,7 @@ pub fn window(
 pub enum Op {
     Aggregate { keys: Vec<(Expr, Field)>, aggs: Vec<(Agg, Field)> },
     Distinct { keys: Vec<Expr> },
-    Top { keys: Vec<Expr>, n: usize, by: Expr, desc: bool },
+    Top { keys: Vec<Expr>, n: usize, by: Expr, desc: bool, ties: bool },
 }
 
 /// The per-window `aggregate`, `distinct` or `top` of a windowed stream; `schema` becomes its
@@ -242,7 +242,7 @@ pub fn windowed(cx: &mut Checker, mark: &Mark, op: Op, span: Span, schema: &mut 
             });
         }
         Op::Distinct { keys } => (keys, WindowOp::Distinct),
-        Op::Top { keys, n, by, desc } => (keys, WindowOp::Top { n, by, desc }),
+        Op::Top { keys, n, by, desc, ties } => (keys, WindowOp::Top { n, by, desc, ties }),
     };
     if let WindowKind::Session { bounds: None, .. } = window {
         schema.fields.extend(bound_fields);

@@ -2,7 +2,7 @@
 
 use eddy_dsl::eval::{compile, Eval};
 use eddy_dsl::plan::Expr;
-use eddy_dsl::Row;
+use eddy_dsl::{Row, Value};
 
 use super::{Coll, Time};
 
@@ -22,30 +22,31 @@ pub fn render<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr]) -> Coll<'s, T> {
         .map(|(_, row)| row)
 }
 
-/// `top N by EXPR [desc]` per key, kept up to date: the first `n` records by value (descending
-/// with `desc`), ties by record.
-pub fn top<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], n: usize, by: &Expr, desc: bool) -> Coll<'s, T> {
+/// `top N by EXPR [desc] [with ties]` per key, kept up to date: the first `n` records by value
+/// (descending with `desc`), ties by record; with `ties`, also those whose value equals the
+/// `n`-th's.
+pub fn top<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], n: usize, by: &Expr, desc: bool, ties: bool) -> Coll<'s, T> {
     let keys: Vec<Eval> = keys.iter().map(compile).collect();
     let by = compile(by);
     input
         .map(move |row| (keys.iter().map(|k| k(&row)).collect::<Row>(), (by(&row), row)))
-        .reduce(
-            move |_key, rows: &[(&(eddy_dsl::Value, Row), isize)], out: &mut Vec<((eddy_dsl::Value, Row), isize)>| {
-                let mut ranked: Vec<(&(eddy_dsl::Value, Row), isize)> =
-                    rows.iter().filter(|(_, c)| *c > 0).cloned().collect();
-                if desc {
-                    ranked.sort_by(|((va, ra), _), ((vb, rb), _)| vb.cmp(va).then_with(|| ra.cmp(rb)));
+        .reduce(move |_key, rows: &[(&(Value, Row), isize)], out: &mut Vec<((Value, Row), isize)>| {
+            let mut ranked: Vec<(&(Value, Row), isize)> = rows.iter().filter(|(_, c)| *c > 0).cloned().collect();
+            if desc {
+                ranked.sort_by(|((va, ra), _), ((vb, rb), _)| vb.cmp(va).then_with(|| ra.cmp(rb)));
+            }
+            let mut left = n as isize;
+            let mut last: Option<&Value> = None;
+            for (record, count) in ranked {
+                if left <= 0 && !(ties && last == Some(&record.0)) {
+                    break;
                 }
-                let mut left = n as isize;
-                for (record, count) in ranked {
-                    if left <= 0 {
-                        break;
-                    }
-                    let take = count.min(left);
-                    out.push(((*record).clone(), take));
-                    left -= take;
-                }
-            },
-        )
+                // With ties, the copies of a record past the `n`-th tie with it.
+                let take = if ties { count } else { count.min(left) };
+                out.push(((*record).clone(), take));
+                left -= take;
+                last = Some(&record.0);
+            }
+        })
         .map(|(_, (_, row))| row)
 }

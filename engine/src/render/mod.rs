@@ -138,7 +138,7 @@ fn common<'s, T: Time>(kind: &NodeKind, nodes: &[Node], input: &dyn Fn(&usize) -
         NodeKind::Unnest { input: i, list } => map::unnest(input(i), list),
         NodeKind::Aggregate { input: i, keys, aggs } => aggregate::render(input(i), keys, aggs, nodes[*i].updating),
         NodeKind::Distinct { input: i, keys } => distinct::render(input(i), keys),
-        NodeKind::Top { input: i, keys, n, by, desc } => distinct::top(input(i), keys, *n, by, *desc),
+        NodeKind::Top { input: i, keys, n, by, desc, ties } => distinct::top(input(i), keys, *n, by, *desc, *ties),
         NodeKind::Union { inputs } => {
             let mut all = inputs.iter().map(input);
             let first = all.next()?;

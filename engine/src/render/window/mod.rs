@@ -1,19 +1,24 @@
 //! Windows on event time: `Window` assigns records to tumbling or sliding windows, and
 //! `Windowed` keeps per-window, per-key state for `aggregate`, `distinct` and `top`, emitting
 //! each window once when the input frontier — the watermark — passes its end, then freeing it.
-//! Aggregates over tumbling and sliding windows combine locally first (`aggregate`).
+//! Over tumbling and sliding windows every worker combines its own records first: aggregates
+//! into partial states (`aggregate`); `distinct` and `top` by the same operation, whose local
+//! results are all the final one needs (the least record of a key is the least of the
+//! least records of each worker; the first `n` of the first `n` of each worker).
 
 mod aggregate;
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use differential_dataflow::{AsCollection, Hashable};
 use eddy_dsl::eval::{compile, Eval};
 use eddy_dsl::plan::{Expr, TimeRef, WindowKind, WindowOp};
 use eddy_dsl::{Row, Value};
-use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
+use timely::dataflow::StreamVec;
 use timely::progress::frontier::MutableAntichain;
 
 use super::aggregate::States;
@@ -79,7 +84,7 @@ enum Acc {
     Aggregate(Row),
     /// Distinct records by their distinct key: the least record of each.
     Distinct(BTreeMap<Row, Row>),
-    /// The first records by the sort value, in order.
+    /// The first records by the sort value, in order (see `keep`).
     Top(Vec<(Value, Row)>),
 }
 
@@ -92,7 +97,7 @@ struct Op {
 enum OpKind {
     Aggregate(States),
     Distinct,
-    Top { n: usize, by: Eval, desc: bool },
+    Top { n: usize, by: Eval, desc: bool, ties: bool },
 }
 
 impl Op {
@@ -100,7 +105,7 @@ impl Op {
         let kind = match op {
             WindowOp::Aggregate(aggs) => OpKind::Aggregate(States::new(aggs)),
             WindowOp::Distinct => OpKind::Distinct,
-            WindowOp::Top { n, by, desc } => OpKind::Top { n: *n, by: compile(by), desc: *desc },
+            WindowOp::Top { n, by, desc, ties } => OpKind::Top { n: *n, by: compile(by), desc: *desc, ties: *ties },
         };
         Op { keys: keys.iter().map(compile).collect(), kind }
     }
@@ -131,11 +136,7 @@ impl Op {
                     }
                 }
             }
-            (OpKind::Top { n, by, desc }, Acc::Top(top)) => {
-                let v = by(&row);
-                top.push((v, row));
-                self.order(top, *n, *desc);
-            }
+            (OpKind::Top { n, by, desc, ties }, Acc::Top(top)) => keep(top, by(&row), row, *n, *desc, *ties),
             _ => {}
         }
     }
@@ -154,21 +155,13 @@ impl Op {
                     }
                 }
             }
-            (OpKind::Top { n, desc, .. }, Acc::Top(a), Acc::Top(b)) => {
-                a.extend(b);
-                self.order(a, *n, *desc);
+            (OpKind::Top { n, desc, ties, .. }, Acc::Top(a), Acc::Top(b)) => {
+                for (v, row) in b {
+                    keep(a, v, row, *n, *desc, *ties);
+                }
             }
             _ => {}
         }
-    }
-
-    /// Sorts by value (descending with `desc`), ties by record, and keeps the first `n`.
-    fn order(&self, top: &mut Vec<(Value, Row)>, n: usize, desc: bool) {
-        top.sort_by(|(va, ra), (vb, rb)| {
-            let by_value = if desc { vb.cmp(va) } else { va.cmp(vb) };
-            by_value.then_with(|| ra.cmp(rb))
-        });
-        top.truncate(n);
     }
 
     /// The output records of one window and key; records of sessions get their bounds
@@ -190,6 +183,32 @@ impl Op {
             (_, Acc::Top(top)) => top.into_iter().map(|(_, row)| with_bounds(row)).collect(),
             _ => Vec::new(),
         }
+    }
+}
+
+/// Adds a record to `top`, the first records in order of value (descending with `desc`), ties
+/// in record order: it keeps the first `n` and, with `ties`, every further one whose value
+/// equals the `n`-th's. A record is kept exactly when fewer than `n` records (without `ties`:
+/// records before it in that order) come strictly before it, which more records only make
+/// harder: a record dropped once is never needed again.
+fn keep(top: &mut Vec<(Value, Row)>, value: Value, row: Row, n: usize, desc: bool, ties: bool) {
+    let by_value = |a: &Value, b: &Value| if desc { b.cmp(a) } else { a.cmp(b) };
+    if let Some((last, _)) = top.get(n.saturating_sub(1)) {
+        // The common case once `top` is full: a record after the `n`-th's value is dropped
+        // without a search.
+        if by_value(&value, last) == Ordering::Greater {
+            return;
+        }
+    }
+    let at = top.partition_point(|(v, r)| by_value(v, &value).then_with(|| r.cmp(&row)) == Ordering::Less);
+    top.insert(at, (value, row));
+    if top.len() > n {
+        let mut len = n;
+        if ties && n > 0 {
+            let last = &top[n - 1].0;
+            len += top[n..].iter().take_while(|(v, _)| v == last).count();
+        }
+        top.truncate(len);
     }
 }
 
@@ -221,120 +240,153 @@ struct Session {
 }
 
 pub fn render<'s>(input: Coll<'s>, window: WindowKind, keys: &[Expr], op: &WindowOp) -> Coll<'s> {
-    if let (WindowKind::Assigned { start, end }, WindowOp::Aggregate(aggs)) = (window, op) {
-        return aggregate::render(input, start, end, keys, aggs);
-    }
-    let op = Op::new(keys, op);
-    // Records of one key (or, without keys, of one window) meet on one worker.
-    let route = Op::new(keys, &WindowOp::Distinct);
-    let by_whole_record = keys.is_empty() && matches!(op.kind, OpKind::Distinct);
+    let (start, end) = match (window, op) {
+        (WindowKind::Assigned { start, end }, WindowOp::Aggregate(aggs)) => {
+            return aggregate::render(input, start, end, keys, aggs);
+        }
+        (WindowKind::Assigned { start, end }, _) => (start, end),
+        (WindowKind::Session { gap, time, bounds }, _) => return sessions(input, gap, time, bounds, keys, op),
+    };
+    // Records of one key (or, without keys, of one window) meet on one worker, after each
+    // worker has combined its own.
+    let route = Op::new(keys, op);
+    let by_whole_record = keys.is_empty() && matches!(op, WindowOp::Distinct);
     let exchange = Exchange::new(move |(row, _, _): &(Row, u64, isize)| {
         if by_whole_record {
             row.hashed()
         } else if route.keys.is_empty() {
-            match window {
-                WindowKind::Assigned { end, .. } => row.get(end).hashed(),
-                WindowKind::Session { .. } => 0,
-            }
+            row.get(end).hashed()
         } else {
             route.key(row).hashed()
         }
     });
-    let name = "Windowed";
-    let output = match window {
-        WindowKind::Assigned { start, end } => input.inner.unary_frontier(exchange, name, move |_cap, _info| {
-            let mut open: BTreeMap<i64, Open> = BTreeMap::new();
-            move |(input, frontier), output| {
-                input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
-                    for (row, _time, diff) in data.drain(..) {
-                        let (Some(Value::Timestamp(s)), Some(Value::Timestamp(e))) = (row.get(start), row.get(end))
-                        else {
-                            continue;
-                        };
-                        let (s, e) = (*s, *e);
-                        let window = open.entry(e).or_insert_with(|| {
-                            let at = result_time(e).max(*cap.least().unwrap_or(&0));
-                            Open { cap: cap.delayed(&at, 0), start: s, groups: RowMap::default() }
-                        });
-                        if diff <= 0 {
-                            continue; // windowed inputs only grow
-                        }
-                        let key = op.key(&row);
-                        if !window.groups.contains_key(&key) {
-                            window.groups.insert(key.clone(), op.empty());
-                        }
-                        let Some(acc) = window.groups.get_mut(&key) else { continue };
-                        for _ in 1..diff {
-                            op.add(acc, row.clone(), &key);
-                        }
-                        op.add(acc, row, &key);
+    let local = per_window(input.inner, Pipeline, "WindowCombine", Op::new(keys, op), start, end);
+    per_window(local, exchange, "Windowed", Op::new(keys, op), start, end).as_collection()
+}
+
+/// `op` per tumbling or sliding window and key: the records of each window, combined as they
+/// arrive and emitted when the frontier passes the window's end.
+fn per_window<'s, P>(
+    input: StreamVec<'s, u64, (Row, u64, isize)>,
+    pact: P,
+    name: &str,
+    op: Op,
+    start: usize,
+    end: usize,
+) -> StreamVec<'s, u64, (Row, u64, isize)>
+where
+    P: ParallelizationContract<u64, Vec<(Row, u64, isize)>>,
+{
+    input.unary_frontier(pact, name, move |_cap, _info| {
+        let mut open: BTreeMap<i64, Open> = BTreeMap::new();
+        let mut key: Row = Vec::with_capacity(op.keys.len());
+        move |(input, frontier), output| {
+            input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
+                for (row, _time, diff) in data.drain(..) {
+                    let (Some(Value::Timestamp(s)), Some(Value::Timestamp(e))) = (row.get(start), row.get(end)) else {
+                        continue;
+                    };
+                    let (s, e) = (*s, *e);
+                    let window = open.entry(e).or_insert_with(|| {
+                        let at = result_time(e).max(*cap.least().unwrap_or(&0));
+                        Open { cap: cap.delayed(&at, 0), start: s, groups: RowMap::default() }
+                    });
+                    if diff <= 0 {
+                        continue; // windowed inputs only grow
                     }
-                });
-                while let Some(entry) = open.first_entry() {
-                    if !complete(frontier, *entry.key()) {
-                        break;
+                    key.clear();
+                    key.extend(op.keys.iter().map(|k| k(&row)));
+                    if !window.groups.contains_key(&key) {
+                        window.groups.insert(key.clone(), op.empty());
                     }
-                    let e = *entry.key();
-                    let window = entry.remove();
-                    let mut session = output.session(&window.cap);
-                    for (key, acc) in window.groups {
-                        for row in op.finish(acc, key, window.start, e, None) {
-                            session.give((row, *window.cap.time(), 1isize));
-                        }
+                    let Some(acc) = window.groups.get_mut(&key) else { continue };
+                    for _ in 1..diff {
+                        op.add(acc, row.clone(), &key);
+                    }
+                    op.add(acc, row, &key);
+                }
+            });
+            while let Some(entry) = open.first_entry() {
+                if !complete(frontier, *entry.key()) {
+                    break;
+                }
+                let e = *entry.key();
+                let window = entry.remove();
+                let mut session = output.session(&window.cap);
+                for (key, acc) in window.groups {
+                    for row in op.finish(acc, key, window.start, e, None) {
+                        session.give((row, *window.cap.time(), 1isize));
                     }
                 }
             }
-        }),
-        WindowKind::Session { gap, time, bounds } => input.inner.unary_frontier(exchange, name, move |_cap, _info| {
-            let mut sessions: RowMap<Vec<Session>> = RowMap::default();
-            move |(input, frontier), output| {
-                input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
-                    for (row, carried, diff) in data.drain(..) {
-                        let Some(t) = event_time(time, &row, carried) else { continue };
-                        if diff <= 0 {
-                            continue;
-                        }
-                        let key = op.key(&row);
-                        let mut acc = op.empty();
-                        op.add(&mut acc, row, &key);
-                        let at = result_time(t + gap).max(*cap.least().unwrap_or(&0));
-                        let mut merged = Session { cap: cap.delayed(&at, 0), start: t, end: t + gap, acc };
-                        // Every session this record's [t, t + gap) overlaps merges with it.
-                        let list = sessions.entry(key).or_default();
-                        let mut i = 0;
-                        while i < list.len() {
-                            if list[i].start < merged.end && merged.start < list[i].end {
-                                let other = list.swap_remove(i);
-                                merged.start = merged.start.min(other.start);
-                                merged.end = merged.end.max(other.end);
-                                if other.cap.time() < merged.cap.time() {
-                                    merged.cap = other.cap;
-                                }
-                                op.merge(&mut merged.acc, other.acc);
-                            } else {
-                                i += 1;
+        }
+    })
+}
+
+/// `op` per session of each key.
+fn sessions<'s>(
+    input: Coll<'s>,
+    gap: i64,
+    time: TimeRef,
+    bounds: Option<(usize, usize)>,
+    keys: &[Expr],
+    op: &WindowOp,
+) -> Coll<'s> {
+    let op = Op::new(keys, op);
+    // The records of one key meet on one worker; without keys, all of them.
+    let route = Op::new(keys, &WindowOp::Distinct);
+    let exchange = Exchange::new(
+        move |(row, _, _): &(Row, u64, isize)| if route.keys.is_empty() { 0 } else { route.key(row).hashed() },
+    );
+    let output = input.inner.unary_frontier(exchange, "Windowed", move |_cap, _info| {
+        let mut sessions: RowMap<Vec<Session>> = RowMap::default();
+        move |(input, frontier), output| {
+            input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
+                for (row, carried, diff) in data.drain(..) {
+                    let Some(t) = event_time(time, &row, carried) else { continue };
+                    if diff <= 0 {
+                        continue;
+                    }
+                    let key = op.key(&row);
+                    let mut acc = op.empty();
+                    op.add(&mut acc, row, &key);
+                    let at = result_time(t + gap).max(*cap.least().unwrap_or(&0));
+                    let mut merged = Session { cap: cap.delayed(&at, 0), start: t, end: t + gap, acc };
+                    // Every session this record's [t, t + gap) overlaps merges with it.
+                    let list = sessions.entry(key).or_default();
+                    let mut i = 0;
+                    while i < list.len() {
+                        if list[i].start < merged.end && merged.start < list[i].end {
+                            let other = list.swap_remove(i);
+                            merged.start = merged.start.min(other.start);
+                            merged.end = merged.end.max(other.end);
+                            if other.cap.time() < merged.cap.time() {
+                                merged.cap = other.cap;
                             }
+                            op.merge(&mut merged.acc, other.acc);
+                        } else {
+                            i += 1;
                         }
-                        list.push(merged);
                     }
-                });
-                let mut done = Vec::new();
-                sessions.retain(|key, list| {
-                    let (closed, still): (Vec<Session>, Vec<Session>) =
-                        std::mem::take(list).into_iter().partition(|s| complete(frontier, s.end));
-                    done.extend(closed.into_iter().map(|s| (key.clone(), s)));
-                    *list = still;
-                    !list.is_empty()
-                });
-                for (key, s) in done {
-                    let cap = s.cap.delayed(&result_time(s.end).max(*s.cap.time()));
-                    let mut session = output.session(&cap);
-                    for row in op.finish(s.acc, key, s.start, s.end, Some(bounds)) {
-                        session.give((row, *cap.time(), 1isize));
-                    }
+                    list.push(merged);
+                }
+            });
+            let mut done = Vec::new();
+            sessions.retain(|key, list| {
+                let (closed, still): (Vec<Session>, Vec<Session>) =
+                    std::mem::take(list).into_iter().partition(|s| complete(frontier, s.end));
+                done.extend(closed.into_iter().map(|s| (key.clone(), s)));
+                *list = still;
+                !list.is_empty()
+            });
+            for (key, s) in done {
+                let cap = s.cap.delayed(&result_time(s.end).max(*s.cap.time()));
+                let mut session = output.session(&cap);
+                for row in op.finish(s.acc, key, s.start, s.end, Some(bounds)) {
+                    session.give((row, *cap.time(), 1isize));
                 }
             }
-        }),
-    };
+        }
+    });
     output.as_collection()
 }
