@@ -194,9 +194,14 @@ impl Lines {
     }
 
     /// Moves to the first line starting at or after `at` (the one straddling it is not ours).
+    /// Lines are read in order, so at or after `offset` there is nothing to skip; reads start
+    /// on a page boundary (the kernel copies a read that starts within a page slowly).
     fn seek(&mut self, at: u64) -> std::io::Result<()> {
-        if at > 0 {
-            self.reader.seek(SeekFrom::Start(at - 1))?;
+        if at > self.offset {
+            let page = (at - 1) & !4095;
+            self.reader.seek(SeekFrom::Start(page))?;
+            let skip = self.reader.fill_buf()?.len().min((at - 1 - page) as usize);
+            self.reader.consume(skip);
             let n = self.reader.read_until(b'\n', &mut self.line)?;
             self.offset = at - 1 + n as u64;
         }
