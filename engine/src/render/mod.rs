@@ -87,6 +87,7 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
     let mut colls: Vec<Option<Coll<'s>>> = vec![None; plan.nodes.len()];
     let mut side: HashMap<usize, source::Outputs<'s>> = HashMap::new();
     let (mut source_index, mut iterate_index) = (0, 0);
+    let align = Rc::new(source::Alignment::default());
     for (id, node) in plan.nodes.iter().enumerate() {
         let input = |i: &usize| colls[*i].clone().expect("plan: inputs come before their consumers");
         let coll = match &node.kind {
@@ -94,7 +95,7 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
                 let (index, peers) = (scope.index(), scope.peers());
                 let reader = source::open(index, peers, &node.name, connector, &node.schema, used, shared);
                 let clock = source::Clock::new(time, shared.streaming);
-                let outputs = source::render(scope, &node.name, reader, clock, source_index, shared, counters);
+                let outputs = source::render(scope, &node.name, reader, clock, source_index, &align, shared, counters);
                 source_index += 1;
                 let ok = outputs.ok.clone();
                 side.insert(id, outputs);

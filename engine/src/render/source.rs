@@ -2,6 +2,7 @@
 //! without blocking the worker, with three outputs — the records, the rejected ones and the
 //! late ones — and holding its capability at its watermark (or arrival time).
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,13 +28,43 @@ pub struct Outputs<'s> {
     pub late: Coll<'s>,
 }
 
+/// Watermark alignment, as Flink's: the event-time sources of a worker read in step. A source
+/// whose watermark is ahead of another's waits while the other reads. Without it, a source of
+/// sparse events (Nexmark's persons) races ahead in event time of a dense one (auctions), and a
+/// join or window over both holds every record of the faster one until the slower catches up.
+/// Results do not change (lateness is judged per source); only the order of reading does.
+#[derive(Default)]
+pub struct Alignment {
+    /// Each aligned source's watermark; `u64::MAX` once it is done or idle.
+    marks: RefCell<Vec<u64>>,
+}
+
+impl Alignment {
+    fn join(&self) -> usize {
+        let mut marks = self.marks.borrow_mut();
+        marks.push(0);
+        marks.len() - 1
+    }
+
+    fn set(&self, slot: usize, mark: u64) {
+        self.marks.borrow_mut()[slot] = mark;
+    }
+
+    /// Whether another source is behind `mark`.
+    fn ahead(&self, mark: u64) -> bool {
+        self.marks.borrow().iter().any(|m| *m < mark)
+    }
+}
+
 /// Renders source number `source_index` of the plan, reading with `reader` (see `open`).
+#[allow(clippy::too_many_arguments)]
 pub fn render<'s>(
     scope: Scope<'s, u64>,
     name: &str,
     reader: Option<Box<dyn Reader>>,
     mut clock: Clock,
     source_index: usize,
+    align: &Rc<Alignment>,
     shared: &Arc<Shared>,
     counters: &Rc<Counters>,
 ) -> Outputs<'s> {
@@ -47,6 +78,8 @@ pub fn render<'s>(
     let shared = Arc::clone(shared);
     let counters = Rc::clone(counters);
     let source = name.to_string();
+    let align = Rc::clone(align);
+    let slot = (clock.event_time() && reader.is_some()).then(|| align.join());
     builder.build(move |caps| {
         // One capability per output, all at the same time; dropped (with the reader) when the
         // input is done or the job is stopped.
@@ -55,6 +88,14 @@ pub fn render<'s>(
         let mut batches: [Vec<Row>; 3] = [Vec::with_capacity(BATCH), Vec::new(), Vec::new()];
         move |_frontiers| {
             let Some(held) = caps.as_mut() else { return };
+            if slot.is_some() && align.ahead(*held[0].time()) && !shared.stopped() {
+                // Another source is behind: it reads first.
+                match clock.streaming() {
+                    false => activator.activate(),
+                    true => activator.activate_after(Duration::from_millis(1)),
+                }
+                return;
+            }
             let status = match reader.as_mut() {
                 _ if shared.stopped() => Status::Done,
                 Some(r) => {
@@ -81,6 +122,9 @@ pub fn render<'s>(
                     let mut out = out.activate();
                     out.session(&stamp_cap).give_iterator(batch.drain(..).map(|row| (row, stamp, 1isize)));
                 }
+            }
+            if let Some(slot) = slot {
+                align.set(slot, if status == Status::Done { u64::MAX } else { next });
             }
             if status == Status::Done {
                 caps = None;
@@ -128,6 +172,11 @@ impl Clock {
             None => Mode::Batch,
         };
         Clock { mode, idle_ms: time.idle_ms, epoch_ms: time.epoch_ms.max(1), last_data: Instant::now() }
+    }
+
+    /// Whether the source has event time (and a watermark).
+    fn event_time(&self) -> bool {
+        matches!(self.mode, Mode::Event { .. })
     }
 
     fn streaming(&self) -> bool {
@@ -245,4 +294,27 @@ pub fn error_row(raw: &[u8], error: String, source: &str, position: String) -> R
     const MAX_RAW: usize = 4096;
     let raw = String::from_utf8_lossy(&raw[..raw.len().min(MAX_RAW)]);
     vec![Value::str(&raw), Value::str(&error), Value::str(source), Value::str(&position)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Alignment;
+
+    #[test]
+    fn a_source_ahead_waits_for_those_behind_until_they_are_done() {
+        let align = Alignment::default();
+        let (a, b) = (align.join(), align.join());
+        // Nothing read yet: nobody is ahead.
+        assert!(!align.ahead(0));
+        align.set(a, 50);
+        assert!(align.ahead(50), "a is ahead of b, which has read nothing");
+        align.set(b, 20);
+        assert!(align.ahead(50));
+        assert!(!align.ahead(20), "b is behind a: it reads");
+        align.set(b, 50);
+        assert!(!align.ahead(50), "level: both read");
+        align.set(b, u64::MAX);
+        align.set(a, 70);
+        assert!(!align.ahead(70), "b is done: a no longer waits");
+    }
 }
