@@ -27,6 +27,12 @@ fn append(path: &std::path::Path, line: &str) {
 
 #[test]
 fn left_joins_and_aggregates_retract_what_changed() {
+    for workers in ["1", "2"] {
+        left_join_and_count(workers);
+    }
+}
+
+fn left_join_and_count(workers: &str) {
     let dir = temp_dir();
     let (persons, auctions) = (dir.path().join("persons.jsonl"), dir.path().join("auctions.jsonl"));
     std::fs::write(&persons, "").unwrap();
@@ -42,7 +48,7 @@ fn left_joins_and_aggregates_retract_what_changed() {
          sink people -> stdout(format: \"csv\", header: false)\n",
     )
     .unwrap();
-    let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", "2"]);
+    let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", workers]);
 
     // Before anything arrives the count is 0, like SQL's count of nothing.
     assert_eq!(next(&lines, 1), vec!["0,1"]);
@@ -66,6 +72,36 @@ fn left_joins_and_aggregates_retract_what_changed() {
     interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn grouped_aggregates_replace_the_results_of_the_groups_that_change() {
+    // One worker adds records to their groups directly; several combine and exchange partials.
+    for workers in ["1", "2"] {
+        let dir = temp_dir();
+        let bids = dir.path().join("bids.jsonl");
+        std::fs::write(&bids, "").unwrap();
+        std::fs::write(
+            dir.path().join("p.eddy"),
+            "schema B { seller: int, price: int }\nsource bids: B = file(\"bids.jsonl\", follow: true)\n\
+             stream per_seller = bids | group by seller | aggregate { n: count(), hi: max(price) }\n\
+             sink per_seller -> stdout(format: \"csv\", header: false)\n",
+        )
+        .unwrap();
+        let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", workers]);
+        append(&bids, r#"{"seller":1,"price":10}"#);
+        assert_eq!(next(&lines, 1), vec!["1,1,10,1"], "{workers} workers");
+        append(&bids, r#"{"seller":2,"price":5}"#);
+        assert_eq!(next(&lines, 1), vec!["2,1,5,1"], "{workers} workers: seller 1 did not change");
+        append(&bids, r#"{"seller":1,"price":20}"#);
+        assert_eq!(next(&lines, 2), vec!["1,1,10,-1", "1,2,20,1"], "{workers} workers");
+        // Two bids of one moment: one change of the group.
+        append(&bids, "{\"seller\":1,\"price\":15}\n{\"seller\":1,\"price\":30}");
+        assert_eq!(next(&lines, 2), vec!["1,2,20,-1", "1,4,30,1"], "{workers} workers");
+        assert!(lines.recv_timeout(Duration::from_millis(500)).is_err(), "{workers} workers: nothing else");
+        interrupt(&child);
+        assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+    }
 }
 
 #[test]

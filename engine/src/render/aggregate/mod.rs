@@ -4,13 +4,17 @@
 //! append-only input (the common case) groups only grow: `append_only` keeps one state per
 //! group and, when a time completes, replaces the results of the groups that changed.
 
-use std::collections::{BTreeMap, HashMap};
+mod append_only;
 
-use differential_dataflow::{AsCollection, Hashable, VecCollection};
+pub use append_only::render as append_only;
+
+use std::collections::HashMap;
+
+use differential_dataflow::{AsCollection, VecCollection};
 use eddy_dsl::eval::{compile, Eval};
 use eddy_dsl::plan::{Agg, AggFunc, Expr};
 use eddy_dsl::{Row, Value};
-use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Capability, ToStream};
@@ -34,64 +38,6 @@ pub fn render<'s, T: Time>(input: Coll<'s, T>, keys: &[Expr], aggs: &[Agg], inpu
             key.extend(values);
             key
         })
-}
-
-/// Keyed partials by the time they came at, with the capability to send that time's changes.
-type Pending = BTreeMap<u64, (Capability<u64>, Vec<(Row, Row)>)>;
-
-/// The aggregate of an append-only input: partials are merged into one state per group, and
-/// when a time completes each group that changed retracts its previous result and adds the
-/// new one. No arrangement: a batch job holds each group's state once.
-pub fn append_only<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg]) -> Coll<'s> {
-    let states = States::new(aggs);
-    let by_key = Exchange::new(|((key, _), _, _): &((Row, Row), u64, isize)| key.hashed());
-    partials(input, keys, &states, false)
-        .inner
-        .unary_frontier(by_key, "Merge", move |_cap, _info| {
-            // Per group: its state and its last result; the partials of times not yet complete.
-            let mut groups: RowMap<(Row, Option<Row>)> = RowMap::default();
-            let mut pending: Pending = BTreeMap::new();
-            move |(input, frontier), output| {
-                input.for_each(|cap, data: &mut Vec<((Row, Row), u64, isize)>| {
-                    for (kv, time, _diff) in data.drain(..) {
-                        pending.entry(time).or_insert_with(|| (cap.delayed(&time, 0), Vec::new())).1.push(kv);
-                    }
-                });
-                while let Some(entry) = pending.first_entry() {
-                    if frontier.less_equal(entry.key()) {
-                        break;
-                    }
-                    let (time, (cap, partials)) = entry.remove_entry();
-                    let mut changed: Vec<Row> = Vec::new();
-                    for (key, partial) in partials {
-                        match groups.get_mut(&key[..]) {
-                            Some((acc, _)) => states.merge(acc, &partial, 1),
-                            None => {
-                                groups.insert(key.clone(), (partial, None));
-                            }
-                        }
-                        changed.push(key);
-                    }
-                    changed.sort_unstable();
-                    changed.dedup();
-                    let mut session = output.session(&cap);
-                    for key in changed {
-                        let Some((acc, last)) = groups.get_mut(&key[..]) else { continue };
-                        let result = states.finish(acc.clone());
-                        if last.as_ref() == Some(&result) {
-                            continue;
-                        }
-                        let row = |values: &Row| key.iter().chain(values).cloned().collect::<Row>();
-                        if let Some(old) = last.take() {
-                            session.give((row(&old), time, -1));
-                        }
-                        session.give((row(&result), time, 1));
-                        *last = Some(result);
-                    }
-                }
-            }
-        })
-        .as_collection()
 }
 
 /// The partial states of each group on this worker, keyed, for the exchange: combined locally
