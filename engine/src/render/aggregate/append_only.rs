@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use differential_dataflow::{AsCollection, Hashable};
 use eddy_dsl::eval::{compile, Eval};
 use eddy_dsl::plan::{Agg, Expr};
-use eddy_dsl::Row;
+use eddy_dsl::{Row, Value};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
@@ -41,17 +41,24 @@ struct Table {
 }
 
 impl Table {
-    /// The group of `key` (a new, empty one if there is none), marked changed.
-    fn touch(&mut self, key: &[eddy_dsl::Value], states: &States) -> &mut Row {
-        if !self.groups.contains_key(key) {
-            self.groups.insert(key.to_vec(), Group { acc: states.empty(), last: None, changed: false });
+    /// Applies `update` to the state of `key`'s group (a new, empty one if there is none),
+    /// and marks the group changed.
+    fn touch(&mut self, key: &[Value], states: &States, update: impl FnOnce(&mut Row)) {
+        match self.groups.get_mut(key) {
+            Some(group) => {
+                update(&mut group.acc);
+                if !group.changed {
+                    group.changed = true;
+                    self.changed.push(key.to_vec());
+                }
+            }
+            None => {
+                let mut acc = states.empty();
+                update(&mut acc);
+                self.groups.insert(key.to_vec(), Group { acc, last: None, changed: true });
+                self.changed.push(key.to_vec());
+            }
         }
-        let Some(group) = self.groups.get_mut(key) else { unreachable!("inserted above") };
-        if !group.changed {
-            group.changed = true;
-            self.changed.push(key.to_vec());
-        }
-        &mut group.acc
     }
 
     /// Writes the changes of completed `time`: for each group it changed, the retraction of the
@@ -111,7 +118,7 @@ fn merged<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg]) -> Coll<'s> {
                     }
                     let (time, (cap, partials)) = entry.remove_entry();
                     for (key, partial) in partials {
-                        states.merge(table.touch(&key, &states), &partial, 1);
+                        table.touch(&key, &states, |acc| states.merge(acc, &partial, 1));
                     }
                     let last = frontier.is_empty() && pending.is_empty();
                     let mut session = output.session(&cap);
@@ -138,7 +145,7 @@ fn single<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg]) -> Coll<'s> {
             let mut times: BTreeMap<u64, (Capability<u64>, Groups)> = BTreeMap::new();
             if !grouped {
                 // Without `group by` there is one group, even of no records (SQL's count of 0).
-                table.touch(&[], &states);
+                table.touch(&[], &states, |_| {});
                 times.insert(*cap.time(), (cap, Groups::default()));
             }
             let mut key: Row = Vec::with_capacity(keys.len());
@@ -151,7 +158,7 @@ fn single<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg]) -> Coll<'s> {
                     }
                     let (time, (cap, later)) = entry.remove_entry();
                     for (key, partial) in later {
-                        states.merge(table.touch(&key, &states), &partial, 1);
+                        table.touch(&key, &states, |acc| states.merge(acc, &partial, 1));
                     }
                     let last = frontier.is_empty() && times.is_empty();
                     let mut session = output.session(&cap);
@@ -159,14 +166,17 @@ fn single<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg]) -> Coll<'s> {
                 }
                 let earliest = frontier.frontier().first().copied();
                 input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
+                    let mut seen = None; // the time of the record before, whose entry exists
                     for (row, time, diff) in data.drain(..) {
-                        let (_, later) =
+                        if seen != Some(time) {
                             times.entry(time).or_insert_with(|| (cap.delayed(&time, 0), Groups::default()));
+                            seen = Some(time);
+                        }
                         if Some(time) == earliest {
                             key.clear();
                             key.extend(keys.iter().map(|k| k(&row)));
-                            states.add(table.touch(&key, &states), &row, diff);
-                        } else {
+                            table.touch(&key, &states, |acc| states.add(acc, &row, diff));
+                        } else if let Some((_, later)) = times.get_mut(&time) {
                             states.add_to_group(later, &keys, &mut key, &row, diff);
                         }
                     }

@@ -187,6 +187,19 @@ impl States {
                     let a = &mut acc[slot];
                     *a = Value::Int(a.as_int().unwrap_or(0).saturating_add(n));
                 }
+                // What `merge_slot` does with the record's value as the partial, without
+                // moving it through one (copies do not change a least or greatest value).
+                (AggFunc::Min | AggFunc::First | AggFunc::Max | AggFunc::Last, Some(arg)) => {
+                    let v = arg(row);
+                    let a = &mut acc[slot];
+                    let replaces = match f {
+                        AggFunc::Min | AggFunc::First => v < *a,
+                        _ => v > *a,
+                    };
+                    if !v.is_null() && (a.is_null() || replaces) {
+                        *a = v;
+                    }
+                }
                 _ => {
                     let (p, p2) = init_slot(*f, arg.as_ref().map(|a| a(row)));
                     merge_slot(*f, &mut acc[slot..], &p, p2.as_ref(), n);
