@@ -431,8 +431,8 @@ impl GenerateReader {
         let (w, p) = (worker as u64, peers as u64);
         // Workers take blocks of events in turn, so that all of them move through event time
         // together (the watermark, their minimum, keeps up and windows close early): blocks of
-        // a batch's size, or smaller when paced so that no worker waits long for its turn.
-        let block: u64 = if rate > 0 { 1024 } else { crate::render::source::BATCH as u64 };
+        // a batch's size, so that no worker waits long for its turn.
+        let block = crate::render::source::BATCH as u64;
         let (next, end) = (w * block, events.unwrap_or(u64::MAX));
         let pace = (rate > 0).then(|| Pace {
             rate,
