@@ -136,6 +136,34 @@ fn an_idle_stream_lets_its_watermark_follow_the_clock() {
 }
 
 #[test]
+fn an_idle_source_does_not_hold_back_a_source_ahead_of_it() {
+    // Event-time sources read in step: `ahead` (in the year 2100) waits for `quiet`, which has
+    // no data at all. Once `quiet` has been idle for 300 ms it holds nothing back, and what is
+    // appended to `ahead` is read (its watermark is far beyond the clock that `quiet` follows).
+    let dir = temp_dir();
+    let (ahead, quiet) = (dir.path().join("ahead.jsonl"), dir.path().join("quiet.jsonl"));
+    std::fs::write(&ahead, "{\"v\":1,\"t\":\"2100-01-01T00:00:00Z\"}\n").unwrap();
+    std::fs::write(&quiet, "").unwrap();
+    std::fs::write(
+        dir.path().join("p.eddy"),
+        "schema E { v: int, t: timestamp }\n\
+         source ahead: E = file(\"ahead.jsonl\", follow: true, idle: 300ms) watermark t - 0s\n\
+         source quiet: E = file(\"quiet.jsonl\", follow: true, idle: 300ms) watermark t - 0s\n\
+         stream both = ahead | union quiet | select { v }\n\
+         sink both -> stdout(format: \"csv\", header: false)\n",
+    )
+    .unwrap();
+    let (child, lines) = spawn(dir.path(), &[]);
+    assert_eq!(lines.recv_timeout(Duration::from_secs(10)).expect("the first record"), "1");
+    let mut f = std::fs::OpenOptions::new().append(true).open(&ahead).unwrap();
+    writeln!(f, "{{\"v\":2,\"t\":\"2100-01-01T00:00:01Z\"}}").unwrap();
+    f.flush().unwrap();
+    assert_eq!(lines.recv_timeout(Duration::from_secs(10)).expect("the appended record"), "2");
+    interrupt(&child);
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+}
+
+#[test]
 fn a_followed_file_is_read_as_it_grows() {
     let dir = temp_dir();
     let file = dir.path().join("ev.jsonl");

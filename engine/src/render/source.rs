@@ -37,7 +37,8 @@ pub struct Outputs<'s> {
 /// Results do not change (lateness is judged per source); only the order of reading does.
 #[derive(Default)]
 pub struct Alignment {
-    /// Each aligned source's watermark; `u64::MAX` once it is done or idle.
+    /// Each aligned source's watermark; `u64::MAX` while it is idle (as in Flink, an idle source
+    /// holds no other back) and once it is done.
     marks: RefCell<Vec<u64>>,
 }
 
@@ -126,7 +127,7 @@ pub fn render<'s>(
                 }
             }
             if let Some(slot) = slot {
-                align.set(slot, if status == Status::Done { u64::MAX } else { next });
+                align.set(slot, if status == Status::Done || clock.idle { u64::MAX } else { next });
             }
             if status == Status::Done {
                 caps = None;
@@ -153,6 +154,8 @@ pub fn render<'s>(
 pub struct Clock {
     mode: Mode,
     idle_ms: i64,
+    /// Whether the source had no data for `idle_ms` at its last read.
+    idle: bool,
     epoch_ms: i64,
     last_data: Instant,
 }
@@ -173,7 +176,7 @@ impl Clock {
             None if streaming => Mode::Arrival,
             None => Mode::Batch,
         };
-        Clock { mode, idle_ms: time.idle_ms, epoch_ms: time.epoch_ms.max(1), last_data: Instant::now() }
+        Clock { mode, idle_ms: time.idle_ms, idle: false, epoch_ms: time.epoch_ms.max(1), last_data: Instant::now() }
     }
 
     /// Whether the source has event time (and a watermark).
@@ -212,6 +215,7 @@ impl Clock {
             self.last_data = Instant::now();
         }
         let idle = status == Status::Idle && self.last_data.elapsed().as_millis() as i64 >= self.idle_ms;
+        self.idle = idle;
         match &mut self.mode {
             Mode::Batch => held,
             Mode::Arrival => held.max(self.epoch(now_ms())),
