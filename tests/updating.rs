@@ -105,6 +105,41 @@ fn grouped_aggregates_replace_the_results_of_the_groups_that_change() {
 }
 
 #[test]
+fn an_inner_join_of_growing_streams_pairs_records_whichever_arrives_first() {
+    for workers in ["1", "2"] {
+        let dir = temp_dir();
+        let (persons, auctions) = (dir.path().join("persons.jsonl"), dir.path().join("auctions.jsonl"));
+        std::fs::write(&persons, "").unwrap();
+        std::fs::write(&auctions, "").unwrap();
+        std::fs::write(
+            dir.path().join("p.eddy"),
+            "schema P { id: int, name: string }\nschema A { id: int, seller: int }\n\
+             source persons: P = file(\"persons.jsonl\", follow: true)\n\
+             source auctions: A = file(\"auctions.jsonl\", follow: true)\n\
+             stream sold = auctions | join persons on seller == persons.id | select { auction: auctions.id, name }\n\
+             sink sold -> stdout(format: \"csv\", header: false)\n",
+        )
+        .unwrap();
+        let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", workers]);
+        // The seller first, then two auctions: one pair each.
+        append(&persons, r#"{"id":1,"name":"ada"}"#);
+        std::thread::sleep(Duration::from_millis(200));
+        append(&auctions, r#"{"id":10,"seller":1}"#);
+        assert_eq!(next(&lines, 1), vec!["10,ada,1"], "{workers} workers");
+        append(&auctions, r#"{"id":11,"seller":1}"#);
+        assert_eq!(next(&lines, 1), vec!["11,ada,1"], "{workers} workers");
+        // An auction first, then its seller.
+        append(&auctions, r#"{"id":12,"seller":2}"#);
+        std::thread::sleep(Duration::from_millis(200));
+        append(&persons, r#"{"id":2,"name":"bob"}"#);
+        assert_eq!(next(&lines, 1), vec!["12,bob,1"], "{workers} workers");
+        assert!(lines.recv_timeout(Duration::from_millis(500)).is_err(), "{workers} workers: nothing else");
+        interrupt(&child);
+        assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+    }
+}
+
+#[test]
 fn aggregates_over_a_changing_top_follow_its_retractions() {
     let dir = temp_dir();
     let bids = dir.path().join("bids.jsonl");

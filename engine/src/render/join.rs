@@ -57,9 +57,11 @@ pub struct Spec<'a> {
     pub kind: JoinKind,
 }
 
-pub fn render<'s>(left: Coll<'s>, right: Coll<'s>, spec: Spec) -> Coll<'s> {
+/// A join at the dataflow's top level; `grow`: both inputs are append-only.
+pub fn render<'s>(left: Coll<'s>, right: Coll<'s>, spec: Spec, grow: bool) -> Coll<'s> {
     let sides = Sides::new(&spec);
     match spec.kind {
+        JoinKind::Incremental if grow && !spec.outer => symmetric(left, right, sides),
         JoinKind::Incremental => incremental(left, right, spec),
         JoinKind::Windowed { left_end, right_end } => windowed(left, right, sides, spec.outer, (left_end, right_end)),
         JoinKind::Interval { within, left_time, right_time } => {
@@ -92,6 +94,45 @@ pub fn incremental<'s, T: Time>(left: Coll<'s, T>, right: Coll<'s, T>, spec: Spe
         .antijoin(present)
         .map(move |(_, row)| s4.joined(&row, None));
     matched.concat(unmatched)
+}
+
+/// An inner join without time bounds of two append-only inputs. Nothing is ever retracted, so
+/// each side's records are kept in a hash map by key and meet the other side's as they arrive,
+/// without differential's arrangements (which sort and merge every record, and hold it twice
+/// while they do). The output is `incremental`'s: the same pairs, each at the later of its two
+/// records' times (a time no earlier than the message's: it goes out in the same session).
+fn symmetric<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides) -> Coll<'s> {
+    let (by_left, by_right) = (Exchange::new(route(&sides.left_keys)), Exchange::new(route(&sides.right_keys)));
+    left.inner
+        .binary(right.inner, by_left, by_right, "HashJoin", move |_cap, _info| {
+            // Per key: the left records and the right ones, with their times and counts.
+            let mut held: RowMap<(Vec<(Row, u64, isize)>, Vec<(Row, u64, isize)>)> = RowMap::default();
+            move |input1, input2, output| {
+                input1.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
+                    let mut session = output.session(&cap);
+                    for (row, t, diff) in data.drain(..) {
+                        let Some(key) = Sides::key(&sides.left_keys, &row) else { continue };
+                        let (lefts, rights) = held.entry(key).or_default();
+                        for (r, rt, rd) in rights.iter() {
+                            session.give((sides.joined(&row, Some(r)), t.max(*rt), diff * rd));
+                        }
+                        lefts.push((row, t, diff));
+                    }
+                });
+                input2.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
+                    let mut session = output.session(&cap);
+                    for (row, t, diff) in data.drain(..) {
+                        let Some(key) = Sides::key(&sides.right_keys, &row) else { continue };
+                        let (lefts, rights) = held.entry(key).or_default();
+                        for (l, lt, ld) in lefts.iter() {
+                            session.give((sides.joined(l, Some(&row)), t.max(*lt), diff * ld));
+                        }
+                        rights.push((row, t, diff));
+                    }
+                });
+            }
+        })
+        .as_collection()
 }
 
 fn timestamp(row: &Row, i: usize) -> Option<i64> {

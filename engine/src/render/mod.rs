@@ -112,7 +112,8 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
             }
             NodeKind::Join { left, right, left_keys, right_keys, right_fields, outer, kind } => {
                 let spec = join::Spec { left_keys, right_keys, right_fields, outer: *outer, kind: *kind };
-                join::render(input(left), input(right), spec)
+                let grow = !plan.nodes[*left].updating && !plan.nodes[*right].updating;
+                join::render(input(left), input(right), spec, grow)
             }
             NodeKind::Iterate { input: i, max, body, result } => {
                 let outer: HashMap<usize, Coll<'s>> = node.kind.inputs().iter().map(|o| (*o, input(o))).collect();
