@@ -96,6 +96,9 @@ pub fn incremental<'s, T: Time>(left: Coll<'s, T>, right: Coll<'s, T>, spec: Spe
     matched.concat(unmatched)
 }
 
+/// A record with its time and count.
+type Update = (Row, u64, isize);
+
 /// An inner join without time bounds of two append-only inputs. Nothing is ever retracted, so
 /// each side's records are kept in a hash map by key and meet the other side's as they arrive,
 /// without differential's arrangements (which sort and merge every record, and hold it twice
@@ -105,8 +108,8 @@ fn symmetric<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides) -> Coll<'s> {
     let (by_left, by_right) = (Exchange::new(route(&sides.left_keys)), Exchange::new(route(&sides.right_keys)));
     left.inner
         .binary(right.inner, by_left, by_right, "HashJoin", move |_cap, _info| {
-            // Per key: the left records and the right ones, with their times and counts.
-            let mut held: RowMap<(Vec<(Row, u64, isize)>, Vec<(Row, u64, isize)>)> = RowMap::default();
+            // Per key: the left records and the right ones.
+            let mut held: RowMap<(Vec<Update>, Vec<Update>)> = RowMap::default();
             move |input1, input2, output| {
                 input1.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
                     let mut session = output.session(&cap);
