@@ -13,6 +13,7 @@ use eddy_dsl::{Row, Value};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
+use timely::progress::frontier::MutableAntichain;
 
 use super::{partials, Groups, States};
 use crate::render::{Coll, RowMap};
@@ -61,10 +62,20 @@ impl Table {
         }
     }
 
-    /// Writes the changes of completed `time`: for each group it changed, the retraction of the
-    /// last result and the new result. At the `last` time (the input is complete) no group can
-    /// change again: the groups are written out and freed instead of keeping their results.
-    fn complete(&mut self, states: &States, last: bool, mut give: impl FnMut(Row, isize)) {
+    /// Completes a time: merges its `partials` into their groups, then writes, for each group
+    /// the time changed, the retraction of the last result and the new result. At the `last`
+    /// time (the input is complete) no group can change again: the groups are written out and
+    /// freed instead of keeping their results.
+    fn complete(
+        &mut self,
+        states: &States,
+        partials: impl IntoIterator<Item = Partial>,
+        last: bool,
+        mut give: impl FnMut(Row, isize),
+    ) {
+        for (key, partial) in partials {
+            self.touch(&key, states, |acc| states.merge(acc, &partial, 1));
+        }
         let mut emit = |mut key: Row, result: Row, previous: Option<Row>| {
             if previous.as_ref() == Some(&result) {
                 return;
@@ -95,6 +106,12 @@ impl Table {
 /// A group's key and partial state.
 type Partial = (Row, Row);
 
+/// The earliest time the frontier has passed, taken out of `times` with what it holds.
+fn next_complete<V>(times: &mut BTreeMap<u64, V>, frontier: &MutableAntichain<u64>) -> Option<(u64, V)> {
+    let entry = times.first_entry()?;
+    (!frontier.less_equal(entry.key())).then(|| entry.remove_entry())
+}
+
 /// Several workers: partials combined on each, exchanged by key and merged into the groups of
 /// their key's worker when their time completes.
 fn merged<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg]) -> Coll<'s> {
@@ -112,17 +129,10 @@ fn merged<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg]) -> Coll<'s> {
                         pending.entry(time).or_insert_with(|| (cap.delayed(&time, 0), Vec::new())).1.push(kv);
                     }
                 });
-                while let Some(entry) = pending.first_entry() {
-                    if frontier.less_equal(entry.key()) {
-                        break;
-                    }
-                    let (time, (cap, partials)) = entry.remove_entry();
-                    for (key, partial) in partials {
-                        table.touch(&key, &states, |acc| states.merge(acc, &partial, 1));
-                    }
+                while let Some((time, (cap, partials))) = next_complete(&mut pending, frontier) {
                     let last = frontier.is_empty() && pending.is_empty();
                     let mut session = output.session(&cap);
-                    table.complete(&states, last, |row, diff| session.give((row, time, diff)));
+                    table.complete(&states, partials, last, |row, diff| session.give((row, time, diff)));
                 }
             }
         })
@@ -152,17 +162,10 @@ fn single<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg]) -> Coll<'s> {
             move |(input, frontier), output| {
                 // Completed times first: what arrives now is at the earliest time not complete
                 // or later, and must not reach the results of an earlier one.
-                while let Some(entry) = times.first_entry() {
-                    if frontier.less_equal(entry.key()) {
-                        break;
-                    }
-                    let (time, (cap, later)) = entry.remove_entry();
-                    for (key, partial) in later {
-                        table.touch(&key, &states, |acc| states.merge(acc, &partial, 1));
-                    }
+                while let Some((time, (cap, later))) = next_complete(&mut times, frontier) {
                     let last = frontier.is_empty() && times.is_empty();
                     let mut session = output.session(&cap);
-                    table.complete(&states, last, |row, diff| session.give((row, time, diff)));
+                    table.complete(&states, later, last, |row, diff| session.give((row, time, diff)));
                 }
                 let earliest = frontier.frontier().first().copied();
                 input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
