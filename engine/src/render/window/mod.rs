@@ -141,6 +141,14 @@ impl Op {
         }
     }
 
+    /// Adds `n` copies of `row`.
+    fn add_n(&self, acc: &mut Acc, row: Row, key: &Row, n: isize) {
+        for _ in 1..n {
+            self.add(acc, row.clone(), key);
+        }
+        self.add(acc, row, key);
+    }
+
     fn merge(&self, acc: &mut Acc, other: Acc) {
         match (&self.kind, acc, other) {
             (OpKind::Aggregate(states), Acc::Aggregate(a), Acc::Aggregate(b)) => states.merge(a, &b, 1),
@@ -299,14 +307,14 @@ where
                     }
                     key.clear();
                     key.extend(op.keys.iter().map(|k| k(&row)));
-                    if !window.groups.contains_key(&key) {
-                        window.groups.insert(key.clone(), op.empty());
+                    match window.groups.get_mut(&key) {
+                        Some(acc) => op.add_n(acc, row, &key, diff),
+                        None => {
+                            let mut acc = op.empty();
+                            op.add_n(&mut acc, row, &key, diff);
+                            window.groups.insert(key.clone(), acc);
+                        }
                     }
-                    let Some(acc) = window.groups.get_mut(&key) else { continue };
-                    for _ in 1..diff {
-                        op.add(acc, row.clone(), &key);
-                    }
-                    op.add(acc, row, &key);
                 }
             });
             while let Some(entry) = open.first_entry() {
