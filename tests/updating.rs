@@ -6,10 +6,13 @@
 mod common;
 
 use std::io::Write;
+use std::path::PathBuf;
+use std::process::Child;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use common::*;
+use tempfile::TempDir;
 
 /// The next `n` lines, sorted (changes of one moment come in no particular order).
 fn next(lines: &Receiver<String>, n: usize) -> Vec<String> {
@@ -25,6 +28,19 @@ fn append(path: &std::path::Path, line: &str) {
     f.flush().unwrap();
 }
 
+/// A stream job over followed files, created empty in a new directory, with `workers` workers:
+/// the directory (removed when dropped), the files' paths, the child and its output lines.
+fn start(files: &[&str], pipeline: &str, workers: &str) -> (TempDir, Vec<PathBuf>, Child, Receiver<String>) {
+    let dir = temp_dir();
+    let paths: Vec<PathBuf> = files.iter().map(|f| dir.path().join(f)).collect();
+    for path in &paths {
+        std::fs::write(path, "").unwrap();
+    }
+    std::fs::write(dir.path().join("p.eddy"), pipeline).unwrap();
+    let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", workers]);
+    (dir, paths, child, lines)
+}
+
 #[test]
 fn left_joins_and_aggregates_retract_what_changed() {
     for workers in ["1", "2"] {
@@ -33,12 +49,8 @@ fn left_joins_and_aggregates_retract_what_changed() {
 }
 
 fn left_join_and_count(workers: &str) {
-    let dir = temp_dir();
-    let (persons, auctions) = (dir.path().join("persons.jsonl"), dir.path().join("auctions.jsonl"));
-    std::fs::write(&persons, "").unwrap();
-    std::fs::write(&auctions, "").unwrap();
-    std::fs::write(
-        dir.path().join("p.eddy"),
+    let (_dir, files, child, lines) = start(
+        &["persons.jsonl", "auctions.jsonl"],
         "schema P { id: int, name: string }\nschema A { id: int, seller: int }\n\
          source persons: P = file(\"persons.jsonl\", follow: true)\n\
          source auctions: A = file(\"auctions.jsonl\", follow: true)\n\
@@ -46,25 +58,25 @@ fn left_join_and_count(workers: &str) {
          stream people = persons | aggregate { n: count() }\n\
          sink selling -> stdout(format: \"csv\", header: false)\n\
          sink people -> stdout(format: \"csv\", header: false)\n",
-    )
-    .unwrap();
-    let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", workers]);
+        workers,
+    );
+    let (persons, auctions) = (&files[0], &files[1]);
 
     // Before anything arrives the count is 0, like SQL's count of nothing.
     assert_eq!(next(&lines, 1), vec!["0,1"]);
 
     // A person without auctions: alone, with a null auction; the count moves to 1.
-    append(&persons, r#"{"id":1,"name":"ada"}"#);
+    append(persons, r#"{"id":1,"name":"ada"}"#);
     assert_eq!(next(&lines, 3), vec!["0,-1", "1,1", "ada,,1"]);
 
     // Her auction arrives: the lone row is retracted, the joined one inserted.
-    append(&auctions, r#"{"id":10,"seller":1}"#);
+    append(auctions, r#"{"id":10,"seller":1}"#);
     assert_eq!(next(&lines, 2), vec!["ada,,-1", "ada,10,1"]);
 
     // The other order: an auction, then its seller: only the joined row, and the count moves.
-    append(&auctions, r#"{"id":12,"seller":2}"#);
+    append(auctions, r#"{"id":12,"seller":2}"#);
     std::thread::sleep(Duration::from_millis(200));
-    append(&persons, r#"{"id":2,"name":"bob"}"#);
+    append(persons, r#"{"id":2,"name":"bob"}"#);
     assert_eq!(next(&lines, 3), vec!["1,-1", "2,1", "bob,12,1"]);
 
     // Nothing else was written.
@@ -78,25 +90,22 @@ fn left_join_and_count(workers: &str) {
 fn grouped_aggregates_replace_the_results_of_the_groups_that_change() {
     // One worker adds records to their groups directly; several combine and exchange partials.
     for workers in ["1", "2"] {
-        let dir = temp_dir();
-        let bids = dir.path().join("bids.jsonl");
-        std::fs::write(&bids, "").unwrap();
-        std::fs::write(
-            dir.path().join("p.eddy"),
+        let (_dir, files, child, lines) = start(
+            &["bids.jsonl"],
             "schema B { seller: int, price: int }\nsource bids: B = file(\"bids.jsonl\", follow: true)\n\
              stream per_seller = bids | group by seller | aggregate { n: count(), hi: max(price) }\n\
              sink per_seller -> stdout(format: \"csv\", header: false)\n",
-        )
-        .unwrap();
-        let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", workers]);
-        append(&bids, r#"{"seller":1,"price":10}"#);
+            workers,
+        );
+        let bids = &files[0];
+        append(bids, r#"{"seller":1,"price":10}"#);
         assert_eq!(next(&lines, 1), vec!["1,1,10,1"], "{workers} workers");
-        append(&bids, r#"{"seller":2,"price":5}"#);
+        append(bids, r#"{"seller":2,"price":5}"#);
         assert_eq!(next(&lines, 1), vec!["2,1,5,1"], "{workers} workers: seller 1 did not change");
-        append(&bids, r#"{"seller":1,"price":20}"#);
+        append(bids, r#"{"seller":1,"price":20}"#);
         assert_eq!(next(&lines, 2), vec!["1,1,10,-1", "1,2,20,1"], "{workers} workers");
         // Two bids of one moment: one change of the group.
-        append(&bids, "{\"seller\":1,\"price\":15}\n{\"seller\":1,\"price\":30}");
+        append(bids, "{\"seller\":1,\"price\":15}\n{\"seller\":1,\"price\":30}");
         assert_eq!(next(&lines, 2), vec!["1,2,20,-1", "1,4,30,1"], "{workers} workers");
         assert!(lines.recv_timeout(Duration::from_millis(500)).is_err(), "{workers} workers: nothing else");
         interrupt(&child);
@@ -107,31 +116,27 @@ fn grouped_aggregates_replace_the_results_of_the_groups_that_change() {
 #[test]
 fn an_inner_join_of_growing_streams_pairs_records_whichever_arrives_first() {
     for workers in ["1", "2"] {
-        let dir = temp_dir();
-        let (persons, auctions) = (dir.path().join("persons.jsonl"), dir.path().join("auctions.jsonl"));
-        std::fs::write(&persons, "").unwrap();
-        std::fs::write(&auctions, "").unwrap();
-        std::fs::write(
-            dir.path().join("p.eddy"),
+        let (_dir, files, child, lines) = start(
+            &["persons.jsonl", "auctions.jsonl"],
             "schema P { id: int, name: string }\nschema A { id: int, seller: int }\n\
              source persons: P = file(\"persons.jsonl\", follow: true)\n\
              source auctions: A = file(\"auctions.jsonl\", follow: true)\n\
              stream sold = auctions | join persons on seller == persons.id | select { auction: auctions.id, name }\n\
              sink sold -> stdout(format: \"csv\", header: false)\n",
-        )
-        .unwrap();
-        let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", workers]);
+            workers,
+        );
+        let (persons, auctions) = (&files[0], &files[1]);
         // The seller first, then two auctions: one pair each.
-        append(&persons, r#"{"id":1,"name":"ada"}"#);
+        append(persons, r#"{"id":1,"name":"ada"}"#);
         std::thread::sleep(Duration::from_millis(200));
-        append(&auctions, r#"{"id":10,"seller":1}"#);
+        append(auctions, r#"{"id":10,"seller":1}"#);
         assert_eq!(next(&lines, 1), vec!["10,ada,1"], "{workers} workers");
-        append(&auctions, r#"{"id":11,"seller":1}"#);
+        append(auctions, r#"{"id":11,"seller":1}"#);
         assert_eq!(next(&lines, 1), vec!["11,ada,1"], "{workers} workers");
         // An auction first, then its seller.
-        append(&auctions, r#"{"id":12,"seller":2}"#);
+        append(auctions, r#"{"id":12,"seller":2}"#);
         std::thread::sleep(Duration::from_millis(200));
-        append(&persons, r#"{"id":2,"name":"bob"}"#);
+        append(persons, r#"{"id":2,"name":"bob"}"#);
         assert_eq!(next(&lines, 1), vec!["12,bob,1"], "{workers} workers");
         assert!(lines.recv_timeout(Duration::from_millis(500)).is_err(), "{workers} workers: nothing else");
         interrupt(&child);
@@ -141,26 +146,23 @@ fn an_inner_join_of_growing_streams_pairs_records_whichever_arrives_first() {
 
 #[test]
 fn aggregates_over_a_changing_top_follow_its_retractions() {
-    let dir = temp_dir();
-    let bids = dir.path().join("bids.jsonl");
-    std::fs::write(&bids, "").unwrap();
-    std::fs::write(
-        dir.path().join("p.eddy"),
+    let (_dir, files, child, lines) = start(
+        &["bids.jsonl"],
         "schema B { seller: int, price: int }\nsource bids: B = file(\"bids.jsonl\", follow: true)\n\
          stream best = bids | group by seller | top 1 by price desc\n\
          stream stats = best | aggregate { lo: min(price), hi: max(price), mean: avg(price), sellers: count_distinct(seller) }\n\
          sink stats -> stdout(format: \"csv\", header: false)\n",
-    )
-    .unwrap();
-    let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", "2"]);
+        "2",
+    );
+    let bids = &files[0];
     // The aggregate of nothing first: no minimum, no maximum, no mean, no seller.
     assert_eq!(next(&lines, 1), vec![",,,0,1"]);
-    append(&bids, r#"{"seller":1,"price":10}"#);
+    append(bids, r#"{"seller":1,"price":10}"#);
     assert_eq!(next(&lines, 2), vec![",,,0,-1", "10,10,10.0,1,1"]);
-    append(&bids, r#"{"seller":2,"price":5}"#);
+    append(bids, r#"{"seller":2,"price":5}"#);
     assert_eq!(next(&lines, 2), vec!["10,10,10.0,1,-1", "5,10,7.5,2,1"]);
     // A higher bid replaces seller 1's best: min stays, max and mean move.
-    append(&bids, r#"{"seller":1,"price":20}"#);
+    append(bids, r#"{"seller":1,"price":20}"#);
     assert_eq!(next(&lines, 2), vec!["5,10,7.5,2,-1", "5,20,12.5,2,1"]);
     interrupt(&child);
     assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));

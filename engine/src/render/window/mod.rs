@@ -255,8 +255,12 @@ pub fn render<'s>(input: Coll<'s>, window: WindowKind, keys: &[Expr], op: &Windo
         (WindowKind::Assigned { start, end }, _) => (start, end),
         (WindowKind::Session { gap, time, bounds }, _) => return sessions(input, gap, time, bounds, keys, op),
     };
-    // Records of one key (or, without keys, of one window) meet on one worker, after each
-    // worker has combined its own.
+    // Each worker combines its own records first; with one worker, its results are the windows'.
+    let local = per_window(input.inner, Pipeline, "WindowCombine", Op::new(keys, op), start, end);
+    if local.scope().peers() == 1 {
+        return local.as_collection();
+    }
+    // Then the records of one key (or, without keys, of one window) meet on one worker.
     let route = Op::new(keys, op);
     let by_whole_record = keys.is_empty() && matches!(op, WindowOp::Distinct);
     let exchange = Exchange::new(move |(row, _, _): &(Row, u64, isize)| {
@@ -268,10 +272,6 @@ pub fn render<'s>(input: Coll<'s>, window: WindowKind, keys: &[Expr], op: &Windo
             route.key(row).hashed()
         }
     });
-    let local = per_window(input.inner, Pipeline, "WindowCombine", Op::new(keys, op), start, end);
-    if local.scope().peers() == 1 {
-        return local.as_collection(); // one worker: its results are the windows'
-    }
     per_window(local, exchange, "Windowed", Op::new(keys, op), start, end).as_collection()
 }
 
