@@ -15,7 +15,7 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 use timely::progress::frontier::MutableAntichain;
 
-use super::{partials, Groups, States};
+use super::{partials, Groups, State, States};
 use crate::render::{Coll, RowMap};
 
 pub fn render<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg]) -> Coll<'s> {
@@ -28,7 +28,7 @@ pub fn render<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg]) -> Coll<'s> {
 
 /// One group: its state, its last result, and whether the time being completed changed it.
 struct Group {
-    acc: Row,
+    acc: State,
     last: Option<Row>,
     changed: bool,
 }
@@ -44,7 +44,7 @@ struct Table {
 impl Table {
     /// Applies `update` to the state of `key`'s group (a new, empty one if there is none),
     /// and marks the group changed.
-    fn touch(&mut self, key: &[Value], states: &States, update: impl FnOnce(&mut Row)) {
+    fn touch(&mut self, key: &[Value], states: &States, update: impl FnOnce(&mut State)) {
         match self.groups.get_mut(key) {
             Some(group) => {
                 update(&mut group.acc);
@@ -89,14 +89,14 @@ impl Table {
         if last {
             self.changed = Vec::new();
             for (key, group) in self.groups.drain().filter(|(_, g)| g.changed) {
-                emit(key, states.finish(group.acc), group.last);
+                emit(key, states.finish(&group.acc), group.last);
             }
             return;
         }
         for key in std::mem::take(&mut self.changed) {
             let Some(group) = self.groups.get_mut(&key[..]) else { continue };
             group.changed = false;
-            let result = states.finish(group.acc.clone());
+            let result = states.finish(&group.acc);
             let previous = group.last.replace(result.clone());
             emit(key, result, previous);
         }
@@ -104,7 +104,7 @@ impl Table {
 }
 
 /// A group's key and partial state.
-type Partial = (Row, Row);
+type Partial = (Row, State);
 
 /// The earliest time the frontier has passed, taken out of `times` with what it holds.
 fn next_complete<V>(times: &mut BTreeMap<u64, V>, frontier: &MutableAntichain<u64>) -> Option<(u64, V)> {

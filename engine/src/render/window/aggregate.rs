@@ -13,9 +13,10 @@ use eddy_dsl::plan::{Agg, Expr};
 use eddy_dsl::{Row, Value};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Capability, InputCapability};
 
-use super::super::aggregate::{Groups, States};
+use super::super::aggregate::{Groups, State, States};
 use super::super::Coll;
 use super::{complete, result_time};
 
@@ -58,7 +59,7 @@ pub fn render<'s>(input: Coll<'s>, start: usize, end: usize, keys: &[Expr], aggs
     let combiner = states.clone();
     // With one worker, its partials are the whole windows': they are finished in place.
     let single = input.inner.scope().peers() == 1;
-    // A partial: the keys, the window's start and end, the partial state.
+    // A partial: the keys, the window's start and end; the partial state.
     let partials = input.inner.unary_frontier(Pipeline, "WindowCombine", move |_cap, _info| {
         let mut open = Windows::new();
         let mut key: Row = Vec::with_capacity(nkeys);
@@ -80,21 +81,21 @@ pub fn render<'s>(input: Coll<'s>, start: usize, end: usize, keys: &[Expr], aggs
                 let bounds = [Value::Timestamp(window.start), Value::Timestamp(e)];
                 session.give_iterator(window.groups.into_iter().map(|(mut row, acc)| {
                     row.extend(bounds.iter().cloned());
-                    match single {
-                        true => row.extend(combiner.finish(acc)),
-                        false => row.extend(acc),
-                    }
-                    (row, *window.cap.time(), 1isize)
+                    ((row, acc), *window.cap.time(), 1isize)
                 }));
             }
         }
     });
     if single {
-        return partials.as_collection();
+        let finish = move |((mut row, acc), time, diff): ((Row, State), u64, isize)| {
+            row.extend(states.finish(&acc));
+            (row, time, diff)
+        };
+        return partials.map(finish).as_collection();
     }
     // The records of one key meet on one worker; without keys, those of one window.
     let exchange = Exchange::new(
-        move |(row, _, _): &(Row, u64, isize)| {
+        move |((row, _), _, _): &((Row, State), u64, isize)| {
             if nkeys == 0 {
                 row.get(1).hashed()
             } else {
@@ -106,9 +107,8 @@ pub fn render<'s>(input: Coll<'s>, start: usize, end: usize, keys: &[Expr], aggs
         .unary_frontier(exchange, "WindowMerge", move |_cap, _info| {
             let mut open = Windows::new();
             move |(input, frontier), output| {
-                input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
-                    for (mut row, _time, _diff) in data.drain(..) {
-                        let partial = row.split_off(nkeys + 2);
+                input.for_each(|cap, data: &mut Vec<((Row, State), u64, isize)>| {
+                    for ((mut row, partial), _time, _diff) in data.drain(..) {
                         let (Some(Value::Timestamp(e)), Some(Value::Timestamp(s))) = (row.pop(), row.pop()) else {
                             continue;
                         };
@@ -126,7 +126,7 @@ pub fn render<'s>(input: Coll<'s>, start: usize, end: usize, keys: &[Expr], aggs
                     let bounds = [Value::Timestamp(window.start), Value::Timestamp(e)];
                     session.give_iterator(window.groups.into_iter().map(|(mut row, acc)| {
                         row.extend(bounds.iter().cloned());
-                        row.extend(states.finish(acc));
+                        row.extend(states.finish(&acc));
                         (row, *window.cap.time(), 1isize)
                     }));
                 }

@@ -21,7 +21,7 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::StreamVec;
 use timely::progress::frontier::MutableAntichain;
 
-use super::aggregate::States;
+use super::aggregate::{State, States};
 use super::{Coll, RowMap};
 
 /// The time of a record: its event time field, or the time it carries.
@@ -81,7 +81,7 @@ fn with_bounds(mut row: Row, start: i64, end: i64, at: Option<(usize, usize)>) -
 /// What one window keeps for one key.
 enum Acc {
     /// Partial aggregate states.
-    Aggregate(Row),
+    Aggregate(State),
     /// Distinct records by their distinct key: the least record of each.
     Distinct(BTreeMap<Row, Row>),
     /// The first records by the sort value, in order (see `keep`).
@@ -184,7 +184,7 @@ impl Op {
             (OpKind::Aggregate(states), Acc::Aggregate(a)) => {
                 let mut row = key;
                 row.extend(bounds.iter().cloned());
-                row.extend(states.finish(a));
+                row.extend(states.finish(&a));
                 vec![row]
             }
             (_, Acc::Distinct(rows)) => rows.into_values().map(with_bounds).collect(),
