@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 use crate::time;
 
@@ -53,7 +54,8 @@ impl Hash for F64 {
     }
 }
 
-/// One value of a field. Strings and lists are shared, so copying a row is cheap.
+/// One value of a field. Copying a row is cheap: strings of up to 23 bytes are kept inline
+/// (no allocation: most keys, codes and names) and longer ones are shared, as lists are.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 pub enum Value {
     #[default]
@@ -61,7 +63,7 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(F64),
-    Str(Arc<str>),
+    Str(SmolStr),
     /// Milliseconds since the Unix epoch.
     Timestamp(i64),
     /// Milliseconds.
@@ -78,7 +80,7 @@ impl Value {
     }
 
     pub fn str(s: &str) -> Value {
-        Value::Str(Arc::from(s))
+        Value::Str(SmolStr::new(s))
     }
 
     pub fn is_null(&self) -> bool {
@@ -284,6 +286,12 @@ impl fmt::Display for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_is_three_words() {
+        // Rows are vectors of values: a short string inline must not make every value larger.
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+    }
 
     #[test]
     fn floats_are_totally_ordered_and_canonical() {

@@ -19,7 +19,6 @@
 use std::io::Write;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::Arc;
 
 use eddy_dsl::{Row, Schema, Value};
 use serde::{Deserialize, Serialize};
@@ -380,7 +379,7 @@ impl Rng {
         let mut s = String::with_capacity(24);
         let n = 8 + self.below(17) as usize;
         self.letters(n, &mut s);
-        Value::Str(Arc::from(s))
+        Value::str(&s)
     }
 }
 

@@ -13,8 +13,6 @@
 //! ([`check_cell`]): the empty-cell rule above, then `int`, `float` and `bool` cells must
 //! parse; the text of `string`, `timestamp`, `duration` and `list` cells is not validated.
 
-use std::sync::Arc;
-
 use eddy_dsl::{Base, Row, Schema, Value};
 use memchr::{memchr, memchr3};
 
@@ -171,7 +169,7 @@ fn cell_value(text: &str, quoted: bool, field: &FieldInfo) -> Result<Value, Stri
     }
     let trimmed = text.trim_ascii();
     let value = match &ty.base {
-        Base::String => return Ok(Value::Str(Arc::from(text))),
+        Base::String => return Ok(Value::str(text)),
         Base::Int => trimmed.parse().ok().map(Value::Int),
         Base::Float => trimmed.parse().ok().map(Value::float),
         Base::Bool => match trimmed {

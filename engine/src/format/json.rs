@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 
 use eddy_dsl::{Base, Row, Schema, Type, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -285,7 +284,7 @@ impl<'a> Cursor<'a> {
             (Base::Int, _) => Some(Value::Int(self.int()?)),
             (Base::String, b'"') => {
                 self.i += 1;
-                Some(Value::Str(Arc::from(self.str()?)))
+                Some(Value::str(self.str()?))
             }
             (Base::Timestamp, b'"') => {
                 self.i += 1;
@@ -681,7 +680,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     #[inline]
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
         match self.ty.base {
-            Base::String => self.put(Value::Str(Arc::from(v))),
+            Base::String => self.put(Value::str(v)),
             Base::Timestamp => match parse_timestamp_text(v) {
                 Some(t) => self.put(Value::Timestamp(t)),
                 None => self.invalid("timestamp", v),

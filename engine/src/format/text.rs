@@ -1,7 +1,5 @@
 //! Plain text: each line is one record `{ line: string }`.
 
-use std::sync::Arc;
-
 use eddy_dsl::{Row, Value};
 
 use super::{line_str, reset_row, FieldInfo};
@@ -21,7 +19,7 @@ impl TextDecoder {
         let text = line_str(line)?;
         reset_row(row, self.width);
         if let Some(first) = row.first_mut() {
-            *first = Value::Str(Arc::from(text));
+            *first = Value::str(text);
         }
         Ok(())
     }
