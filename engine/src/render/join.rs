@@ -39,6 +39,11 @@ impl Sides {
         (!k.iter().any(Value::is_null)).then_some(k)
     }
 
+    /// The fields of a right record that the output takes.
+    fn pick(&self, right: &Row) -> Row {
+        self.right_fields.iter().map(|i| right[*i].clone()).collect()
+    }
+
     fn joined(&self, left: &Row, right: Option<&Row>) -> Row {
         let mut row = left.clone();
         match right {
@@ -104,20 +109,44 @@ type Update = (Row, u64, isize);
 /// without differential's arrangements (which sort and merge every record, and hold it twice
 /// while they do). The output is `incremental`'s: the same pairs, each at the later of its two
 /// records' times (a time no earlier than the message's: it goes out in the same session).
+/// Right records are kept as the fields the output takes. Once one side is complete, the
+/// other's records meet what is held and are not kept, and those held are freed: when a small
+/// input (Q3's persons) is read before a large one is, the large one is only looked up.
 fn symmetric<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides) -> Coll<'s> {
     let (by_left, by_right) = (Exchange::new(route(&sides.left_keys)), Exchange::new(route(&sides.right_keys)));
     left.inner
-        .binary(right.inner, by_left, by_right, "HashJoin", move |_cap, _info| {
+        .binary_frontier(right.inner, by_left, by_right, "HashJoin", move |_cap, _info| {
             // Per key: the left records and the right ones.
             let mut held: RowMap<(Vec<Update>, Vec<Update>)> = RowMap::default();
-            move |input1, input2, output| {
+            let mut done = [false, false];
+            move |(input1, frontier1), (input2, frontier2), output| {
+                let now = [frontier1.frontier().is_empty(), frontier2.frontier().is_empty()];
+                if now != done {
+                    // A side just completed: the other side's held records will meet no one.
+                    held.retain(|_, (lefts, rights)| {
+                        if now[0] {
+                            *rights = Vec::new();
+                        }
+                        if now[1] {
+                            *lefts = Vec::new();
+                        }
+                        !lefts.is_empty() || !rights.is_empty()
+                    });
+                    done = now;
+                }
                 input1.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
                     let mut session = output.session(&cap);
                     for (row, t, diff) in data.drain(..) {
                         let Some(key) = Sides::key(&sides.left_keys, &row) else { continue };
+                        if done[1] {
+                            for (r, rt, rd) in held.get(&key).map_or(&[][..], |(_, rights)| rights) {
+                                session.give((appended(row.clone(), r), t.max(*rt), diff * rd));
+                            }
+                            continue;
+                        }
                         let (lefts, rights) = held.entry(key).or_default();
                         for (r, rt, rd) in rights.iter() {
-                            session.give((sides.joined(&row, Some(r)), t.max(*rt), diff * rd));
+                            session.give((appended(row.clone(), r), t.max(*rt), diff * rd));
                         }
                         lefts.push((row, t, diff));
                     }
@@ -126,16 +155,29 @@ fn symmetric<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides) -> Coll<'s> {
                     let mut session = output.session(&cap);
                     for (row, t, diff) in data.drain(..) {
                         let Some(key) = Sides::key(&sides.right_keys, &row) else { continue };
-                        let (lefts, rights) = held.entry(key).or_default();
-                        for (l, lt, ld) in lefts.iter() {
-                            session.give((sides.joined(l, Some(&row)), t.max(*lt), diff * ld));
+                        let picked = sides.pick(&row);
+                        let lefts = match done[0] {
+                            true => held.get(&key).map_or(&[][..], |(lefts, _)| lefts),
+                            false => {
+                                let (lefts, rights) = held.entry(key).or_default();
+                                rights.push((picked.clone(), t, diff));
+                                lefts
+                            }
+                        };
+                        for (l, lt, ld) in lefts {
+                            session.give((appended(l.clone(), &picked), t.max(*lt), diff * ld));
                         }
-                        rights.push((row, t, diff));
                     }
                 });
             }
         })
         .as_collection()
+}
+
+/// A left record followed by the picked fields of a right one.
+fn appended(mut left: Row, picked: &Row) -> Row {
+    left.extend(picked.iter().cloned());
+    left
 }
 
 fn timestamp(row: &Row, i: usize) -> Option<i64> {
