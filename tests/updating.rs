@@ -145,6 +145,41 @@ fn an_inner_join_of_growing_streams_pairs_records_whichever_arrives_first() {
 }
 
 #[test]
+fn a_join_whose_other_side_is_complete_pairs_new_records_with_what_it_kept() {
+    // The persons file is read to its end at once; the auctions keep coming. Either way round,
+    // the join keeps the persons and pairs every later auction with them.
+    for workers in ["1", "2"] {
+        let dir = temp_dir();
+        std::fs::write(dir.path().join("persons.jsonl"), "{\"id\":1,\"name\":\"ada\"}\n{\"id\":2,\"name\":\"bob\"}\n")
+            .unwrap();
+        let auctions = dir.path().join("auctions.jsonl");
+        std::fs::write(&auctions, "{\"id\":10,\"seller\":1}\n").unwrap();
+        std::fs::write(
+            dir.path().join("p.eddy"),
+            "schema P { id: int, name: string }\nschema A { id: int, seller: int }\n\
+             source persons: P = file(\"persons.jsonl\")\n\
+             source auctions: A = file(\"auctions.jsonl\", follow: true)\n\
+             stream sold = auctions | join persons on seller == persons.id | select { auction: auctions.id, name }\n\
+             stream sellers = persons | join auctions on id == seller | select { name, auction: auctions.id }\n\
+             sink sold -> stdout(format: \"csv\", header: false)\n\
+             sink sellers -> stdout(format: \"csv\", header: false)\n",
+        )
+        .unwrap();
+        let (child, lines) = spawn_lines(dir.path(), &["run", "p.eddy", "--workers", workers]);
+        assert_eq!(next(&lines, 2), vec!["10,ada,1", "ada,10,1"], "{workers} workers");
+        // By now the persons are complete: what comes next only meets them.
+        std::thread::sleep(Duration::from_millis(300));
+        append(&auctions, r#"{"id":11,"seller":2}"#);
+        append(&auctions, r#"{"id":12,"seller":3}"#);
+        append(&auctions, r#"{"id":13,"seller":1}"#);
+        assert_eq!(next(&lines, 4), vec!["11,bob,1", "13,ada,1", "ada,13,1", "bob,11,1"], "{workers} workers");
+        assert!(lines.recv_timeout(Duration::from_millis(500)).is_err(), "{workers} workers: nothing else");
+        interrupt(&child);
+        assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+    }
+}
+
+#[test]
 fn aggregates_over_a_changing_top_follow_its_retractions() {
     let (_dir, files, child, lines) = start(
         &["bids.jsonl"],
