@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use eddy_engine::nexmark;
+use eddy_engine::nexmark::{self, Kind};
 use workloads::{jsonl_file, Input, Variant, Workload, SEED};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -30,14 +30,16 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "\
-usage: nexmark-bench [--events N] [--runs R] [--workers-list 1,2] [--data DIR] [--only q0,q1,...]
-                     [--report PATH] [--profile FILE] [--analysis FILE] [--command TEXT]
+usage: nexmark-bench [--events N] [--join-scale K] [--runs R] [--workers-list 1,2] [--data DIR]
+                     [--only q0,q1,...] [--report PATH] [--profile FILE] [--analysis FILE] [--command TEXT]
 
   --events N         Nexmark events (all kinds: 46 in 50 are bids, 3 auctions, 1 a person) [2000000]
+  --join-scale K     q3 and q8 read only persons and auctions (4 in 50 events): they run on
+                     K x N events, to read about as many records as the others    [5]
   --runs R           runs of every variant, interleaved; medians are reported   [5]
   --workers-list L   worker counts for the Eddy and timely JSONL variants     [1,2]
   --data DIR         where the JSONL files are (generated there if missing)
-                     [<temp dir>/eddy-nexmark-<N>]
+                     [<temp dir>/eddy-nexmark-<N>]; those of K x N events in DIR-x<K>
   --only LIST        workloads: q0,q1,q2,agg,q3,q5,q7,q8
   --report PATH      write the markdown report there
   --profile FILE     a profile summary (text) to include in the report
@@ -56,6 +58,8 @@ nexmark-bench --memory [--rate 100000] [--secs 20] [--workers 1] [--out FILE]
 #[derive(Clone, Debug)]
 pub struct Options {
     pub events: u64,
+    /// How many times `events` the workloads of persons and auctions run on (`--join-scale`).
+    pub join_scale: u64,
     pub runs: usize,
     pub workers_list: Vec<usize>,
     pub data: PathBuf,
@@ -72,6 +76,7 @@ pub struct Options {
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut events = 2_000_000u64;
+    let mut join_scale = 5u64;
     let mut runs = 5usize;
     let mut workers_list = vec![1, 2];
     let mut data = None;
@@ -83,6 +88,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--events" => events = value()?.replace('_', "").parse().map_err(|e| format!("--events: {e}"))?,
+            "--join-scale" => join_scale = value()?.parse().map_err(|e| format!("--join-scale: {e}"))?,
             "--runs" => runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--workers-list" => {
                 workers_list = value()?
@@ -108,8 +114,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
     }
-    if runs == 0 || events == 0 || workers_list.is_empty() {
-        return Err("--runs, --events and --workers-list must not be zero or empty".to_string());
+    if runs == 0 || events == 0 || join_scale == 0 || workers_list.is_empty() {
+        return Err("--runs, --events, --join-scale and --workers-list must not be zero or empty".to_string());
     }
     let data = data.unwrap_or_else(|| std::env::temp_dir().join(format!("eddy-nexmark-{events}")));
     let command = command.unwrap_or_else(|| {
@@ -117,7 +123,32 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         words.extend(args.iter().cloned());
         words.join(" ")
     });
-    Ok(Options { events, runs, workers_list, data, only, report, profile, analysis, command, commit, sections })
+    Ok(Options {
+        events,
+        join_scale,
+        runs,
+        workers_list,
+        data,
+        only,
+        report,
+        profile,
+        analysis,
+        command,
+        commit,
+        sections,
+    })
+}
+
+impl Options {
+    /// The events `workload` runs on, and where their JSONL files are.
+    pub fn input(&self, workload: Workload) -> (u64, PathBuf) {
+        if self.join_scale == 1 || workload.kinds().contains(&Kind::Bid) {
+            return (self.events, self.data.clone());
+        }
+        let mut dir = self.data.clone().into_os_string();
+        dir.push(format!("-x{}", self.join_scale));
+        (self.events * self.join_scale, dir.into())
+    }
 }
 
 /// Writes the Nexmark data set of `events` events into `dir` unless its three files are there.
@@ -276,7 +307,6 @@ pub struct WorkloadResult {
 
 /// Runs every selected workload: `runs` rounds of all its variants, in turn.
 pub fn bench(opts: &Options, exec: &Exec) -> Result<Vec<WorkloadResult>, BoxError> {
-    ensure_data(&opts.data, opts.events)?;
     let out_root = std::env::temp_dir().join(format!("eddy-bench-out-{}", std::process::id()));
     let mut results = Vec::new();
     for &workload in &opts.only {
@@ -285,6 +315,8 @@ pub fn bench(opts: &Options, exec: &Exec) -> Result<Vec<WorkloadResult>, BoxErro
             results.push(WorkloadResult { workload, outcome: Outcome::Unsupported(why) });
             continue;
         }
+        let (events, data) = opts.input(workload);
+        ensure_data(&data, events)?;
         let outcome = match bench_workload(opts, exec, workload, &out_root) {
             Ok((variants, checks)) => Outcome::Measured { variants, checks },
             Err(e) => {
@@ -305,15 +337,16 @@ fn bench_workload(
     out_root: &Path,
 ) -> Result<(Vec<VariantResult>, Vec<Check>), BoxError> {
     let round = Variant::round(&opts.workers_list);
+    let (events, data) = opts.input(workload);
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); round.len()];
     let mut digests = Vec::new();
     for run in 0..opts.runs {
         for (i, &variant) in round.iter().enumerate() {
             let out = out_root.join(workload.name()).join(variant.name());
             let sample = match exec {
-                Exec::Child(exe) => run_child(exe, workload, variant, opts.events, &opts.data, &out)?,
+                Exec::Child(exe) => run_child(exe, workload, variant, events, &data, &out)?,
                 Exec::InProcess => {
-                    let (secs, records) = run_variant(workload, variant, opts.events, &opts.data, &out)?;
+                    let (secs, records) = run_variant(workload, variant, events, &data, &out)?;
                     Sample { secs, records, rss_kb: None }
                 }
             };
@@ -498,6 +531,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("eddy-bench-test-{}", std::process::id()));
         let opts = Options {
             events: 2000,
+            join_scale: 2,
             runs: 1,
             workers_list: vec![1, 2],
             data: dir.join("data"),
@@ -522,12 +556,12 @@ mod tests {
                     }
                     assert!(variants.iter().all(|v| v.digest.lines > 0), "{}", r.workload);
                     if matches!(r.workload, Workload::Q3 | Workload::Q7 | Workload::Q8) {
-                        // Rows besides the header (q3: 10, q7: 1, q8: 120 at 2000 events).
+                        // Rows besides the header: every query finds some.
                         assert!(variants.iter().all(|v| v.digest.lines > 1), "{}", r.workload);
                     }
-                    // 1840 bids, or 40 persons and 120 auctions.
-                    let records = if r.workload.kinds().len() == 2 { 160 } else { 1840 };
-                    assert_eq!(r.workload.records(2000), records, "{}", r.workload);
+                    // 1840 bids, or (at twice the events) 80 persons and 240 auctions.
+                    let records = if r.workload.kinds().len() == 2 { 320 } else { 1840 };
+                    assert_eq!(r.workload.records(opts.input(r.workload).0), records, "{}", r.workload);
                     assert!(variants.iter().all(|v| v.samples[0].records == records), "{}", r.workload);
                 }
                 Outcome::Unsupported(_) => assert!(r.workload.unsupported().is_some()),

@@ -322,6 +322,20 @@ pub fn markdown(opts: &Options, results: &[WorkloadResult], machine: &Machine) -
         opts.runs,
         opts.workers_list
     );
+    if let Some(&joins) = opts.only.iter().find(|w| !w.kinds().contains(&Kind::Bid)) {
+        let (events, _) = opts.input(joins);
+        if events != opts.events {
+            let count = |kind| eddy_engine::nexmark::count(kind, 0..events);
+            let _ = writeln!(
+                s,
+                "- q3 and q8 read only the persons and auctions (4 in 50 events): they run on {} × as many events, \
+                 {events} ({} auctions, {} persons), so that they read about as many records as the others",
+                opts.join_scale,
+                count(Kind::Auction),
+                count(Kind::Person),
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "- The machine has {} cores and was **not necessarily idle** (other work, such as builds in the same \
