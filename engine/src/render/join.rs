@@ -33,6 +33,13 @@ impl Sides {
         }
     }
 
+    /// Evaluates the key of a row into `key`; false when a key is null (null matches nothing).
+    fn key_into(keys: &[Eval], row: &Row, key: &mut Row) -> bool {
+        key.clear();
+        key.extend(keys.iter().map(|e| e(row)));
+        !key.iter().any(Value::is_null)
+    }
+
     /// The key of a row; `None` when a key is null (null matches nothing).
     fn key(keys: &[Eval], row: &Row) -> Option<Row> {
         let k: Row = keys.iter().map(|e| e(row)).collect();
@@ -208,16 +215,40 @@ fn route(keys: &Rc<[Eval]>) -> impl Fn(&(Row, u64, isize)) -> u64 + 'static {
     }
 }
 
-/// The records of one key in one window: the left ones (and whether each has met a right one),
-/// and the right ones.
-type Meeting = (Vec<(Row, bool)>, Vec<Row>);
+/// No record: the end of a chain.
+const NONE: u32 = u32::MAX;
 
-/// The records of one window on one worker, by key, and for an outer join the capability to
-/// send its unmatched left records when the window closes (at the earliest of their times).
+/// The records of one window on one worker: each side's in one vector, in arrival order, and
+/// per key the last record of each side, from which `prev` chains lead through the key's
+/// others. One allocation per window and side instead of two vectors per key, and the window
+/// freed in one sweep when it closes. For an outer join, the capability to send its unmatched
+/// left records when the window closes (at the earliest of their times).
 #[derive(Default)]
 struct Window {
-    keys: RowMap<Meeting>,
+    keys: RowMap<[u32; 2]>,
+    /// Left records, the previous left record of their key, and whether they met a right one.
+    lefts: Vec<(Row, u32, bool)>,
+    /// Right records and the previous right record of their key.
+    rights: Vec<(Row, u32)>,
     alone: Option<Capability<u64>>,
+}
+
+/// The heads of `key`'s chains in a window's `keys`, empty for a new key (whose row is then
+/// copied in).
+fn heads<'w>(keys: &'w mut RowMap<[u32; 2]>, key: &Row) -> &'w mut [u32; 2] {
+    if !keys.contains_key(&key[..]) {
+        keys.insert(key.clone(), [NONE, NONE]);
+    }
+    keys.get_mut(&key[..]).expect("inserted above")
+}
+
+/// The records of a chain, from its head (`at`) back.
+fn chain<T>(records: &[T], mut at: u32, prev: impl Fn(&T) -> u32) -> impl Iterator<Item = &T> {
+    std::iter::from_fn(move || {
+        let record = records.get(at as usize)?;
+        at = prev(record);
+        Some(record)
+    })
 }
 
 /// Records meet within their window (the same `window_end`): each window's records are kept
@@ -228,47 +259,59 @@ fn windowed<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool, ends
     left.inner
         .binary_frontier(right.inner, by_left, by_right, "WindowJoin", move |_cap, _info| {
             let mut windows: BTreeMap<i64, Window> = BTreeMap::new();
+            // The key of the record at hand, reused: a key's row is allocated once per window.
+            let mut key: Row = Vec::new();
             move |(input1, frontier1), (input2, frontier2), output| {
                 input1.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
                     let mut session = output.session(&cap);
                     for (row, t, diff) in data.drain(..) {
                         // Windowed inputs only grow.
                         let (Some(end), true) = (timestamp(&row, left_end), diff > 0) else { continue };
-                        let Some(key) = Sides::key(&sides.left_keys, &row) else {
+                        if !Sides::key_into(&sides.left_keys, &row, &mut key) {
                             if outer {
                                 session.give((sides.joined(&row, None), t, diff));
                             }
                             continue;
-                        };
-                        let window = windows.entry(end).or_default();
-                        let (lefts, rights) = window.keys.entry(key).or_default();
-                        for r in rights.iter() {
-                            session.give((sides.joined(&row, Some(r)), t, diff));
                         }
-                        let matched = !rights.is_empty();
+                        let window = windows.entry(end).or_default();
+                        let heads = heads(&mut window.keys, &key);
+                        let mut matched = false;
+                        for (r, _) in chain(&window.rights, heads[1], |r| r.1) {
+                            session.give((sides.joined(&row, Some(r)), t, diff));
+                            matched = true;
+                        }
                         if outer && !matched && window.alone.as_ref().is_none_or(|c| t < *c.time()) {
                             window.alone = Some(cap.delayed(&t, 0));
                         }
                         for _ in 1..diff {
-                            lefts.push((row.clone(), matched));
+                            window.lefts.push((row.clone(), heads[0], matched));
+                            heads[0] = window.lefts.len() as u32 - 1;
                         }
-                        lefts.push((row, matched));
+                        window.lefts.push((row, heads[0], matched));
+                        heads[0] = window.lefts.len() as u32 - 1;
                     }
                 });
                 input2.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
                     let mut session = output.session(&cap);
                     for (row, t, diff) in data.drain(..) {
                         let (Some(end), true) = (timestamp(&row, right_end), diff > 0) else { continue };
-                        let Some(key) = Sides::key(&sides.right_keys, &row) else { continue };
-                        let (lefts, rights) = windows.entry(end).or_default().keys.entry(key).or_default();
-                        for (l, matched) in lefts.iter_mut() {
+                        if !Sides::key_into(&sides.right_keys, &row, &mut key) {
+                            continue;
+                        }
+                        let window = windows.entry(end).or_default();
+                        let heads = heads(&mut window.keys, &key);
+                        let mut at = heads[0];
+                        while let Some((l, prev, matched)) = window.lefts.get_mut(at as usize) {
                             *matched = true;
                             session.give((sides.joined(l, Some(&row)), t, diff));
+                            at = *prev;
                         }
                         for _ in 1..diff {
-                            rights.push(row.clone());
+                            window.rights.push((row.clone(), heads[1]));
+                            heads[1] = window.rights.len() as u32 - 1;
                         }
-                        rights.push(row);
+                        window.rights.push((row, heads[1]));
+                        heads[1] = window.rights.len() as u32 - 1;
                     }
                 });
                 // A window's records meet no more once the watermark reaches its end.
@@ -280,10 +323,8 @@ fn windowed<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool, ends
                     let window = entry.remove();
                     if let Some(cap) = window.alone {
                         let mut session = output.session(&cap);
-                        for (lefts, _) in window.keys.into_values() {
-                            for (row, _) in lefts.into_iter().filter(|(_, matched)| !matched) {
-                                session.give((sides.joined(&row, None), *cap.time(), 1));
-                            }
+                        for (row, _, _) in window.lefts.iter().filter(|(_, _, matched)| !matched) {
+                            session.give((sides.joined(row, None), *cap.time(), 1));
                         }
                     }
                 }
