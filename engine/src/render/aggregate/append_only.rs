@@ -10,13 +10,14 @@ use differential_dataflow::{AsCollection, Hashable};
 use eddy_dsl::eval::{compile, Eval};
 use eddy_dsl::plan::{Agg, Expr};
 use eddy_dsl::{Row, Value};
+use indexmap::IndexMap;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 use timely::progress::frontier::MutableAntichain;
 
 use super::{partials, Groups, State, States};
-use crate::render::{Coll, RowMap};
+use crate::render::Coll;
 
 pub fn render<'s>(input: Coll<'s>, keys: &[Expr], aggs: &[Agg]) -> Coll<'s> {
     if input.inner.scope().peers() == 1 {
@@ -33,31 +34,33 @@ struct Group {
     changed: bool,
 }
 
-/// The groups of one worker, by key.
+/// The groups of one worker, by key, side by side in the order they were made (an index map:
+/// one vector of groups and a table of their positions, where a hash map of groups would
+/// spread them over a table twice their number, and move them all when it grows).
 #[derive(Default)]
 struct Table {
-    groups: RowMap<Group>,
-    /// The keys of the groups changed since the last completed time, each once.
-    changed: Vec<Row>,
+    groups: IndexMap<Row, Group, foldhash::fast::RandomState>,
+    /// The positions of the groups changed since the last completed time, each once.
+    changed: Vec<usize>,
 }
 
 impl Table {
     /// Applies `update` to the state of `key`'s group (a new, empty one if there is none),
     /// and marks the group changed.
     fn touch(&mut self, key: &[Value], states: &States, update: impl FnOnce(&mut State)) {
-        match self.groups.get_mut(key) {
-            Some(group) => {
+        match self.groups.get_full_mut(key) {
+            Some((at, _, group)) => {
                 update(&mut group.acc);
                 if !group.changed {
                     group.changed = true;
-                    self.changed.push(key.to_vec());
+                    self.changed.push(at);
                 }
             }
             None => {
                 let mut acc = states.empty();
                 update(&mut acc);
-                self.groups.insert(key.to_vec(), Group { acc, last: None, changed: true });
-                self.changed.push(key.to_vec());
+                let (at, _) = self.groups.insert_full(key.to_vec(), Group { acc, last: None, changed: true });
+                self.changed.push(at);
             }
         }
     }
@@ -88,17 +91,17 @@ impl Table {
         };
         if last {
             self.changed = Vec::new();
-            for (key, group) in self.groups.drain().filter(|(_, g)| g.changed) {
+            for (key, group) in std::mem::take(&mut self.groups).into_iter().filter(|(_, g)| g.changed) {
                 emit(key, states.finish(&group.acc), group.last);
             }
             return;
         }
-        for key in std::mem::take(&mut self.changed) {
-            let Some(group) = self.groups.get_mut(&key[..]) else { continue };
+        for at in std::mem::take(&mut self.changed) {
+            let Some((key, group)) = self.groups.get_index_mut(at) else { continue };
             group.changed = false;
             let result = states.finish(&group.acc);
             let previous = group.last.replace(result.clone());
-            emit(key, result, previous);
+            emit(key.clone(), result, previous);
         }
     }
 }
