@@ -105,6 +105,22 @@ pub fn count(kind: Kind, range: Range<u64>) -> u64 {
     count_before(kind, range.end).saturating_sub(count_before(kind, range.start))
 }
 
+/// The end of the shortest range of events from `from` that holds `n` events of `kind`.
+pub fn end_holding(kind: Kind, from: u64, n: u64) -> u64 {
+    let target = count_before(kind, from).saturating_add(n);
+    // Every block holds at least one event of each kind: the end is within n + 1 blocks.
+    let (mut lo, mut hi) = (from, from.saturating_add(n.saturating_add(1).saturating_mul(BLOCK)));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if count_before(kind, mid) >= target {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
 /// Generates events; everything about event `i` depends on `(seed, i)` only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Generator {
@@ -433,6 +449,23 @@ const WORDS: &[&str] = &[
 mod tests {
     use super::*;
     use crate::format::Decoder;
+
+    #[test]
+    fn the_shortest_range_holding_n_events_of_a_kind() {
+        // Every 50 events: a person at 0, auctions at 1..4, bids at 4..50.
+        assert_eq!(end_holding(Kind::Person, 0, 1), 1);
+        assert_eq!(end_holding(Kind::Person, 1, 1), 51);
+        assert_eq!(end_holding(Kind::Auction, 0, 4), 52);
+        assert_eq!(end_holding(Kind::Bid, 0, 1), 5);
+        for kind in Kind::ALL {
+            for from in [0, 1, 3, 4, 49, 50, 777] {
+                for n in [1, 2, 45, 46, 47, 1024] {
+                    let end = end_holding(kind, from, n);
+                    assert!(count(kind, from..end) == n && count(kind, from..end - 1) < n, "{kind:?} {from} {n}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn proportions_and_ids() {
