@@ -22,6 +22,9 @@ pub fn compile(expr: &Expr) -> Eval {
             Box::new(move |row| row.get(i).cloned().unwrap_or(Value::Null))
         }
         Expr::List(items) => {
+            if let Some(list) = constant_list(items) {
+                return Box::new(move |_| list.clone());
+            }
             let items: Vec<Eval> = items.iter().map(compile).collect();
             Box::new(move |row| Value::List(items.iter().map(|e| e(row)).collect()))
         }
@@ -86,10 +89,8 @@ pub fn compile(expr: &Expr) -> Eval {
             })
         }
         Expr::In { expr, list, negated } => {
-            let (e, list, negated) = (compile(expr), compile(list), *negated);
-            Box::new(move |row| {
-                let x = e(row);
-                let Value::List(items) = list(row) else { return Value::Null };
+            let (e, negated) = (compile(expr), *negated);
+            let within = move |x: Value, items: &[Value]| {
                 if x.is_null() {
                     return Value::Null;
                 }
@@ -99,6 +100,17 @@ pub fn compile(expr: &Expr) -> Eval {
                     return Value::Null;
                 }
                 Value::Bool(found != negated)
+            };
+            // A list of literals (`state in ["OR", "CA"]`) is made once, not per record.
+            if let Expr::List(items) = &**list {
+                if let Some(Value::List(items)) = constant_list(items) {
+                    return Box::new(move |row| within(e(row), &items));
+                }
+            }
+            let list = compile(list);
+            Box::new(move |row| match list(row) {
+                Value::List(items) => within(e(row), &items),
+                _ => Value::Null,
             })
         }
         Expr::IsNull { expr, negated } => {
@@ -111,6 +123,15 @@ pub fn compile(expr: &Expr) -> Eval {
         }
         Expr::Call { func, args } => compile_call(func, args),
     }
+}
+
+/// The value of a list whose items are all literals.
+fn constant_list(items: &[Expr]) -> Option<Value> {
+    let values = items.iter().map(|e| match e {
+        Expr::Lit(v) => Some(v.clone()),
+        _ => None,
+    });
+    Some(Value::List(values.collect::<Option<Vec<Value>>>()?.into()))
 }
 
 fn compile_call(func: &Function, args: &[Expr]) -> Eval {
