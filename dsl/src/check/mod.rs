@@ -210,20 +210,28 @@ impl Checker<'_> {
                 ))),
             }
         }
+        // The streams nothing reads: where a sink would go.
+        let unused: Vec<&ast::Ident> = stream_decls
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !used.contains(&Input::Stream(*i)) && graph.index_of(&s.name.node) == Some(*i))
+            .map(|(_, s)| &s.name)
+            .collect();
         if sinks.is_empty() && !self.diags.iter().any(Diagnostic::is_error) {
+            // One error that names a stream to write, rather than a warning for each unread one.
             let end = file.decls.last().map_or(Span::default(), decl_span);
+            let stream = unused.last().map_or("my_stream", |name| name.node.as_str());
             self.error(
                 Diagnostic::error(Span::new(end.end, end.end), "the pipeline has no sink, so it would compute nothing")
                     .label("expected a sink")
-                    .help("add one, e.g. `sink my_stream -> stdout()`"),
+                    .help(format!("add one, e.g. `sink {stream} -> stdout()`")),
             );
-        }
-        for (i, s) in stream_decls.iter().enumerate() {
-            if !used.contains(&Input::Stream(i)) && graph.index_of(&s.name.node) == Some(i) {
+        } else {
+            for name in unused {
                 self.diags.push(
-                    Diagnostic::warning(s.name.span, format!("stream '{}' is never used", s.name.node))
+                    Diagnostic::warning(name.span, format!("stream '{}' is never used", name.node))
                         .label("no sink or stream reads it")
-                        .help(format!("add `sink {} -> stdout()` or remove the stream", s.name.node)),
+                        .help(format!("add `sink {} -> stdout()` or remove the stream", name.node)),
                 );
             }
         }
