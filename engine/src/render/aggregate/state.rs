@@ -7,9 +7,8 @@ use std::collections::BTreeSet;
 use eddy_dsl::eval::{compile, Eval};
 use eddy_dsl::plan::{Agg, AggFunc};
 use eddy_dsl::{Row, Value, F64};
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
-
-use crate::render::RowMap;
 
 /// The partial state of a list of aggregates: one slot per aggregate.
 pub type State = Vec<Slot>;
@@ -34,8 +33,9 @@ pub enum Slot {
     Items(Vec<Value>),
 }
 
-/// Groups: the key row to the state.
-pub type Groups = RowMap<State>;
+/// Groups: the key row to the state, side by side in the order they were made (see
+/// `append_only::Table`).
+pub type Groups = IndexMap<Row, State, foldhash::fast::RandomState>;
 
 /// The aggregates of one operator, compiled.
 #[derive(Clone)]
