@@ -28,6 +28,13 @@ fn append(path: &std::path::Path, line: &str) {
     f.flush().unwrap();
 }
 
+/// Asserts that no further change comes, then stops the job, which must end cleanly.
+fn nothing_more(lines: &Receiver<String>, child: Child, workers: &str) {
+    assert!(lines.recv_timeout(Duration::from_millis(500)).is_err(), "{workers} workers: nothing else");
+    interrupt(&child);
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+}
+
 /// A stream job over followed files, created empty in a new directory, with `workers` workers:
 /// the directory (removed when dropped), the files' paths, the child and its output lines.
 fn start(files: &[&str], pipeline: &str, workers: &str) -> (TempDir, Vec<PathBuf>, Child, Receiver<String>) {
@@ -107,9 +114,7 @@ fn grouped_aggregates_replace_the_results_of_the_groups_that_change() {
         // Two bids of one moment: one change of the group.
         append(bids, "{\"seller\":1,\"price\":15}\n{\"seller\":1,\"price\":30}");
         assert_eq!(next(&lines, 2), vec!["1,2,20,-1", "1,4,30,1"], "{workers} workers");
-        assert!(lines.recv_timeout(Duration::from_millis(500)).is_err(), "{workers} workers: nothing else");
-        interrupt(&child);
-        assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+        nothing_more(&lines, child, workers);
     }
 }
 
@@ -138,9 +143,7 @@ fn an_inner_join_of_growing_streams_pairs_records_whichever_arrives_first() {
         std::thread::sleep(Duration::from_millis(200));
         append(persons, r#"{"id":2,"name":"bob"}"#);
         assert_eq!(next(&lines, 1), vec!["12,bob,1"], "{workers} workers");
-        assert!(lines.recv_timeout(Duration::from_millis(500)).is_err(), "{workers} workers: nothing else");
-        interrupt(&child);
-        assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+        nothing_more(&lines, child, workers);
     }
 }
 
@@ -173,9 +176,7 @@ fn a_join_whose_other_side_is_complete_pairs_new_records_with_what_it_kept() {
         append(&auctions, r#"{"id":12,"seller":3}"#);
         append(&auctions, r#"{"id":13,"seller":1}"#);
         assert_eq!(next(&lines, 4), vec!["11,bob,1", "13,ada,1", "ada,13,1", "bob,11,1"], "{workers} workers");
-        assert!(lines.recv_timeout(Duration::from_millis(500)).is_err(), "{workers} workers: nothing else");
-        interrupt(&child);
-        assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+        nothing_more(&lines, child, workers);
     }
 }
 

@@ -452,37 +452,7 @@ impl GenerateReader {
             pace,
         })
     }
-}
 
-impl Reader for GenerateReader {
-    /// Up to `max` records of the kind (not events: persons are 1 event in 50), from as many
-    /// of this worker's blocks as that takes, or fewer where a paced generator's time has not
-    /// come.
-    fn read(&mut self, max: usize, ok: &mut Vec<Row>, _err: &mut Vec<Row>) -> Result<Status, String> {
-        let mut wanted = max as u64;
-        while wanted > 0 && self.next < self.end {
-            let block_end = (self.next / self.block + 1) * self.block;
-            let mut to = nexmark::end_holding(self.kind, self.next, wanted).min(self.end).min(block_end);
-            if let Some(pace) = &self.pace {
-                // Only the events whose time has come.
-                let due = (pace.started.elapsed().as_secs_f64() * pace.rate as f64) as u64;
-                to = to.min(due.max(self.next));
-                if to == self.next {
-                    return Ok(if wanted < max as u64 { Status::More } else { Status::Idle });
-                }
-            }
-            self.fill(self.next..to, ok);
-            wanted = wanted.saturating_sub(nexmark::count(self.kind, self.next..to));
-            self.next = to;
-            if to == block_end {
-                self.next = self.next.saturating_add(self.skip);
-            }
-        }
-        Ok(if self.next >= self.end { Status::Done } else { Status::More })
-    }
-}
-
-impl GenerateReader {
     /// Appends the records of the kind among `events` to `ok`, in the source's schema.
     fn fill(&mut self, events: std::ops::Range<u64>, ok: &mut Vec<Row>) {
         self.buf.clear();
@@ -512,6 +482,34 @@ impl GenerateReader {
                 }
             })),
         }
+    }
+}
+
+impl Reader for GenerateReader {
+    /// Up to `max` records of the kind (not events: persons are 1 event in 50), from as many
+    /// of this worker's blocks as that takes, or fewer where a paced generator's time has not
+    /// come.
+    fn read(&mut self, max: usize, ok: &mut Vec<Row>, _err: &mut Vec<Row>) -> Result<Status, String> {
+        let mut wanted = max as u64;
+        while wanted > 0 && self.next < self.end {
+            let block_end = (self.next / self.block + 1) * self.block;
+            let mut to = nexmark::end_holding(self.kind, self.next, wanted).min(self.end).min(block_end);
+            if let Some(pace) = &self.pace {
+                // Only the events whose time has come.
+                let due = (pace.started.elapsed().as_secs_f64() * pace.rate as f64) as u64;
+                to = to.min(due.max(self.next));
+                if to == self.next {
+                    return Ok(if wanted < max as u64 { Status::More } else { Status::Idle });
+                }
+            }
+            self.fill(self.next..to, ok);
+            wanted = wanted.saturating_sub(nexmark::count(self.kind, self.next..to));
+            self.next = to;
+            if to == block_end {
+                self.next = self.next.saturating_add(self.skip);
+            }
+        }
+        Ok(if self.next >= self.end { Status::Done } else { Status::More })
     }
 }
 

@@ -87,9 +87,7 @@ pub fn incremental<'s, T: Time>(left: Coll<'s, T>, right: Coll<'s, T>, spec: Spe
     let (sides, outer) = (Sides::new(&spec), spec.outer);
     let (s1, s2, s3) = (sides.clone(), sides.clone(), sides.clone());
     let keyed_left = left.clone().flat_map(move |row| Sides::key(&s1.left_keys, &row).map(|k| (k, row)));
-    let keyed_right = right.flat_map(move |row| {
-        Sides::key(&s2.right_keys, &row).map(|k| (k, s2.right_fields.iter().map(|i| row[*i].clone()).collect::<Row>()))
-    });
+    let keyed_right = right.flat_map(move |row| Sides::key(&s2.right_keys, &row).map(|k| (k, s2.pick(&row))));
     let matched = keyed_left.join_map(keyed_right.clone(), |_k, l: &Row, r: &Row| {
         let mut row = l.clone();
         row.extend(r.iter().cloned());
@@ -126,6 +124,7 @@ fn symmetric<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides) -> Coll<'s> {
             // Per key: the left records and the right ones.
             let mut held: RowMap<(Vec<Update>, Vec<Update>)> = RowMap::default();
             let mut done = [false, false];
+            let mut key: Row = Vec::new();
             move |(input1, frontier1), (input2, frontier2), output| {
                 let now = [frontier1.frontier().is_empty(), frontier2.frontier().is_empty()];
                 if now != done {
@@ -144,14 +143,16 @@ fn symmetric<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides) -> Coll<'s> {
                 input1.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
                     let mut session = output.session(&cap);
                     for (row, t, diff) in data.drain(..) {
-                        let Some(key) = Sides::key(&sides.left_keys, &row) else { continue };
+                        if !Sides::key_into(&sides.left_keys, &row, &mut key) {
+                            continue;
+                        }
                         if done[1] {
-                            for (r, rt, rd) in held.get(&key).map_or(&[][..], |(_, rights)| rights) {
+                            for (r, rt, rd) in held.get(&key[..]).map_or(&[][..], |(_, rights)| rights) {
                                 session.give((appended(row.clone(), r), t.max(*rt), diff * rd));
                             }
                             continue;
                         }
-                        let (lefts, rights) = held.entry(key).or_default();
+                        let (lefts, rights) = entry(&mut held, &key, Default::default);
                         for (r, rt, rd) in rights.iter() {
                             session.give((appended(row.clone(), r), t.max(*rt), diff * rd));
                         }
@@ -161,12 +162,14 @@ fn symmetric<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides) -> Coll<'s> {
                 input2.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
                     let mut session = output.session(&cap);
                     for (row, t, diff) in data.drain(..) {
-                        let Some(key) = Sides::key(&sides.right_keys, &row) else { continue };
+                        if !Sides::key_into(&sides.right_keys, &row, &mut key) {
+                            continue;
+                        }
                         let picked = sides.pick(&row);
                         let lefts = match done[0] {
-                            true => held.get(&key).map_or(&[][..], |(lefts, _)| lefts),
+                            true => held.get(&key[..]).map_or(&[][..], |(lefts, _)| lefts),
                             false => {
-                                let (lefts, rights) = held.entry(key).or_default();
+                                let (lefts, rights) = entry(&mut held, &key, Default::default);
                                 rights.push((picked.clone(), t, diff));
                                 lefts
                             }
@@ -233,13 +236,13 @@ struct Window {
     alone: Option<Capability<u64>>,
 }
 
-/// The heads of `key`'s chains in a window's `keys`, empty for a new key (whose row is then
-/// copied in).
-fn heads<'w>(keys: &'w mut RowMap<[u32; 2]>, key: &Row) -> &'w mut [u32; 2] {
-    if !keys.contains_key(&key[..]) {
-        keys.insert(key.clone(), [NONE, NONE]);
+/// The value of `key` in `map`, made by `new` for a new key (whose row is then copied in):
+/// looked up by slice, so that a record's key is evaluated into a reused row.
+fn entry<'m, V>(map: &'m mut RowMap<V>, key: &Row, new: impl FnOnce() -> V) -> &'m mut V {
+    if !map.contains_key(&key[..]) {
+        map.insert(key.clone(), new());
     }
-    keys.get_mut(&key[..]).expect("inserted above")
+    map.get_mut(&key[..]).expect("inserted above")
 }
 
 /// The records of a chain, from its head (`at`) back.
@@ -274,7 +277,7 @@ fn windowed<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool, ends
                             continue;
                         }
                         let window = windows.entry(end).or_default();
-                        let heads = heads(&mut window.keys, &key);
+                        let heads = entry(&mut window.keys, &key, || [NONE, NONE]);
                         let mut matched = false;
                         for (r, _) in chain(&window.rights, heads[1], |r| r.1) {
                             session.give((sides.joined(&row, Some(r)), t, diff));
@@ -299,7 +302,7 @@ fn windowed<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool, ends
                             continue;
                         }
                         let window = windows.entry(end).or_default();
-                        let heads = heads(&mut window.keys, &key);
+                        let heads = entry(&mut window.keys, &key, || [NONE, NONE]);
                         let mut at = heads[0];
                         while let Some((l, prev, matched)) = window.lefts.get_mut(at as usize) {
                             *matched = true;
