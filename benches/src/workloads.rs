@@ -176,6 +176,9 @@ pub enum Variant {
     Timely { workers: usize },
     /// A single-threaded loop over `Generator::fill`, the query on the rows, Eddy's encoder out.
     GenLoop,
+    /// Two serde loops at once, in two processes: what the machine gives a second thread (its
+    /// time is the later of the two).
+    SerdeLoopPair,
 }
 
 impl Variant {
@@ -186,6 +189,7 @@ impl Variant {
             Variant::SerdeLoop => "serde-loop".to_string(),
             Variant::Timely { workers } => format!("timely-{workers}w"),
             Variant::GenLoop => "gen-loop".to_string(),
+            Variant::SerdeLoopPair => "serde-loop-x2".to_string(),
         }
     }
 
@@ -194,6 +198,7 @@ impl Variant {
         match name {
             "serde-loop" => Some(Variant::SerdeLoop),
             "gen-loop" => Some(Variant::GenLoop),
+            "serde-loop-x2" => Some(Variant::SerdeLoopPair),
             _ => {
                 if let Some(rest) = name.strip_prefix("eddy-jsonl-") {
                     Some(Variant::Eddy { input: Input::Jsonl, workers: workers(rest)? })
@@ -209,19 +214,24 @@ impl Variant {
     pub fn input(self) -> Input {
         match self {
             Variant::Eddy { input, .. } => input,
-            Variant::SerdeLoop | Variant::Timely { .. } => Input::Jsonl,
+            Variant::SerdeLoop | Variant::SerdeLoopPair | Variant::Timely { .. } => Input::Jsonl,
             Variant::GenLoop => Input::Generator,
         }
     }
 
     /// The variants of one round, in the order they run: each Eddy variant next to its baseline.
-    pub fn round(workers_list: &[usize]) -> Vec<Variant> {
+    /// With `scaling`, two serde loops at once measure what the machine itself gives the
+    /// second worker in the same rounds.
+    pub fn round(workers_list: &[usize], scaling: bool) -> Vec<Variant> {
         let mut round = Vec::new();
         for (i, &workers) in workers_list.iter().enumerate() {
             round.push(Variant::Eddy { input: Input::Jsonl, workers });
             if i == 0 {
                 round.push(Variant::SerdeLoop);
             }
+        }
+        if scaling && workers_list.len() > 1 {
+            round.push(Variant::SerdeLoopPair);
         }
         round.extend(workers_list.iter().map(|&workers| Variant::Timely { workers }));
         round.push(Variant::Eddy { input: Input::Generator, workers: 1 });
@@ -236,7 +246,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for v in Variant::round(&[1, 2, 4]) {
+        for v in Variant::round(&[1, 2, 4], true) {
             assert_eq!(Variant::parse(&v.name()), Some(v));
         }
         assert_eq!(Variant::parse("timely-0w"), None);
