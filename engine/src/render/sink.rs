@@ -123,6 +123,16 @@ impl Writer {
         }
     }
 
+    /// Writes `row` `n` times (none when `n` is not positive).
+    fn write_times(&mut self, row: Row, n: isize) {
+        for _ in 1..n {
+            self.write(row.clone());
+        }
+        if n > 0 {
+            self.write(row);
+        }
+    }
+
     fn flush(&mut self, end: bool) {
         let bytes = std::mem::take(&mut self.buf);
         let result = match &self.shared.sinks[self.target] {
@@ -186,6 +196,7 @@ pub fn render(
         streaming: shared.streaming,
         pending: Vec::new(),
         consolidated: 0,
+        retracted: false,
         seen: Vec::new(),
         finished: false,
         counters: Rc::clone(counters),
@@ -218,6 +229,8 @@ struct SinkState {
     /// consolidation.
     pending: Vec<(Row, u64, isize)>,
     consolidated: usize,
+    /// Whether an updating stream has retracted anything yet.
+    retracted: bool,
     /// The input frontier at the last activation (a move means a flush).
     seen: Vec<u64>,
     finished: bool,
@@ -227,22 +240,18 @@ struct SinkState {
 impl SinkState {
     fn absorb(&mut self, data: &mut Vec<(Row, u64, isize)>) {
         if self.updating {
+            self.retracted |= data.iter().any(|(_, _, diff)| *diff < 0);
             self.pending.append(data);
             // Changes that cancel out are dropped once what is pending has doubled since the
             // last time: amortized, each change is sorted a constant number of times.
-            if !self.streaming && self.pending.len() > (2 * self.consolidated).max(1 << 16) {
+            if self.retracted && !self.streaming && self.pending.len() > (2 * self.consolidated).max(1 << 16) {
                 consolidate_updates(&mut self.pending);
                 self.consolidated = self.pending.len();
             }
             return;
         }
         for (row, _time, diff) in data.drain(..) {
-            for _ in 1..diff {
-                self.writer.write(row.clone());
-            }
-            if diff > 0 {
-                self.writer.write(row);
-            }
+            self.writer.write_times(row, diff);
         }
     }
 
@@ -278,11 +287,13 @@ impl SinkState {
         if complete {
             self.finished = true;
             let mut rest = std::mem::take(&mut self.pending);
-            consolidate_updates(&mut rest);
+            // With nothing retracted, every change is an insertion that stays: the contents
+            // are the changes as they came.
+            if self.retracted {
+                consolidate_updates(&mut rest);
+            }
             for (row, _, n) in rest {
-                for _ in 0..n.max(0) {
-                    self.writer.write(row.clone());
-                }
+                self.writer.write_times(row, n);
             }
             self.writer.flush(true);
             Counters::add(&self.counters.written[self.writer.target], self.writer.written);

@@ -16,6 +16,8 @@ use timely::dataflow::operators::Capability;
 
 use super::{Coll, RowMap, Time};
 
+mod symmetric;
+
 /// The compiled parts of a join.
 #[derive(Clone)]
 struct Sides {
@@ -73,7 +75,7 @@ pub struct Spec<'a> {
 pub fn render<'s>(left: Coll<'s>, right: Coll<'s>, spec: Spec, grow: bool) -> Coll<'s> {
     let sides = Sides::new(&spec);
     match spec.kind {
-        JoinKind::Incremental if grow && !spec.outer => symmetric(left, right, sides),
+        JoinKind::Incremental if grow && !spec.outer => symmetric::render(left, right, sides),
         JoinKind::Incremental => incremental(left, right, spec),
         JoinKind::Windowed { left_end, right_end } => windowed(left, right, sides, spec.outer, (left_end, right_end)),
         JoinKind::Interval { within, left_time, right_time } => {
@@ -104,90 +106,6 @@ pub fn incremental<'s, T: Time>(left: Coll<'s, T>, right: Coll<'s, T>, spec: Spe
         .antijoin(present)
         .map(move |(_, row)| s4.joined(&row, None));
     matched.concat(unmatched)
-}
-
-/// A record with its time and count.
-type Update = (Row, u64, isize);
-
-/// An inner join without time bounds of two append-only inputs. Nothing is ever retracted, so
-/// each side's records are kept in a hash map by key and meet the other side's as they arrive,
-/// without differential's arrangements (which sort and merge every record, and hold it twice
-/// while they do). The output is `incremental`'s: the same pairs, each at the later of its two
-/// records' times (a time no earlier than the message's: it goes out in the same session).
-/// Right records are kept as the fields the output takes. Once one side is complete, the
-/// other's records meet what is held and are not kept, and those held are freed: when a small
-/// input (Q3's persons) is read before a large one is, the large one is only looked up.
-fn symmetric<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides) -> Coll<'s> {
-    let (by_left, by_right) = (Exchange::new(route(&sides.left_keys)), Exchange::new(route(&sides.right_keys)));
-    left.inner
-        .binary_frontier(right.inner, by_left, by_right, "HashJoin", move |_cap, _info| {
-            // Per key: the left records and the right ones.
-            let mut held: RowMap<(Vec<Update>, Vec<Update>)> = RowMap::default();
-            let mut done = [false, false];
-            let mut key: Row = Vec::new();
-            move |(input1, frontier1), (input2, frontier2), output| {
-                let now = [frontier1.frontier().is_empty(), frontier2.frontier().is_empty()];
-                if now != done {
-                    // A side just completed: the other side's held records will meet no one.
-                    held.retain(|_, (lefts, rights)| {
-                        if now[0] {
-                            *rights = Vec::new();
-                        }
-                        if now[1] {
-                            *lefts = Vec::new();
-                        }
-                        !lefts.is_empty() || !rights.is_empty()
-                    });
-                    done = now;
-                }
-                input1.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
-                    let mut session = output.session(&cap);
-                    for (row, t, diff) in data.drain(..) {
-                        if !Sides::key_into(&sides.left_keys, &row, &mut key) {
-                            continue;
-                        }
-                        if done[1] {
-                            for (r, rt, rd) in held.get(&key[..]).map_or(&[][..], |(_, rights)| rights) {
-                                session.give((appended(row.clone(), r), t.max(*rt), diff * rd));
-                            }
-                            continue;
-                        }
-                        let (lefts, rights) = entry(&mut held, &key, Default::default);
-                        for (r, rt, rd) in rights.iter() {
-                            session.give((appended(row.clone(), r), t.max(*rt), diff * rd));
-                        }
-                        lefts.push((row, t, diff));
-                    }
-                });
-                input2.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
-                    let mut session = output.session(&cap);
-                    for (row, t, diff) in data.drain(..) {
-                        if !Sides::key_into(&sides.right_keys, &row, &mut key) {
-                            continue;
-                        }
-                        let picked = sides.pick(&row);
-                        let lefts = match done[0] {
-                            true => held.get(&key[..]).map_or(&[][..], |(lefts, _)| lefts),
-                            false => {
-                                let (lefts, rights) = entry(&mut held, &key, Default::default);
-                                rights.push((picked.clone(), t, diff));
-                                lefts
-                            }
-                        };
-                        for (l, lt, ld) in lefts {
-                            session.give((appended(l.clone(), &picked), t.max(*lt), diff * ld));
-                        }
-                    }
-                });
-            }
-        })
-        .as_collection()
-}
-
-/// A left record followed by the picked fields of a right one.
-fn appended(mut left: Row, picked: &Row) -> Row {
-    left.extend(picked.iter().cloned());
-    left
 }
 
 fn timestamp(row: &Row, i: usize) -> Option<i64> {
