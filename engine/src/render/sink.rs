@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, TryLockError};
 
 use differential_dataflow::consolidation::consolidate_updates;
 use differential_dataflow::Hashable;
@@ -94,6 +94,9 @@ pub fn part_path(path: &str, index: usize) -> String {
     }
 }
 
+/// How much a worker's sink encodes before it writes.
+const CHUNK: usize = 1 << 16;
+
 /// One worker's end of a sink: its encoder, buffer and (for parts) file.
 struct Writer {
     target: usize,
@@ -101,6 +104,8 @@ struct Writer {
     encoder: Option<Encoder>,
     part: Option<BufWriter<File>>,
     buf: String,
+    /// The buffer's length at which to write it out.
+    full: usize,
     written: u64,
 }
 
@@ -115,7 +120,7 @@ impl Writer {
             }
             (_, Some(encoder)) => {
                 encoder.encode(&row, &mut self.buf);
-                if self.buf.len() >= 1 << 16 {
+                if self.buf.len() >= self.full {
                     self.flush(false);
                 }
             }
@@ -136,13 +141,24 @@ impl Writer {
     fn flush(&mut self, end: bool) {
         let bytes = std::mem::take(&mut self.buf);
         let result = match &self.shared.sinks[self.target] {
-            SinkTarget::File { writer, .. } => match writer.lock() {
-                Ok(mut w) => match w.as_mut() {
+            SinkTarget::File { writer, .. } => {
+                let mut guard = match writer.try_lock() {
+                    // Another worker is writing: rather than wait, go on and try again
+                    // with another chunk (up to 4 MB).
+                    Err(TryLockError::WouldBlock) if !end && bytes.len() < 1 << 22 => {
+                        self.buf = bytes;
+                        self.full = self.buf.len() + CHUNK;
+                        return;
+                    }
+                    Err(TryLockError::WouldBlock) => writer.lock().ok(),
+                    Err(TryLockError::Poisoned(_)) => None,
+                    Ok(w) => Some(w),
+                };
+                match guard.as_deref_mut().and_then(Option::as_mut) {
                     Some(w) => w.write_all(bytes.as_bytes()).and_then(|_| if end { w.flush() } else { Ok(()) }),
                     None => Ok(()),
-                },
-                Err(_) => Ok(()),
-            },
+                }
+            }
             SinkTarget::Parts { .. } => match self.part.as_mut() {
                 Some(w) => w.write_all(bytes.as_bytes()).and_then(|_| if end { w.flush() } else { Ok(()) }),
                 None => Ok(()),
@@ -161,6 +177,7 @@ impl Writer {
         }
         self.buf = bytes;
         self.buf.clear();
+        self.full = CHUNK;
     }
 }
 
@@ -175,8 +192,15 @@ pub fn render(
 ) {
     let target = &shared.sinks[index];
     let worker = coll.inner.scope().index();
-    let mut writer =
-        Writer { target: index, shared: Arc::clone(shared), encoder: None, part: None, buf: String::new(), written: 0 };
+    let mut writer = Writer {
+        target: index,
+        shared: Arc::clone(shared),
+        encoder: None,
+        part: None,
+        buf: String::new(),
+        full: CHUNK,
+        written: 0,
+    };
     match target {
         SinkTarget::File { format, .. } | SinkTarget::Stdout { format } => {
             writer.encoder = Some(Encoder::new(format, schema))
