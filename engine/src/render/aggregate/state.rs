@@ -130,23 +130,35 @@ impl States {
 
     /// The aggregates' values.
     pub fn finish(&self, acc: &[Slot]) -> Row {
-        acc.iter()
-            .map(|slot| match slot {
-                Slot::Count(c) => Value::Int(*c),
-                Slot::Value(v) => v.clone(),
-                Slot::Floats(partials) => Value::float(total(partials)),
-                Slot::Overflow => Value::Null,
-                Slot::Mean(partials, count) if *count > 0 => Value::float(total(partials) / *count as f64),
-                Slot::Mean(..) => Value::Null,
-                Slot::Set(set) => Value::Int(set.len() as i64),
-                // Values in ascending order: the same answer whatever the arrival order.
-                Slot::Items(items) => {
-                    let mut items = items.clone();
-                    items.sort();
-                    Value::List(items.into())
-                }
-            })
-            .collect()
+        acc.iter().map(value).collect()
+    }
+
+    /// A group's result row: its keys, then `between` (a window's bounds), then the
+    /// aggregates' values; grown once, in place.
+    pub fn result(&self, mut keys: Row, between: &[Value], acc: &[Slot]) -> Row {
+        keys.reserve_exact(between.len() + acc.len());
+        keys.extend_from_slice(between);
+        keys.extend(acc.iter().map(value));
+        keys
+    }
+}
+
+/// An aggregate's value.
+fn value(slot: &Slot) -> Value {
+    match slot {
+        Slot::Count(c) => Value::Int(*c),
+        Slot::Value(v) => v.clone(),
+        Slot::Floats(partials) => Value::float(total(partials)),
+        Slot::Overflow => Value::Null,
+        Slot::Mean(partials, count) if *count > 0 => Value::float(total(partials) / *count as f64),
+        Slot::Mean(..) => Value::Null,
+        Slot::Set(set) => Value::Int(set.len() as i64),
+        // Values in ascending order: the same answer whatever the arrival order.
+        Slot::Items(items) => {
+            let mut items = items.clone();
+            items.sort();
+            Value::List(items.into())
+        }
     }
 }
 

@@ -20,6 +20,9 @@ use super::super::aggregate::{Groups, State, States};
 use super::super::Coll;
 use super::{complete, result_time};
 
+/// One worker's part of a window's group: its keys, the window's start and end, its state.
+type Partial = (Row, [i64; 2], State);
+
 /// The groups of one window still open on this worker.
 struct Open {
     cap: Capability<u64>,
@@ -56,10 +59,9 @@ pub fn render<'s>(input: Coll<'s>, start: usize, end: usize, keys: &[Expr], aggs
     let nkeys = keys.len();
     let keys: Vec<Eval> = keys.iter().map(compile).collect();
     let states = States::new(aggs);
-    let combiner = states.clone();
+    let (combiner, merger) = (states.clone(), states.clone());
     // With one worker, its partials are the whole windows': they are finished in place.
     let single = input.inner.scope().peers() == 1;
-    // A partial: the keys, the window's start and end; the partial state.
     let partials = input.inner.unary_frontier(Pipeline, "WindowCombine", move |_cap, _info| {
         let mut open = Windows::new();
         let mut key: Row = Vec::with_capacity(nkeys);
@@ -78,28 +80,28 @@ pub fn render<'s>(input: Coll<'s>, start: usize, end: usize, keys: &[Expr], aggs
             });
             for (e, window) in closed(&mut open, frontier) {
                 let mut session = output.session(&window.cap);
-                let bounds = [Value::Timestamp(window.start), Value::Timestamp(e)];
-                session.give_iterator(window.groups.into_iter().map(|(mut row, acc)| {
-                    row.extend(bounds.iter().cloned());
-                    ((row, acc), *window.cap.time(), 1isize)
-                }));
+                let bounds = [window.start, e];
+                session.give_iterator(
+                    window.groups.into_iter().map(|(keys, acc)| ((keys, bounds, acc), *window.cap.time(), 1isize)),
+                );
             }
         }
     });
+    let result = move |keys: Row, [start, end]: [i64; 2], acc: &State| {
+        states.result(keys, &[Value::Timestamp(start), Value::Timestamp(end)], acc)
+    };
     if single {
-        let finish = move |((mut row, acc), time, diff): ((Row, State), u64, isize)| {
-            row.extend(states.finish(&acc));
-            (row, time, diff)
-        };
+        let finish =
+            move |((keys, bounds, acc), time, diff): (Partial, u64, isize)| (result(keys, bounds, &acc), time, diff);
         return partials.map(finish).as_collection();
     }
     // The records of one key meet on one worker; without keys, those of one window.
     let exchange = Exchange::new(
-        move |((row, _), _, _): &((Row, State), u64, isize)| {
+        move |((keys, [_, end], _), _, _): &(Partial, u64, isize)| {
             if nkeys == 0 {
-                row.get(1).hashed()
+                end.hashed()
             } else {
-                (&row[..nkeys]).hashed()
+                keys.hashed()
             }
         },
     );
@@ -107,28 +109,26 @@ pub fn render<'s>(input: Coll<'s>, start: usize, end: usize, keys: &[Expr], aggs
         .unary_frontier(exchange, "WindowMerge", move |_cap, _info| {
             let mut open = Windows::new();
             move |(input, frontier), output| {
-                input.for_each(|cap, data: &mut Vec<((Row, State), u64, isize)>| {
-                    for ((mut row, partial), _time, _diff) in data.drain(..) {
-                        let (Some(Value::Timestamp(e)), Some(Value::Timestamp(s))) = (row.pop(), row.pop()) else {
-                            continue;
-                        };
+                input.for_each(|cap, data: &mut Vec<(Partial, u64, isize)>| {
+                    for ((keys, [s, e], partial), _time, _diff) in data.drain(..) {
                         let groups = &mut window(&mut open, &cap, s, e).groups;
-                        match groups.get_mut(&row[..]) {
-                            Some(acc) => states.merge(acc, &partial, 1),
+                        match groups.get_mut(&keys[..]) {
+                            Some(acc) => merger.merge(acc, &partial, 1),
                             None => {
-                                groups.insert(row, partial);
+                                groups.insert(keys, partial);
                             }
                         }
                     }
                 });
                 for (e, window) in closed(&mut open, frontier) {
                     let mut session = output.session(&window.cap);
-                    let bounds = [Value::Timestamp(window.start), Value::Timestamp(e)];
-                    session.give_iterator(window.groups.into_iter().map(|(mut row, acc)| {
-                        row.extend(bounds.iter().cloned());
-                        row.extend(states.finish(&acc));
-                        (row, *window.cap.time(), 1isize)
-                    }));
+                    let time = *window.cap.time();
+                    session.give_iterator(
+                        window
+                            .groups
+                            .into_iter()
+                            .map(|(keys, acc)| (result(keys, [window.start, e], &acc), time, 1isize)),
+                    );
                 }
             }
         })

@@ -181,12 +181,7 @@ impl Op {
             None => row,
         };
         match (&self.kind, acc) {
-            (OpKind::Aggregate(states), Acc::Aggregate(a)) => {
-                let mut row = key;
-                row.extend(bounds.iter().cloned());
-                row.extend(states.finish(&a));
-                vec![row]
-            }
+            (OpKind::Aggregate(states), Acc::Aggregate(a)) => vec![states.result(key, &bounds, &a)],
             (_, Acc::Distinct(rows)) => rows.into_values().map(with_bounds).collect(),
             (_, Acc::Top(top)) => top.into_iter().map(|(_, row)| with_bounds(row)).collect(),
             _ => Vec::new(),
