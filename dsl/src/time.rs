@@ -23,31 +23,51 @@ pub fn write_rfc3339(ms: i64, out: &mut String) {
     const MIN: i64 = -62_167_219_200_000; // 0000-01-01T00:00:00Z
     const MAX: i64 = 253_402_300_800_000; // 10000-01-01T00:00:00Z
     let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
+    let in_day = ms.rem_euclid(86_400_000) as u32;
     let (h, min, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
     if !(MIN..MAX).contains(&ms) {
         // Years beyond four digits (or before year 0): the general, padded form.
         use std::fmt::Write;
+        let (y, m, d) = civil_from_days(days);
         let _ = write!(out, "{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z");
         return;
     }
-    // The common case, on the hot path of every sink: fill a fixed template.
+    // The common case, on the hot path of every sink: fill a fixed template, with the date of
+    // the day before (timestamps written one after another mostly share their day).
     let mut b = *b"0000-00-00T00:00:00.000Z";
-    let mut put = |at: usize, width: usize, mut v: i64| {
-        for k in (at..at + width).rev() {
-            b[k] = b'0' + (v % 10) as u8;
-            v /= 10;
+    b[..10].copy_from_slice(&LAST_DAY.with(|last| match last.get() {
+        (day, date) if day == days => date,
+        _ => {
+            let (y, m, d) = civil_from_days(days);
+            let mut date = *b"0000-00-00";
+            date[..2].copy_from_slice(two_digits((y / 100) as u32));
+            date[2..4].copy_from_slice(two_digits((y % 100) as u32));
+            date[5..7].copy_from_slice(two_digits(m as u32));
+            date[8..].copy_from_slice(two_digits(d as u32));
+            last.set((days, date));
+            date
         }
-    };
-    put(0, 4, y);
-    put(5, 2, m);
-    put(8, 2, d);
-    put(11, 2, h);
-    put(14, 2, min);
-    put(17, 2, s);
-    put(20, 3, milli);
+    }));
+    b[11..13].copy_from_slice(two_digits(h));
+    b[14..16].copy_from_slice(two_digits(min));
+    b[17..19].copy_from_slice(two_digits(s));
+    b[20] = b'0' + (milli / 100) as u8;
+    b[21..23].copy_from_slice(two_digits(milli % 100));
     out.push_str(std::str::from_utf8(&b).unwrap_or_default());
+}
+
+thread_local! {
+    /// The day `write_rfc3339` wrote last, and its `YYYY-MM-DD`.
+    static LAST_DAY: std::cell::Cell<(i64, [u8; 10])> = const { std::cell::Cell::new((i64::MIN, [0; 10])) };
+}
+
+/// The two digits of `n` (below 100).
+fn two_digits(n: u32) -> &'static [u8] {
+    const DIGITS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+                                 40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+                                 8081828384858687888990919293949596979899";
+    let i = 2 * (n as usize % 100);
+    &DIGITS[i..i + 2]
 }
 
 /// Formats epoch ms with a strftime-like pattern (chrono's), in UTC.
@@ -117,6 +137,18 @@ mod tests {
         let mut s = String::new();
         write_rfc3339(1_700_000_000_000, &mut s);
         assert_eq!(s, "2023-11-14T22:13:20.000Z");
+        // The day's date is kept from one call to the next: a new day gets its own.
+        for (ms, text) in [
+            (1_700_000_000_001, "2023-11-14T22:13:20.001Z"),
+            (1_700_006_400_000, "2023-11-15T00:00:00.000Z"),
+            (951_868_799_999, "2000-02-29T23:59:59.999Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+            (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+        ] {
+            s.clear();
+            write_rfc3339(ms, &mut s);
+            assert_eq!(s, text);
+        }
         assert_eq!(parse_timestamp("2024-05-01T14:00:00+02:00"), parse_timestamp("2024-05-01T12:00:00Z"));
         assert_eq!(parse_timestamp("1970-01-02"), Some(86_400_000));
     }
