@@ -223,6 +223,8 @@ pub struct Sample {
     pub secs: f64,
     pub records: u64,
     pub rss_kb: Option<u64>,
+    /// CPU time, user and system, of all its threads.
+    pub cpu_secs: Option<f64>,
 }
 
 const RESULT_TAG: &str = "NEXMARK-BENCH-RESULT";
@@ -260,7 +262,8 @@ fn finish(child: std::process::Child, workload: Workload, variant: Variant) -> R
     let secs: f64 = next("secs")?.parse()?;
     let records: u64 = next("records")?.parse()?;
     let rss_kb = next("rss")?.parse().ok();
-    Ok(Sample { secs, records, rss_kb })
+    let cpu_secs = next("cpu")?.parse().ok();
+    Ok(Sample { secs, records, rss_kb, cpu_secs })
 }
 
 /// One run of `variant` in child processes (the pair: two serde loops started together).
@@ -279,8 +282,9 @@ fn run_child(
     let first = spawn_child(exe, workload, loop_, events, data, out)?;
     let second = spawn_child(exe, workload, loop_, events, data, &out.join("second"));
     let (a, b) = (finish(first, workload, loop_)?, finish(second?, workload, loop_)?);
-    // The later of the two to finish; the records of one.
-    Ok(Sample { secs: a.secs.max(b.secs), records: a.records, rss_kb: a.rss_kb.max(b.rss_kb) })
+    // The later of the two to finish; the records of one; the CPU time of both.
+    let cpu_secs = a.cpu_secs.zip(b.cpu_secs).map(|(a, b)| a + b);
+    Ok(Sample { secs: a.secs.max(b.secs), records: a.records, rss_kb: a.rss_kb.max(b.rss_kb), cpu_secs })
 }
 
 /// The child: `--child WORKLOAD VARIANT --events N --data DIR --out DIR`.
@@ -309,7 +313,8 @@ fn child(args: &[String]) -> Result<(), BoxError> {
     }
     let (secs, records) = run_variant(workload, variant, events, &data, &out)?;
     let rss = system::peak_rss_kb().map_or_else(|| "-".to_string(), |kb| kb.to_string());
-    println!("{RESULT_TAG} {secs} {records} {rss}");
+    let cpu = system::cpu_secs().map_or_else(|| "-".to_string(), |s| s.to_string());
+    println!("{RESULT_TAG} {secs} {records} {rss} {cpu}");
     Ok(())
 }
 
@@ -384,7 +389,7 @@ fn bench_workload(
                 Exec::Child(exe) => run_child(exe, workload, variant, events, &data, &out)?,
                 Exec::InProcess => {
                     let (secs, records) = run_variant(workload, variant, events, &data, &out)?;
-                    Sample { secs, records, rss_kb: None }
+                    Sample { secs, records, rss_kb: None, cpu_secs: None }
                 }
             };
             eprintln!(

@@ -31,6 +31,13 @@ fn time_ratio(a: &VariantResult, b: &VariantResult) -> f64 {
     median(a.samples.iter().zip(&b.samples).map(|(x, y)| x.secs / y.secs).collect())
 }
 
+/// The median over runs of `a`'s CPU time / `b`'s in the same run.
+fn cpu_ratio(a: &VariantResult, b: &VariantResult) -> Option<f64> {
+    let ratios: Option<Vec<f64>> =
+        a.samples.iter().zip(&b.samples).map(|(x, y)| Some(x.cpu_secs? / y.cpu_secs?)).collect();
+    ratios.filter(|r| !r.is_empty()).map(median)
+}
+
 fn median_secs(v: &VariantResult) -> f64 {
     median(v.samples.iter().map(|s| s.secs).collect())
 }
@@ -52,6 +59,8 @@ struct Ratios {
     /// The throughput of two serde loops at once over one alone: what the machine gives a
     /// second thread in these rounds.
     machine: Option<f64>,
+    /// Eddy's CPU time at two workers over one (1.00: the work divides without overhead).
+    cpu: Option<f64>,
 }
 
 fn ratios(opts: &Options, variants: &[VariantResult]) -> Ratios {
@@ -72,6 +81,7 @@ fn ratios(opts: &Options, variants: &[VariantResult]) -> Ratios {
             .map(|&w| (w, both(eddy(w0), eddy(w)), both(timely(w0), timely(w))))
             .collect(),
         machine: both(find(variants, Variant::SerdeLoop), find(variants, Variant::SerdeLoopPair)).map(|r| 2.0 * r),
+        cpu: eddy(w0).zip(opts.workers_list.get(1).and_then(|&w| eddy(w))).and_then(|(one, two)| cpu_ratio(two, one)),
     }
 }
 
@@ -185,10 +195,12 @@ pub fn targets(opts: &Options, results: &[WorkloadResult]) -> String {
                         let _ = writeln!(
                             s,
                             "- **{}** {w} scaling: Eddy 2 workers / 1 worker throughput = {x:.2}× (target ≥ {SCALING_TARGET}×; \
-                             hand-written timely: {}; the machine in the same rounds, two serde loops at once / one: {})",
+                             hand-written timely: {}; the machine in the same rounds, two serde loops at once / one: {}; \
+                             Eddy's CPU time at 2 workers / 1 worker: {})",
                             verdict(*x >= SCALING_TARGET),
                             fmt_ratio(*timely),
                             fmt_ratio(q.machine),
+                            fmt_ratio(q.cpu),
                         );
                     }
                 }
@@ -269,7 +281,8 @@ fn describe_variants(opts: &Options) -> String {
 
 Every variant runs in its own child process (`nexmark-bench --child WORKLOAD VARIANT`), which
 reports its time (from before compiling/opening to after the output is flushed; process start
-excluded) and its peak RSS (`VmHWM` at its end). Rounds are interleaved: every variant once,
+excluded), its peak RSS (`VmHWM` at its end) and its CPU time (user and system, all threads:
+`utime` + `stime` of `/proc/self/stat`, in 10 ms ticks). Rounds are interleaved: every variant once,
 then again, `--runs` times; ratios are medians of the per-round ratios (same round). Records/s
 counts the records the sources read: bids (46 of every 50 Nexmark events), or for q3 and q8
 persons and auctions (1 and 3 of every 50). Outputs of the first round are compared: line
@@ -286,8 +299,8 @@ fn details(opts: &Options, results: &[WorkloadResult]) -> String {
         let baseline = find(variants, Variant::SerdeLoop);
         let gen_loop = find(variants, Variant::GenLoop);
         let _ = writeln!(s, "### {} — {}\n", r.workload, r.workload.describe());
-        let _ = writeln!(s, "| variant | median time (s) | M records/s | vs its baseline (same round) | peak RSS (MB) | times of the {} runs (s) |", opts.runs);
-        let _ = writeln!(s, "|---|---|---|---|---|---|");
+        let _ = writeln!(s, "| variant | median time (s) | M records/s | vs its baseline (same round) | peak RSS (MB) | median CPU time (s) | times of the {} runs (s) |", opts.runs);
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|");
         for v in variants {
             let secs = median_secs(v);
             let records = v.samples.first().map_or(0, |x| x.records);
@@ -297,9 +310,10 @@ fn details(opts: &Options, results: &[WorkloadResult]) -> String {
             }
             .filter(|b| b.variant != v.variant);
             let rss = v.samples.iter().filter_map(|x| x.rss_kb).max();
+            let cpu: Vec<f64> = v.samples.iter().filter_map(|x| x.cpu_secs).collect();
             let _ = writeln!(
                 s,
-                "| {} | {secs:.3} | {:.2} | {} | {} | {} |",
+                "| {} | {secs:.3} | {:.2} | {} | {} | {} | {} |",
                 v.variant.name(),
                 records as f64 / secs / 1e6,
                 against.map_or_else(
@@ -307,6 +321,7 @@ fn details(opts: &Options, results: &[WorkloadResult]) -> String {
                     |b| format!("{:.2}× {}", time_ratio(v, b), b.variant.name())
                 ),
                 rss.map_or_else(|| "–".to_string(), |kb| format!("{:.0}", kb as f64 / 1024.0)),
+                if cpu.is_empty() { "–".to_string() } else { format!("{:.2}", median(cpu)) },
                 v.samples.iter().map(|x| format!("{:.3}", x.secs)).collect::<Vec<_>>().join(", "),
             );
         }

@@ -11,6 +11,16 @@ pub fn peak_rss_kb() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The CPU time (user and system, all threads, in seconds) this process has used so far:
+/// `utime` and `stime` of `/proc/self/stat`, in clock ticks of 1/100 s.
+pub fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which may hold spaces), from the state (field 3) on.
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().skip(11);
+    let mut ticks = || fields.next()?.parse::<u64>().ok();
+    Some((ticks()? + ticks()?) as f64 / 100.0)
+}
+
 /// What an output file holds, independent of line order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Digest {
@@ -123,5 +133,12 @@ mod tests {
         assert_eq!(digest(&c).unwrap().lines, 3);
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(peak_rss_kb().is_some_and(|kb| kb > 0));
+        // Spins until the clock has ticked: the CPU time grows.
+        let before = cpu_secs().unwrap();
+        let start = std::time::Instant::now();
+        while start.elapsed().as_millis() < 50 {
+            std::hint::black_box(start.elapsed());
+        }
+        assert!(cpu_secs().unwrap() > before);
     }
 }
