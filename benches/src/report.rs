@@ -59,7 +59,8 @@ struct Ratios {
     /// The throughput of two serde loops at once over one alone: what the machine gives a
     /// second thread in these rounds.
     machine: Option<f64>,
-    /// Eddy's CPU time at two workers over one (1.00: the work divides without overhead).
+    /// Eddy's CPU time at twice the first worker count over the first (1.00: the work divides
+    /// without overhead).
     cpu: Option<f64>,
 }
 
@@ -81,7 +82,7 @@ fn ratios(opts: &Options, variants: &[VariantResult]) -> Ratios {
             .map(|&w| (w, both(eddy(w0), eddy(w)), both(timely(w0), timely(w))))
             .collect(),
         machine: both(find(variants, Variant::SerdeLoop), find(variants, Variant::SerdeLoopPair)).map(|r| 2.0 * r),
-        cpu: eddy(w0).zip(opts.workers_list.get(1).and_then(|&w| eddy(w))).and_then(|(one, two)| cpu_ratio(two, one)),
+        cpu: eddy(w0).zip(eddy(2 * w0)).and_then(|(one, two)| cpu_ratio(two, one)),
     }
 }
 
@@ -443,5 +444,36 @@ mod tests {
         assert!(table.contains("| q7 |") && table.contains("not in the harness yet"), "{table}");
         assert!(table.contains("| q3 |"), "{table}");
         assert!(targets(&opts, &results).contains("q7: not in the harness yet"));
+    }
+
+    #[test]
+    fn scaling_is_set_beside_the_machine_and_the_cpu_time() {
+        let opts = crate::parse_args(&[]).unwrap();
+        let result = |variant, runs: &[(f64, f64)]| VariantResult {
+            variant,
+            samples: runs
+                .iter()
+                .map(|&(secs, cpu)| crate::Sample { secs, records: 1, rss_kb: None, cpu_secs: Some(cpu) })
+                .collect(),
+            digest: crate::system::Digest { lines: 1, hash: 0 },
+        };
+        let eddy = |workers| Variant::Eddy { input: Input::Jsonl, workers };
+        let variants = vec![
+            result(eddy(1), &[(1.0, 1.0), (1.0, 1.0), (1.2, 1.2)]),
+            result(eddy(2), &[(0.5, 1.0), (0.8, 1.5), (0.6, 1.32)]),
+            result(Variant::SerdeLoop, &[(1.0, 1.0), (1.0, 1.0), (1.0, 1.0)]),
+            result(Variant::SerdeLoopPair, &[(1.0, 2.0), (1.25, 2.0), (1.1, 2.0)]),
+        ];
+        let q = ratios(&opts, &variants);
+        // Per round: 2/1 throughput 2.0, 1.25, 2.0; the machine 2 × 1/1, 2 × 1/1.25, 2 × 1/1.1;
+        // CPU 1.0, 1.5, 1.1.
+        assert_eq!(q.scaling[0].1, Some(2.0));
+        assert!((q.machine.unwrap() - 2.0 / 1.1).abs() < 1e-9);
+        assert!((q.cpu.unwrap() - 1.1).abs() < 1e-9);
+        let results =
+            [WorkloadResult { workload: Workload::Q5, outcome: Outcome::Measured { variants, checks: vec![] } }];
+        let line = targets(&opts, &results);
+        assert!(line.contains("**PASS** q5 scaling: Eddy 2 workers / 1 worker throughput = 2.00×"), "{line}");
+        assert!(line.contains("two serde loops at once / one: 1.82×") && line.contains("1 worker: 1.10×"), "{line}");
     }
 }
