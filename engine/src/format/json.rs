@@ -72,13 +72,22 @@ impl JsonDecoder {
                 if !c.eat(b'"') {
                     return false;
                 }
-                let Some(key) = c.string() else { return false };
+                let found = match self.lookup.expected(&c.b[c.i..], &mut next) {
+                    Some((i, len)) => {
+                        c.i += len + 1;
+                        Some(i)
+                    }
+                    None => {
+                        let Some(key) = c.string() else { return false };
+                        self.lookup.find_bytes(key, &mut next)
+                    }
+                };
                 c.ws();
                 if !c.eat(b':') {
                     return false;
                 }
                 c.ws();
-                let ok = match self.lookup.find_bytes(key, &mut next) {
+                let ok = match found {
                     Some(i) => {
                         self.seen[i] = true;
                         let field = &self.fields[i];
@@ -387,6 +396,9 @@ fn syntax_message(e: &serde_json::Error) -> String {
 /// or a hash map (many).
 struct Lookup {
     names: Vec<Box<str>>,
+    /// Per name, whether it is written in JSON as it is (no quote, backslash or control
+    /// character: every plain identifier).
+    plain: Vec<bool>,
     map: Option<HashMap<Box<str>, usize>>,
 }
 
@@ -395,9 +407,23 @@ impl Lookup {
 
     fn new(fields: &[FieldInfo]) -> Lookup {
         let names: Vec<Box<str>> = fields.iter().map(|f| f.name.clone()).collect();
+        let plain = names.iter().map(|n| n.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\')).collect();
         let map = (names.len() > Lookup::SCAN_LIMIT)
             .then(|| names.iter().enumerate().rev().map(|(i, n)| (n.clone(), i)).collect());
-        Lookup { names, map }
+        Lookup { names, plain, map }
+    }
+
+    /// The next field in schema order, if `rest` (a line after a key's opening quote) starts
+    /// with its plain name and the closing quote: (its index, the name's length). The key is
+    /// then that name, found without scanning for its end.
+    #[inline]
+    fn expected(&self, rest: &[u8], cursor: &mut usize) -> Option<(usize, usize)> {
+        let name = self.names.get(*cursor)?.as_bytes();
+        if !self.plain[*cursor] || rest.get(name.len()) != Some(&b'"') || !same(&rest[..name.len()], name) {
+            return None;
+        }
+        *cursor += 1;
+        Some((*cursor - 1, name.len()))
     }
 
     /// `find` for a key given as bytes (the fast path's keys, which have no escapes).
@@ -887,6 +913,24 @@ mod tests {
 
     fn decode(line: &str) -> Result<Row, String> {
         decode_with(&[true; 5], line)
+    }
+
+    #[test]
+    fn a_key_is_read_whole_even_when_it_starts_with_the_next_name() {
+        // Keys that the next field's name begins, or that begin it, are other keys.
+        let row = decode(r#"{"auction":1,"pricey":7,"price":2,"channel":"c","date_time":"2024-05-01T12:00:00Z"}"#);
+        assert_eq!(row.unwrap()[1], Value::Int(2));
+        assert!(decode(r#"{"auctio":1,"price":2,"channel":"c","date_time":"2024-05-01T12:00:00Z"}"#).is_err());
+        // A name with a quote or a backslash (a `quoted` name) is matched only as JSON writes it.
+        let odd = schema(&[("a\"b", Type::INT), ("c\\", Type::INT)]);
+        let decode_odd = |line: &str| {
+            let mut d = Decoder::new(&Format::Jsonl, &odd, &[true, true]);
+            let mut row = Row::new();
+            d.decode(line.as_bytes(), &mut row).map(|()| row)
+        };
+        assert_eq!(decode_odd(r#"{"a\"b":1,"c\\":2}"#), Ok(vec![Value::Int(1), Value::Int(2)]));
+        assert!(decode_odd(r#"{"a"b":1,"c\\":2}"#).is_err());
+        assert!(decode_odd(r#"{"a\"b":1,"c\":2}"#).is_err());
     }
 
     #[test]
