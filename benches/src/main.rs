@@ -229,26 +229,7 @@ pub struct Sample {
 
 const RESULT_TAG: &str = "NEXMARK-BENCH-RESULT";
 
-/// Starts a child running `variant`; `finish` collects its sample.
-fn spawn_child(
-    exe: &Path,
-    workload: Workload,
-    variant: Variant,
-    events: u64,
-    data: &Path,
-    out: &Path,
-) -> Result<std::process::Child, BoxError> {
-    Ok(Command::new(exe)
-        .args(["--child", workload.name(), &variant.name(), "--events", &events.to_string()])
-        .arg("--data")
-        .arg(data)
-        .arg("--out")
-        .arg(out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?)
-}
-
+/// Waits for a child and reads its sample.
 fn finish(child: std::process::Child, workload: Workload, variant: Variant) -> Result<Sample, BoxError> {
     let output = child.wait_with_output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -275,12 +256,23 @@ fn run_child(
     data: &Path,
     out: &Path,
 ) -> Result<Sample, BoxError> {
+    let spawn = |variant: Variant, out: &Path| {
+        Command::new(exe)
+            .args(["--child", workload.name(), &variant.name(), "--events", &events.to_string()])
+            .arg("--data")
+            .arg(data)
+            .arg("--out")
+            .arg(out)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    };
     if variant != Variant::SerdeLoopPair {
-        return finish(spawn_child(exe, workload, variant, events, data, out)?, workload, variant);
+        return finish(spawn(variant, out)?, workload, variant);
     }
     let loop_ = Variant::SerdeLoop;
-    let first = spawn_child(exe, workload, loop_, events, data, out)?;
-    let second = spawn_child(exe, workload, loop_, events, data, &out.join("second"));
+    let first = spawn(loop_, out)?;
+    let second = spawn(loop_, &out.join("second"));
     let (a, b) = (finish(first, workload, loop_)?, finish(second?, workload, loop_)?);
     // The later of the two to finish; the records of one; the CPU time of both.
     let cpu_secs = a.cpu_secs.zip(b.cpu_secs).map(|(a, b)| a + b);
