@@ -238,3 +238,62 @@ test "lines, records, an advance, late and bad records" {
     assert!(report.contains("- {\"window_start\":\"2024-01-01T00:00:00.000Z\",\"window_end\":\"2024-01-01T00:00:10.000Z\",\"n\":2,\"s\":6}"), "{report}");
     assert!(report.contains("+ {\"window_start\":\"2024-01-01T00:00:00.000Z\",\"window_end\":\"2024-01-01T00:00:10.000Z\",\"n\":2,\"s\":5}"), "{report}");
 }
+
+#[test]
+fn windows_over_window_results_wait_for_the_windows_that_overlap_them() {
+    // User a views every second, user b every other second, for 3000 s (50 minutes).
+    let dir = temp_dir();
+    let mut lines = String::new();
+    for s in 0..3000 {
+        let at = format!("2024-01-01T00:{:02}:{:02}Z", s / 60, s % 60);
+        lines.push_str(&format!("{{\"user\":\"a\",\"at\":\"{at}\"}}\n"));
+        if s % 2 == 0 {
+            lines.push_str(&format!("{{\"user\":\"b\",\"at\":\"{at}\"}}\n"));
+        }
+    }
+    std::fs::write(dir.path().join("views.jsonl"), lines).unwrap();
+    std::fs::write(
+        dir.path().join("p.eddy"),
+        "schema V { user: string, at: timestamp }\nsource views: V = file(\"views.jsonl\") watermark at - 5s\n\
+         stream per10 = views | window tumbling(10s) | group by user | aggregate { views: count() }\n\
+         stream streaks = per10 | select { user, views, window_start } | window session(gap: 15s)\n\
+         \x20 | group by user | aggregate { windows: count(), views: sum(views) }\n\
+         stream per20 = views | window sliding(20s, every: 10s) | group by user | aggregate { views: count() }\n\
+         stream minutes = per20 | window tumbling(1m) | group by user | aggregate { windows: count(), views: sum(views) }\n\
+         sink streaks -> file(\"out/streaks.csv\", header: false)\n\
+         sink minutes -> file(\"out/minutes.csv\", header: false)\n",
+    )
+    .unwrap();
+    // Windows of 10 s start 10 s apart, less than the gap: one streak per user, from the first
+    // window to 15 s after the start of the last (2990 s).
+    let streaks = "a,2024-01-01T00:00:00.000Z,2024-01-01T00:50:05.000Z,300,3000\n\
+                   b,2024-01-01T00:00:00.000Z,2024-01-01T00:50:05.000Z,300,1500\n";
+    // Windows of 20 s every 10 s start at -10 s, 0 s, ..., 2990 s; each full one holds 20 views
+    // of a and 10 of b, the first and the last half of that. A minute holds the six that start
+    // in it: the minute before 00:00 only the first.
+    let mut minutes = String::new();
+    for m in -1..50i64 {
+        let (windows, a, b) = match m {
+            -1 => (1, 10, 5),
+            49 => (6, 110, 55),
+            _ => (6, 120, 60),
+        };
+        let bound = |m: i64| {
+            if m < 0 {
+                "2023-12-31T23:59:00.000Z".to_string()
+            } else {
+                format!("2024-01-01T00:{m:02}:00.000Z")
+            }
+        };
+        for (user, views) in [("a", a), ("b", b)] {
+            minutes.push_str(&format!("{user},{},{},{windows},{views}\n", bound(m), bound(m + 1)));
+        }
+    }
+    for workers in ["1", "3"] {
+        let out = eddy(dir.path(), &["run", "p.eddy", "--workers", workers]);
+        assert_ok(&out);
+        let read = |f: &str| sorted_lines(&std::fs::read_to_string(dir.path().join("out").join(f)).unwrap());
+        assert_eq!(read("streaks.csv"), sorted_lines(streaks), "{workers} workers");
+        assert_eq!(read("minutes.csv"), sorted_lines(&minutes), "{workers} workers");
+    }
+}

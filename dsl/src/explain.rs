@@ -98,7 +98,7 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
                 format!("sliding windows of {s} every {e} by {by}")
             });
         }
-        NodeKind::Windowed { input, window, keys, op } => {
+        NodeKind::Windowed { input, window, keys, op, lag } => {
             let schema = input_schema(input);
             let keys: Vec<String> = keys.iter().map(|k| k.show(schema).to_string()).collect();
             let per =
@@ -123,9 +123,9 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
                 (true, _) => "window",
             };
             lines.push(if matches!(window, crate::plan::WindowKind::Assigned { .. }) {
-                format!("combined on each worker, partials exchanged by {by}; emitted when the watermark passes a window's end")
+                format!("combined on each worker, partials exchanged by {by}; emitted {}", closing(*lag))
             } else {
-                format!("exchanged by {by}; emitted when the watermark passes a window's end")
+                format!("exchanged by {by}; emitted {}", closing(*lag))
             });
             lines.push("state: bounded (freed when windows close)".into());
         }
@@ -181,14 +181,15 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
                 crate::plan::JoinKind::Incremental => {
                     "incremental: neither side is windowed nor bounded in time, so every record is kept; state: unbounded".to_string()
                 }
-                crate::plan::JoinKind::Windowed { .. } => {
-                    "windowed: both sides have the same windows; a window's records meet, then are freed when it closes; state: bounded".to_string()
+                crate::plan::JoinKind::Windowed { lag, .. } => {
+                    let freed = if *lag == 0 { "when it closes".to_string() } else { closing(*lag) };
+                    format!("windowed: both sides have the same windows; a window's records meet, then are freed {freed}; state: bounded")
                 }
-                crate::plan::JoinKind::Interval { within, left_time, right_time } => {
-                    let mut d = String::new();
-                    crate::time::write_duration(*within, &mut d);
+                crate::plan::JoinKind::Interval { within, left_time, right_time, lag } => {
+                    let d = duration(*within);
                     let (l, r) = (time_name(crate::plan::TimeRef::Field(*left_time), ls), time_name(crate::plan::TimeRef::Field(*right_time), rs));
-                    format!("interval: {l} and {r} at most {d} apart; records are freed once the watermark is {d} past them; state: bounded")
+                    let lagging = if *lag > 0 { format!(" (and {})", duration(*lag)) } else { String::new() };
+                    format!("interval: {l} and {r} at most {d} apart; records are freed once the watermark is {d}{lagging} past them; state: bounded")
                 }
             });
         }
@@ -225,6 +226,27 @@ fn show_aggs(aggs: &[crate::plan::Agg], schema: &crate::types::Schema) -> String
         .map(|a| format!("{}({})", a.func.name(), a.arg.as_ref().map_or(String::new(), |e| e.show(schema).to_string())))
         .collect();
     shown.join(", ")
+}
+
+/// When a window closes: when the watermark passes its end, later when its input's event times
+/// lag behind (see `plan::Lag`).
+fn closing(lag: crate::plan::Lag) -> String {
+    match lag {
+        0 => "when the watermark passes a window's end".into(),
+        crate::plan::Lag::MAX => {
+            "when the input ends (its event times, the starts of sessions, have no bound on how late they come)".into()
+        }
+        lag => format!(
+            "when the watermark passes a window's end by {} (its input's event times, window starts, come that late)",
+            duration(lag)
+        ),
+    }
+}
+
+fn duration(ms: i64) -> String {
+    let mut d = String::new();
+    crate::time::write_duration(ms, &mut d);
+    d
 }
 
 fn time_name(time: crate::plan::TimeRef, schema: &crate::types::Schema) -> String {

@@ -203,9 +203,9 @@ impl Lowering<'_> {
                         NodeKind::Window { input: current, size: *size, slide: *slide, time: *time, replace: *replace };
                     (kind, updating)
                 }
-                Kind::Windowed { window, keys, op } => {
-                    let kind =
-                        NodeKind::Windowed { input: current, window: *window, keys: keys.clone(), op: op.clone() };
+                Kind::Windowed { window, keys, op, lag } => {
+                    let (window, keys, op, lag) = (*window, keys.clone(), op.clone(), *lag);
+                    let kind = NodeKind::Windowed { input: current, window, keys, op, lag };
                     (kind, false)
                 }
                 Kind::Filter(_) | Kind::Project(_) => unreachable!("handled above"),
@@ -248,7 +248,7 @@ fn mark_used_fields(plan: &mut Plan) {
                 right_keys.iter().for_each(|k| k.visit_fields(&mut |f| need(*right, f)));
                 match kind {
                     JoinKind::Incremental => {}
-                    JoinKind::Windowed { left_end, right_end } => {
+                    JoinKind::Windowed { left_end, right_end, .. } => {
                         need(*left, *left_end);
                         need(*right, *right_end);
                     }
@@ -286,7 +286,7 @@ fn mark_used_fields(plan: &mut Plan) {
                     need(*input, *f);
                 }
             }
-            NodeKind::Windowed { input, window, keys, op } => {
+            NodeKind::Windowed { input, window, keys, op, .. } => {
                 keys.iter().for_each(|k| k.visit_fields(&mut |f| need(*input, f)));
                 match window {
                     WindowKind::Assigned { start, end } => {

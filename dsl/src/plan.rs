@@ -47,8 +47,8 @@ pub enum NodeKind {
     /// windowed results); `size == slide` for tumbling windows.
     Window { input: NodeId, size: i64, slide: i64, time: TimeRef, replace: Option<(usize, usize)> },
     /// A per-window `aggregate`, `distinct` or `top`: state per window and key, emitted once
-    /// when the watermark passes the window's end, and then freed.
-    Windowed { input: NodeId, window: WindowKind, keys: Vec<Expr>, op: WindowOp },
+    /// when the watermark passes the window's end by `lag` (see `Lag`), and then freed.
+    Windowed { input: NodeId, window: WindowKind, keys: Vec<Expr>, op: WindowOp, lag: Lag },
     /// Fused `filter`/`select`/`derive` stages, applied row by row in order.
     Map { input: NodeId, steps: Vec<Step> },
     /// One record per element of `list`, the element appended as the last field.
@@ -135,6 +135,15 @@ pub enum TimeRef {
     Arrival,
 }
 
+/// How far (ms) a stream's event times may be behind the times its records carry through the
+/// dataflow, which the watermark is made of. A source's records are never behind (those that
+/// would be are late); a window's results carry their window's last millisecond but have its
+/// start as their event time, so a window or join over them closes a window's size later, or it
+/// would close before the results of the windows that overlap its end arrive.
+/// `Lag::MAX`: unbounded (the results of sessions, whose start can be any time before their
+/// end): such windows close when the input ends.
+pub type Lag = i64;
+
 /// The windows of a windowed stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WindowKind {
@@ -153,11 +162,12 @@ pub enum JoinKind {
     /// Every record is kept (differential's join): an updating result, any input.
     Incremental,
     /// Both inputs windowed alike: records meet within their window, whose state is freed when
-    /// it closes. The positions of `window_end` on each side.
-    Windowed { left_end: usize, right_end: usize },
+    /// it closes (the watermark past its end by `lag`). The positions of `window_end` on each
+    /// side.
+    Windowed { left_end: usize, right_end: usize, lag: Lag },
     /// Event times at most `within` ms apart; records are freed once the watermark is past
-    /// them by more than `within`. The positions of the event times on each side.
-    Interval { within: i64, left_time: usize, right_time: usize },
+    /// them by more than `within` and `lag`. The positions of the event times on each side.
+    Interval { within: i64, left_time: usize, right_time: usize, lag: Lag },
 }
 
 /// What a windowed stage computes per window and key.

@@ -8,7 +8,7 @@ use super::{Checker, Input};
 use crate::ast;
 use crate::diag::Diagnostic;
 use crate::functions::{Builtin, Function};
-use crate::plan::{Expr, JoinKind};
+use crate::plan::{Expr, JoinKind, Lag};
 use crate::span::Span;
 use crate::types::Base;
 use crate::types::{Field, Schema};
@@ -94,6 +94,10 @@ pub fn join(
         ((None, None), (Some(a), Some(b))) if a == b => (Some(a), Some(b)),
         _ => marks,
     };
+    // A pair carries the later of its records' times: up to `within` after the left record's
+    // time in an interval join, less than a window's size after its window_start in a windowed
+    // join (and in both, how late the inputs' records come).
+    let mut pair_lag = 0;
     let kind = match (within, windows) {
         (Some(ms), (None, None)) => {
             let (Some(Time::Field(l)), Some(Time::Field(r))) = (&flow.time, &other.flow.time) else {
@@ -107,9 +111,11 @@ pub fn join(
             let (Some(left_time), Some(right_time)) = (schema.index_of(l), other.schema.index_of(r)) else {
                 return None;
             };
-            JoinKind::Interval { within: ms, left_time, right_time }
+            let lag = flow.lag.max(other.flow.lag);
+            pair_lag = lag.saturating_add(ms);
+            JoinKind::Interval { within: ms, left_time, right_time, lag }
         }
-        (None, (Some(a @ Mark::Assigned { .. }), Some(b))) if a == b => {
+        (None, (Some(a @ Mark::Assigned { size, .. }), Some(b))) if a == b => {
             let (Some(left_end), Some(right_end)) =
                 (schema.index_of("window_end"), other.schema.index_of("window_end"))
             else {
@@ -119,7 +125,15 @@ pub fn join(
                 );
                 return None;
             };
-            JoinKind::Windowed { left_end, right_end }
+            // A window's records come less than their lag after its end; the results of a window
+            // at its last millisecond, or later by the lag of the records they were made of.
+            let behind_end = |f: &Flow| match (&f.results_of, f.lag) {
+                (Some(_), lag) if lag != Lag::MAX => lag - size,
+                (_, lag) => lag,
+            };
+            let lag = behind_end(flow).max(behind_end(other.flow));
+            pair_lag = lag.saturating_add(*size);
+            JoinKind::Windowed { left_end, right_end, lag }
         }
         // With one side windowed (or none), the window fields are plain fields.
         (_, (None, None) | (Some(_), None) | (None, Some(_))) => JoinKind::Incremental,
@@ -172,6 +186,7 @@ pub fn join(
         window: None,
         results_of: None,
         unbounded: flow.unbounded || other.flow.unbounded,
+        lag: pair_lag,
     };
     Some(Kind::Join { other: other.input, left_keys, right_keys, right_fields, outer: spec.outer, kind })
 }

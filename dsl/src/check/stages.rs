@@ -9,7 +9,7 @@ use super::{Checker, Input, Source, Stream};
 use crate::ast::{self, ExprKind, StageKind};
 use crate::connectors::errors_schema;
 use crate::diag::{suggest, Diagnostic};
-use crate::plan::{Agg, AggFunc, Expr, JoinKind, TimeRef, WindowKind, WindowOp};
+use crate::plan::{Agg, AggFunc, Expr, JoinKind, Lag, TimeRef, WindowKind, WindowOp};
 use crate::span::Span;
 use crate::types::{Base, Field, Schema, Type};
 
@@ -68,6 +68,7 @@ pub enum Kind {
         window: WindowKind,
         keys: Vec<Expr>,
         op: WindowOp,
+        lag: Lag,
     },
 }
 
@@ -288,7 +289,7 @@ impl<'a> StreamGraph<'a> {
                     _ if unbounded => Some(Time::Arrival),
                     _ => None,
                 };
-                Flow { time, window: None, results_of: None, unbounded }
+                Flow { time, window: None, results_of: None, unbounded, lag: 0 }
             }
             Input::Stream(j) => self.checked[j].as_ref().map(|s| s.flow.clone()).unwrap_or_default(),
             Input::Loop => self.looping.as_ref().map(|(_, flow)| flow.clone()).unwrap_or_default(),
@@ -464,7 +465,7 @@ impl<'a> StreamGraph<'a> {
                             keys: keys.into_iter().zip(key_fields).collect(),
                             aggs: aggs.into_iter().zip(agg_fields).collect(),
                         };
-                        let kind = window::windowed(cx, &mark, op, stage.span, &mut schema)?;
+                        let kind = window::windowed(cx, &mark, op, stage.span, &mut schema, flow.lag)?;
                         flow.results(&mark);
                         stages.push(Stage { kind, schema: schema.clone() });
                         continue;
@@ -487,7 +488,7 @@ impl<'a> StreamGraph<'a> {
                     }
                     if let Some((mark, _)) = flow.window.take() {
                         let op = Op::Distinct { keys: exprs };
-                        let kind = window::windowed(cx, &mark, op, stage.span, &mut schema)?;
+                        let kind = window::windowed(cx, &mark, op, stage.span, &mut schema, flow.lag)?;
                         flow.results(&mark);
                         stages.push(Stage { kind, schema: schema.clone() });
                         continue;
@@ -503,7 +504,7 @@ impl<'a> StreamGraph<'a> {
                     let keys = group.take().map(|(k, _, _)| k).unwrap_or_default();
                     let mark = flow.window.take().map(|(m, _)| m)?;
                     let op = Op::Top { keys, n, by, desc: *desc, ties: *ties };
-                    let kind = window::windowed(cx, &mark, op, stage.span, &mut schema)?;
+                    let kind = window::windowed(cx, &mark, op, stage.span, &mut schema, flow.lag)?;
                     flow.results(&mark);
                     kind
                 }
@@ -608,7 +609,7 @@ impl<'a> StreamGraph<'a> {
                     }
                     self.looping = Some((
                         schema.clone(),
-                        Flow { time: None, window: None, results_of: None, unbounded: flow.unbounded },
+                        Flow { time: None, window: None, results_of: None, unbounded: flow.unbounded, lag: 0 },
                     ));
                     let checked = self.stages(cx, body, name);
                     self.looping = None;

@@ -6,7 +6,7 @@ use super::stages::Kind;
 use super::Checker;
 use crate::ast::{self, WindowSpec};
 use crate::diag::Diagnostic;
-use crate::plan::{Agg, Expr, TimeRef, WindowKind, WindowOp};
+use crate::plan::{Agg, Expr, Lag, TimeRef, WindowKind, WindowOp};
 use crate::span::Span;
 use crate::types::{Base, Field, Schema, Type};
 use crate::value::Value;
@@ -39,6 +39,8 @@ pub struct Flow {
     /// its `window_start` and `window_end`. A join with the same windows is a windowed join.
     pub results_of: Option<Mark>,
     pub unbounded: bool,
+    /// How far the event times may be behind the times the records carry (see `Lag`).
+    pub lag: Lag,
 }
 
 impl Flow {
@@ -57,10 +59,15 @@ impl Flow {
     }
 
     /// After a windowed `aggregate`, `distinct` or `top`: results per window, whose time is
-    /// their `window_start`.
+    /// their `window_start`. They carry their window's last millisecond (a later time when the
+    /// window closed later, its input lagging): less than a window's size after their start.
     pub fn results(&mut self, mark: &Mark) {
         self.time = Some(Time::Field("window_start".into()));
         self.results_of = matches!(mark, Mark::Assigned { .. }).then(|| mark.clone());
+        self.lag = match mark {
+            Mark::Assigned { size, .. } => self.lag.saturating_add(*size),
+            Mark::Session { .. } => Lag::MAX,
+        };
     }
 
     /// After a stage whose output updates (an `aggregate`, `distinct`, `top` or `iterate` over
@@ -68,6 +75,7 @@ impl Flow {
     pub fn updated(&mut self) {
         self.time = self.time.take().map(|_| Time::Arrival);
         self.results_of = None;
+        self.lag = 0;
     }
 
     /// The flow of a union of two streams.
@@ -81,6 +89,7 @@ impl Flow {
             window: self.window.clone(),
             results_of: if self.results_of == other.results_of { self.results_of.clone() } else { None },
             unbounded: self.unbounded || other.unbounded,
+            lag: self.lag.max(other.lag),
         })
     }
 }
@@ -161,6 +170,14 @@ pub fn window(
         );
         return Err(());
     };
+    if flow.lag == Lag::MAX && flow.unbounded {
+        cx.error(
+            Diagnostic::error(span, "windows over the results of session windows could never close in a stream")
+                .label("over session results")
+                .help("a session's window_start, the results' event time, can be any time before it closes: window the sessions' input instead, or run this over a bounded input"),
+        );
+        return Err(());
+    }
     let (size, slide) = match sizes {
         Sizes::Assigned { size, slide } => (size, slide),
         Sizes::Session { gap } => {
@@ -171,6 +188,9 @@ pub fn window(
     let time = time_ref(&time, schema).ok_or(())?;
     // Windows over windowed results (with window fields already) take their place.
     let replace = window_fields(schema);
+    if replace.is_none() && lone_window_field(cx, schema, span) {
+        return Err(());
+    }
     if replace.is_none() {
         schema.fields.push(Field { name: "window_start".into(), ty: Type::TIMESTAMP });
         schema.fields.push(Field { name: "window_end".into(), ty: Type::TIMESTAMP });
@@ -189,7 +209,7 @@ pub enum Op {
 
 /// The per-window `aggregate`, `distinct` or `top` of a windowed stream; `schema` becomes its
 /// output schema.
-pub fn windowed(cx: &mut Checker, mark: &Mark, op: Op, span: Span, schema: &mut Schema) -> Option<Kind> {
+pub fn windowed(cx: &mut Checker, mark: &Mark, op: Op, span: Span, schema: &mut Schema, lag: Lag) -> Option<Kind> {
     let bound_fields = [
         Field { name: "window_start".into(), ty: Type::TIMESTAMP },
         Field { name: "window_end".into(), ty: Type::TIMESTAMP },
@@ -239,16 +259,20 @@ pub fn windowed(cx: &mut Checker, mark: &Mark, op: Op, span: Span, schema: &mut 
                 window,
                 keys,
                 op: WindowOp::Aggregate(aggs.into_iter().map(|(a, _)| a).collect()),
+                lag,
             });
         }
         Op::Distinct { keys } => (keys, WindowOp::Distinct),
         Op::Top { keys, n, by, desc, ties } => (keys, WindowOp::Top { n, by, desc, ties }),
     };
     if let WindowKind::Session { bounds: None, .. } = window {
+        if lone_window_field(cx, schema, span) {
+            return None;
+        }
         schema.fields.extend(bound_fields);
     }
     let (keys, op) = op;
-    Some(Kind::Windowed { window, keys: keys.into_iter().filter(|e| !is_window_field(e)).collect(), op })
+    Some(Kind::Windowed { window, keys: keys.into_iter().filter(|e| !is_window_field(e)).collect(), op, lag })
 }
 
 /// `top N by EXPR`, `iterate (max N)`: the count, a constant positive int.
@@ -268,6 +292,25 @@ pub fn count(cx: &mut Checker, scope: &Scope, n: &ast::Expr, what: &str) -> Opti
 }
 
 /// The positions of `window_start` and `window_end` when the stream has both, as timestamps.
+/// Reports a stream that has one of `window_start` and `window_end` but not the other, where a
+/// window would append both (and so a second field of that name); true if it did.
+fn lone_window_field(cx: &mut Checker, schema: &Schema, span: Span) -> bool {
+    let (has, lacks) = match (schema.index_of("window_start"), schema.index_of("window_end")) {
+        (Some(_), None) => ("window_start", "window_end"),
+        (None, Some(_)) => ("window_end", "window_start"),
+        _ => return false,
+    };
+    cx.error(
+        Diagnostic::error(
+            span,
+            format!("the stream has a field '{has}' but no '{lacks}': the windows' '{has}' would be a second one"),
+        )
+        .label("adds window_start and window_end")
+        .help(format!("keep both window_start and window_end (the new windows take their place), or rename '{has}'")),
+    );
+    true
+}
+
 fn window_fields(schema: &Schema) -> Option<(usize, usize)> {
     let at = |name: &str| schema.index_of(name).filter(|i| schema.fields[*i].ty.base == Base::Timestamp);
     Some((at("window_start")?, at("window_end")?))

@@ -106,7 +106,7 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
             NodeKind::Window { input: i, size, slide, time, replace } => {
                 window::assign(input(i), *size, *slide, *time, *replace)
             }
-            NodeKind::Windowed { input: i, window, keys, op } => window::render(input(i), *window, keys, op),
+            NodeKind::Windowed { input: i, window, keys, op, lag } => window::render(input(i), *window, keys, op, *lag),
             NodeKind::Aggregate { input: i, keys, aggs } if !plan.nodes[*i].updating => {
                 aggregate::append_only(input(i), keys, aggs)
             }

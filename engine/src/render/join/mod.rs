@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use differential_dataflow::AsCollection;
 use eddy_dsl::eval::{compile, Eval};
-use eddy_dsl::plan::{Expr, JoinKind};
+use eddy_dsl::plan::{Expr, JoinKind, Lag};
 use eddy_dsl::{Row, Value};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
@@ -77,9 +77,11 @@ pub fn render<'s>(left: Coll<'s>, right: Coll<'s>, spec: Spec, grow: bool) -> Co
     match spec.kind {
         JoinKind::Incremental if grow && !spec.outer => symmetric::render(left, right, sides),
         JoinKind::Incremental => incremental(left, right, spec),
-        JoinKind::Windowed { left_end, right_end } => windowed(left, right, sides, spec.outer, (left_end, right_end)),
-        JoinKind::Interval { within, left_time, right_time } => {
-            interval(left, right, sides, spec.outer, within, (left_time, right_time))
+        JoinKind::Windowed { left_end, right_end, lag } => {
+            windowed(left, right, sides, spec.outer, (left_end, right_end), lag)
+        }
+        JoinKind::Interval { within, left_time, right_time, lag } => {
+            interval(left, right, sides, spec.outer, (within, lag), (left_time, right_time))
         }
     }
 }
@@ -173,8 +175,15 @@ fn chain<T>(records: &[T], mut at: u32, prev: impl Fn(&T) -> u32) -> impl Iterat
 }
 
 /// Records meet within their window (the same `window_end`): each window's records are kept
-/// until the watermark passes its end, then freed all at once.
-fn windowed<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool, ends: (usize, usize)) -> Coll<'s> {
+/// until the watermark passes its end (by `lag`, see `Lag`), then freed all at once.
+fn windowed<'s>(
+    left: Coll<'s>,
+    right: Coll<'s>,
+    sides: Sides,
+    outer: bool,
+    ends: (usize, usize),
+    lag: Lag,
+) -> Coll<'s> {
     let (by_left, by_right) = (Exchange::new(route(&sides.left_keys)), Exchange::new(route(&sides.right_keys)));
     let (left_end, right_end) = ends;
     left.inner
@@ -235,10 +244,10 @@ fn windowed<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool, ends
                         heads[1] = window.rights.len() as u32 - 1;
                     }
                 });
-                // A window's records meet no more once the watermark reaches its end.
+                // A window's records meet no more once the watermark reaches its end (by `lag`).
                 let watermark = frontier1.frontier().iter().chain(frontier2.frontier().iter()).min().map(|w| *w as i64);
                 while let Some(entry) = windows.first_entry() {
-                    if watermark.is_some_and(|w| *entry.key() > w) {
+                    if watermark.is_some_and(|w| entry.key().saturating_add(lag) > w) {
                         break;
                     }
                     let window = entry.remove();
@@ -255,13 +264,13 @@ fn windowed<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides, outer: bool, ends
 }
 
 /// Records meet when their event times are at most `within` apart; each is freed once the
-/// watermark has passed it by more than that.
+/// watermark has passed it by more than that (and `lag`, see `Lag`).
 fn interval<'s>(
     left: Coll<'s>,
     right: Coll<'s>,
     sides: Sides,
     outer: bool,
-    within: i64,
+    (within, lag): (i64, Lag),
     at: (usize, usize),
 ) -> Coll<'s> {
     let (by_left, by_right) = (Exchange::new(route(&sides.left_keys)), Exchange::new(route(&sides.right_keys)));
@@ -309,10 +318,10 @@ fn interval<'s>(
                         }
                     }
                 });
-                // Records nothing can meet any more are freed: once they are `within` behind
-                // the watermark.
+                // Records nothing can meet any more are freed: once they are `within` (and
+                // `lag`) behind the watermark.
                 let watermark = frontier1.frontier().iter().chain(frontier2.frontier().iter()).min().map(|w| *w as i64);
-                let done = |time: i64| watermark.is_none_or(|w| time.saturating_add(within) < w);
+                let done = |time: i64| watermark.is_none_or(|w| time.saturating_add(within).saturating_add(lag) < w);
                 let mut alone: Vec<(Capability<u64>, Row)> = Vec::new();
                 held.retain(|_, (lefts, rights)| {
                     lefts.retain_mut(|l| {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use differential_dataflow::{AsCollection, Hashable};
 use eddy_dsl::eval::{compile, Eval};
-use eddy_dsl::plan::{Agg, Expr};
+use eddy_dsl::plan::{Agg, Expr, Lag};
 use eddy_dsl::{Row, Value};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
@@ -41,11 +41,15 @@ fn window<'w>(open: &'w mut Windows, cap: &InputCapability<u64>, start: i64, end
     })
 }
 
-/// The windows the frontier has passed, in order of their ends.
-fn closed(open: &mut Windows, frontier: &timely::progress::frontier::MutableAntichain<u64>) -> Vec<(i64, Open)> {
+/// The windows the frontier has passed (by `lag`), in order of their ends.
+fn closed(
+    open: &mut Windows,
+    frontier: &timely::progress::frontier::MutableAntichain<u64>,
+    lag: Lag,
+) -> Vec<(i64, Open)> {
     let mut done = Vec::new();
     while let Some(entry) = open.first_entry() {
-        if !complete(frontier, *entry.key()) {
+        if !complete(frontier, *entry.key(), lag) {
             break;
         }
         done.push((*entry.key(), entry.remove()));
@@ -55,7 +59,7 @@ fn closed(open: &mut Windows, frontier: &timely::progress::frontier::MutableAnti
 
 /// Output: the keys, `window_start`, `window_end`, then the aggregates. `start` and `end` are
 /// the positions of the window's bounds in the input records.
-pub fn render<'s>(input: Coll<'s>, start: usize, end: usize, keys: &[Expr], aggs: &[Agg]) -> Coll<'s> {
+pub fn render<'s>(input: Coll<'s>, (start, end): (usize, usize), keys: &[Expr], aggs: &[Agg], lag: Lag) -> Coll<'s> {
     let nkeys = keys.len();
     let keys: Vec<Eval> = keys.iter().map(compile).collect();
     let states = States::new(aggs);
@@ -78,7 +82,7 @@ pub fn render<'s>(input: Coll<'s>, start: usize, end: usize, keys: &[Expr], aggs
                     combiner.add_to_group(groups, &keys, &mut key, &row, diff);
                 }
             });
-            for (e, window) in closed(&mut open, frontier) {
+            for (e, window) in closed(&mut open, frontier, lag) {
                 let mut session = output.session(&window.cap);
                 let bounds = [window.start, e];
                 session.give_iterator(
@@ -120,7 +124,7 @@ pub fn render<'s>(input: Coll<'s>, start: usize, end: usize, keys: &[Expr], aggs
                         }
                     }
                 });
-                for (e, window) in closed(&mut open, frontier) {
+                for (e, window) in closed(&mut open, frontier, lag) {
                     let mut session = output.session(&window.cap);
                     let time = *window.cap.time();
                     session.give_iterator(

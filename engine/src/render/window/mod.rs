@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use differential_dataflow::{AsCollection, Hashable};
 use eddy_dsl::eval::{compile, Eval};
-use eddy_dsl::plan::{Expr, TimeRef, WindowKind, WindowOp};
+use eddy_dsl::plan::{Expr, Lag, TimeRef, WindowKind, WindowOp};
 use eddy_dsl::{Row, Value};
 use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeline};
 use timely::dataflow::operators::generic::Operator;
@@ -215,9 +215,10 @@ fn keep(top: &mut Vec<(Value, Row)>, value: Value, row: Row, n: usize, desc: boo
     }
 }
 
-/// Whether every record of times before `end` has arrived.
-fn complete(frontier: &MutableAntichain<u64>, end: i64) -> bool {
-    !frontier.less_than(&(end.max(0) as u64))
+/// Whether every record of event times before `end` has arrived: every record of times before
+/// `end + lag` (see `Lag`).
+fn complete(frontier: &MutableAntichain<u64>, end: i64, lag: Lag) -> bool {
+    !frontier.less_than(&(end.saturating_add(lag).max(0) as u64))
 }
 
 /// The time a window's results carry: just before its end, so that a later window over them
@@ -242,16 +243,16 @@ struct Session {
     acc: Acc,
 }
 
-pub fn render<'s>(input: Coll<'s>, window: WindowKind, keys: &[Expr], op: &WindowOp) -> Coll<'s> {
+pub fn render<'s>(input: Coll<'s>, window: WindowKind, keys: &[Expr], op: &WindowOp, lag: Lag) -> Coll<'s> {
     let (start, end) = match (window, op) {
         (WindowKind::Assigned { start, end }, WindowOp::Aggregate(aggs)) => {
-            return aggregate::render(input, start, end, keys, aggs);
+            return aggregate::render(input, (start, end), keys, aggs, lag);
         }
         (WindowKind::Assigned { start, end }, _) => (start, end),
-        (WindowKind::Session { gap, time, bounds }, _) => return sessions(input, gap, time, bounds, keys, op),
+        (WindowKind::Session { gap, time, bounds }, _) => return sessions(input, gap, time, bounds, keys, op, lag),
     };
     // Each worker combines its own records first; with one worker, its results are the windows'.
-    let local = per_window(input.inner, Pipeline, "WindowCombine", Op::new(keys, op), start, end);
+    let local = per_window(input.inner, Pipeline, "WindowCombine", Op::new(keys, op), (start, end), lag);
     if local.scope().peers() == 1 {
         return local.as_collection();
     }
@@ -267,18 +268,19 @@ pub fn render<'s>(input: Coll<'s>, window: WindowKind, keys: &[Expr], op: &Windo
             route.key(row).hashed()
         }
     });
-    per_window(local, exchange, "Windowed", Op::new(keys, op), start, end).as_collection()
+    per_window(local, exchange, "Windowed", Op::new(keys, op), (start, end), lag).as_collection()
 }
 
 /// `op` per tumbling or sliding window and key: the records of each window, combined as they
-/// arrive and emitted when the frontier passes the window's end.
+/// arrive and emitted when the frontier passes the window's end (by `lag`). `start` and `end`:
+/// the positions of the window's bounds.
 fn per_window<'s, P>(
     input: StreamVec<'s, u64, (Row, u64, isize)>,
     pact: P,
     name: &str,
     op: Op,
-    start: usize,
-    end: usize,
+    (start, end): (usize, usize),
+    lag: Lag,
 ) -> StreamVec<'s, u64, (Row, u64, isize)>
 where
     P: ParallelizationContract<u64, Vec<(Row, u64, isize)>>,
@@ -313,7 +315,7 @@ where
                 }
             });
             while let Some(entry) = open.first_entry() {
-                if !complete(frontier, *entry.key()) {
+                if !complete(frontier, *entry.key(), lag) {
                     break;
                 }
                 let e = *entry.key();
@@ -337,6 +339,7 @@ fn sessions<'s>(
     bounds: Option<(usize, usize)>,
     keys: &[Expr],
     op: &WindowOp,
+    lag: Lag,
 ) -> Coll<'s> {
     let op = Op::new(keys, op);
     // The records of one key meet on one worker; without keys, all of them.
@@ -380,7 +383,7 @@ fn sessions<'s>(
             let mut done = Vec::new();
             sessions.retain(|key, list| {
                 let (closed, still): (Vec<Session>, Vec<Session>) =
-                    std::mem::take(list).into_iter().partition(|s| complete(frontier, s.end));
+                    std::mem::take(list).into_iter().partition(|s| complete(frontier, s.end, lag));
                 done.extend(closed.into_iter().map(|s| (key.clone(), s)));
                 *list = still;
                 !list.is_empty()
