@@ -291,7 +291,6 @@ pub fn count(cx: &mut Checker, scope: &Scope, n: &ast::Expr, what: &str) -> Opti
     }
 }
 
-/// The positions of `window_start` and `window_end` when the stream has both, as timestamps.
 /// Reports a stream that has one of `window_start` and `window_end` but not the other, where a
 /// window would append both (and so a second field of that name); true if it did.
 fn lone_window_field(cx: &mut Checker, schema: &Schema, span: Span) -> bool {
@@ -311,6 +310,7 @@ fn lone_window_field(cx: &mut Checker, schema: &Schema, span: Span) -> bool {
     true
 }
 
+/// The positions of `window_start` and `window_end` when the stream has both, as timestamps.
 fn window_fields(schema: &Schema) -> Option<(usize, usize)> {
     let at = |name: &str| schema.index_of(name).filter(|i| schema.fields[*i].ty.base == Base::Timestamp);
     Some((at("window_start")?, at("window_end")?))

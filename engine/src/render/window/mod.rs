@@ -221,8 +221,8 @@ fn complete(frontier: &MutableAntichain<u64>, end: i64, lag: Lag) -> bool {
     !frontier.less_than(&(end.saturating_add(lag).max(0) as u64))
 }
 
-/// The time a window's results carry: just before its end, so that a later window over them
-/// (by `window_start`) is still open when they arrive.
+/// The time a window's results carry: just before its end, the earliest the frontier allows
+/// (a later window over them, by `window_start`, waits for them: see `Lag`).
 fn result_time(end: i64) -> u64 {
     (end - 1).max(0) as u64
 }
