@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 
@@ -125,19 +126,50 @@ fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, limit: usize) -> std:
     }
 }
 
-/// The bytes of a file a worker reads before the others take their turn: worker `w` of `n`
-/// reads stripes `w`, `w + n`, `w + 2n`, ... Small enough that all workers move through a
-/// time-ordered file together (so that the watermark, the minimum over them, keeps up and
-/// windows close early); large enough that the seek between stripes costs nothing, and that
-/// a small file is one partition, judged for lateness as one reader judges it.
+/// The bytes of a file a worker reads before it takes another stripe. Small enough that all
+/// workers move through a time-ordered file together (so that the watermark, the minimum over
+/// them, keeps up and windows close early) and that a worker slowed down leaves little for the
+/// others to wait for; large enough that the seek between stripes costs nothing, and that a
+/// small file is one partition, judged for lateness as one reader judges it.
 pub const STRIPE: u64 = 1 << 20;
+
+/// Deals the stripes of a file to the workers of one process, each stripe to the first worker
+/// that asks: a worker slowed down (its core busy with other work, a costlier stretch of the
+/// file) reads fewer stripes instead of holding the job up, as Flink's readers ask for splits.
+/// Processes share no memory, so they split the file beforehand: process `p` of `n` reads
+/// stripes `p`, `p + n`, `p + 2n`, ...
+#[derive(Clone)]
+pub struct Dealer {
+    /// How many stripes this process's workers have taken.
+    taken: Arc<AtomicU64>,
+    process: u64,
+    processes: u64,
+}
+
+impl Dealer {
+    pub fn new(process: usize, processes: usize) -> Dealer {
+        Dealer { taken: Arc::new(AtomicU64::new(0)), process: process as u64, processes: processes.max(1) as u64 }
+    }
+
+    /// The number of the next stripe (0 is the file's first).
+    fn deal(&self) -> u64 {
+        self.process + self.taken.fetch_add(1, Ordering::Relaxed) * self.processes
+    }
+}
+
+/// How a file is shared among the workers.
+pub enum Stripes {
+    /// Stripes of the given size, dealt (a file read to its end).
+    Dealt(Dealer, u64),
+    /// One contiguous range per worker, the last one open-ended (a followed file).
+    Range,
+}
 
 /// The size of a page of the page cache (where file reads start, see `FileReader::seek`).
 const PAGE: u64 = 4096;
 
-/// A worker's share of a file: every `peers`-th stripe, aligned to whole lines (a line belongs
-/// to the stripe that holds its first byte). Followed files (`follow: true`) are split into one
-/// contiguous range per worker instead, the last one open-ended.
+/// A worker's share of a file: the stripes dealt to it, aligned to whole lines (a line belongs
+/// to the stripe that holds its first byte), or a contiguous range (see `Stripes`).
 pub struct FileReader {
     reader: BufReader<File>,
     path: String,
@@ -145,11 +177,10 @@ pub struct FileReader {
     /// Offset of the next line, and where the current stripe ends.
     offset: u64,
     end: u64,
-    /// The length of the file (when opened), the size of a stripe, and the distance from a
-    /// stripe to this worker's next one (0: one range).
+    /// The length of the file (when opened).
     len: u64,
-    stripe: u64,
-    step: u64,
+    /// What deals the next stripe, and a stripe's size (none: one range).
+    dealer: Option<(Dealer, u64)>,
     /// Line numbers, counted lazily (for error positions only): the number of lines before
     /// an offset already counted.
     counted: (u64, u64),
@@ -160,7 +191,7 @@ pub struct FileReader {
 }
 
 impl FileReader {
-    /// Opens worker `worker`'s share of `path`, read in stripes of `stripe` bytes (`STRIPE`).
+    /// Opens worker `worker`'s share of `path`.
     #[allow(clippy::too_many_arguments)]
     pub fn open(
         source: &str,
@@ -170,18 +201,17 @@ impl FileReader {
         used: &[bool],
         (worker, peers): (usize, usize),
         limit: usize,
-        follow: bool,
-        stripe: u64,
+        stripes: Stripes,
     ) -> Result<FileReader, String> {
         let io = |e: std::io::Error| format!("cannot read '{path}': {e}");
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         let (w, p) = (worker as u64, peers as u64);
-        let (start, end, step) = if follow {
-            let end = if w + 1 == p { u64::MAX } else { len * (w + 1) / p };
-            (len * w / p, end, 0)
-        } else {
-            (w * stripe, (w + 1) * stripe, p * stripe)
+        let follow = matches!(stripes, Stripes::Range);
+        // Dealt stripes start with an empty one: the first read takes a stripe.
+        let (start, end, dealer) = match stripes {
+            Stripes::Range => (len * w / p, if w + 1 == p { u64::MAX } else { len * (w + 1) / p }, None),
+            Stripes::Dealt(dealer, stripe) => (0, 0, Some((dealer, stripe))),
         };
         let mut reader = FileReader {
             reader: BufReader::with_capacity(1 << 17, file),
@@ -190,8 +220,7 @@ impl FileReader {
             offset: 0,
             end,
             len,
-            stripe,
-            step,
+            dealer,
             counted: (0, 0),
             buf: Vec::new(),
             limit,
@@ -227,16 +256,16 @@ impl FileReader {
         Ok(())
     }
 
-    /// Moves to this worker's next stripe; false when there is none.
+    /// Moves to the next stripe dealt to this worker; false when there is none.
     fn next_stripe(&mut self) -> Result<bool, String> {
-        if self.step == 0 {
+        let Some((dealer, stripe)) = &self.dealer else {
             return Ok(false);
-        }
-        let start = self.end - self.stripe + self.step;
+        };
+        let start = dealer.deal().saturating_mul(*stripe);
         if start >= self.len {
             return Ok(false);
         }
-        self.end = start + self.stripe;
+        self.end = start + stripe;
         self.seek(start)?;
         Ok(true)
     }
@@ -639,17 +668,47 @@ mod tests {
     use super::*;
     use eddy_dsl::{Field, Type};
 
-    /// Reads `path` as text with `peers` workers and stripes of `stripe` bytes; each worker's
-    /// lines, in the order it read them.
-    fn read_all(path: &str, peers: usize, stripe: u64) -> Vec<Vec<String>> {
-        let schema = Schema::new(vec![Field { name: "line".into(), ty: Type::STRING }]);
-        (0..peers)
+    /// Reads `path` with one worker per entry of `turns` and stripes of `stripe` bytes, the
+    /// workers taking turns, each reading up to its number of records a turn; each worker's
+    /// rows and `.errors` rows, in the order it read them.
+    fn read_dealt(
+        path: &str,
+        format: &Format,
+        schema: &Schema,
+        turns: &[usize],
+        stripe: u64,
+    ) -> Vec<(Vec<Row>, Vec<Row>)> {
+        let dealer = Dealer::new(0, 1);
+        let used = vec![true; schema.len()];
+        let mut readers: Vec<Option<FileReader>> = (0..turns.len())
             .map(|w| {
-                let mut r =
-                    FileReader::open("s", path, &Format::Text, &schema, &[true], (w, peers), 1 << 20, false, stripe)
-                        .expect("open");
-                let (mut ok, mut err) = (Vec::new(), Vec::new());
-                while r.read(7, &mut ok, &mut err).expect("read") != Status::Done {}
+                let stripes = Stripes::Dealt(dealer.clone(), stripe);
+                Some(
+                    FileReader::open("s", path, format, schema, &used, (w, turns.len()), 1 << 20, stripes)
+                        .expect("open"),
+                )
+            })
+            .collect();
+        let mut read = vec![(Vec::new(), Vec::new()); turns.len()];
+        while readers.iter().any(Option::is_some) {
+            for (w, slot) in readers.iter_mut().enumerate() {
+                if let Some(r) = slot {
+                    let (ok, err) = &mut read[w];
+                    if r.read(turns[w], ok, err).expect("read") == Status::Done {
+                        *slot = None;
+                    }
+                }
+            }
+        }
+        read
+    }
+
+    /// `read_dealt` of a text file: each worker's lines.
+    fn read_lines(path: &str, turns: &[usize], stripe: u64) -> Vec<Vec<String>> {
+        let schema = Schema::new(vec![Field { name: "line".into(), ty: Type::STRING }]);
+        read_dealt(path, &Format::Text, &schema, turns, stripe)
+            .into_iter()
+            .map(|(ok, err)| {
                 assert!(err.is_empty());
                 ok.iter().map(|row| row[0].as_str().unwrap_or_default().to_string()).collect()
             })
@@ -674,7 +733,7 @@ mod tests {
                 .collect();
         std::fs::write(&path, lines.join("\n") + "\n").expect("write");
         for (peers, stripe) in (1..=5).flat_map(|p| [1, 10, 100, 1000].map(|s| (p, s))) {
-            let shares = read_all(&path.display().to_string(), peers, stripe);
+            let shares = read_lines(&path.display().to_string(), &vec![7; peers], stripe);
             let mut all: Vec<&String> = shares.iter().flatten().collect();
             all.sort_by_key(|l| l.split(':').next().and_then(|n| n.parse::<usize>().ok()));
             assert_eq!(all, lines.iter().collect::<Vec<_>>(), "{peers} workers, stripes of {stripe}");
@@ -684,6 +743,24 @@ mod tests {
                 assert!(numbers.is_sorted(), "{peers} workers: a worker reads its lines in file order");
             }
         }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_worker_that_reads_faster_is_dealt_more_stripes() {
+        let dir = std::env::temp_dir().join(format!("eddy-dealt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("lines.txt");
+        // 1000 lines of 10 bytes, in stripes of 100 bytes: 100 stripes of 10 lines.
+        let text: String = (0..1000).map(|i| format!("line {i:04}\n")).collect();
+        std::fs::write(&path, text).expect("write");
+        // Worker 0 reads one line a turn, worker 1 thirty (three stripes). Worker 0 takes a
+        // stripe every ten turns: stripes 0, 31, 62 and 93 (worker 1 takes the three after each
+        // every turn); its share is 4 stripes, where every other stripe would be 50.
+        let shares = read_lines(&path.display().to_string(), &[1, 30], 100);
+        let firsts: Vec<&str> = shares[0].iter().step_by(10).map(|l| &l[5..]).collect();
+        assert_eq!(firsts, ["0000", "0310", "0620", "0930"]);
+        assert_eq!((shares[0].len(), shares[1].len()), (40, 960));
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -698,14 +775,9 @@ mod tests {
         std::fs::write(&path, text).expect("write");
         let path = path.display().to_string();
         let schema = Schema::new(vec![Field { name: "a".into(), ty: Type::INT }]);
-        for (peers, stripe) in [(1, 1 << 20), (2, 10), (3, 64), (4, 1000)] {
+        for (turns, stripe) in [(&[5][..], 1 << 20), (&[5, 5], 10), (&[2, 5, 9], 64), (&[5, 1, 5, 3], 1000)] {
             let mut positions = Vec::new();
-            for w in 0..peers {
-                let mut r =
-                    FileReader::open("s", &path, &Format::Jsonl, &schema, &[true], (w, peers), 1 << 20, false, stripe)
-                        .expect("open");
-                let (mut ok, mut err) = (Vec::new(), Vec::new());
-                while r.read(5, &mut ok, &mut err).expect("read") != Status::Done {}
+            for (_, err) in read_dealt(&path, &Format::Jsonl, &schema, turns, stripe) {
                 for row in err {
                     let raw = row[0].as_str().unwrap_or_default().to_string();
                     positions.push((raw, row[3].as_str().unwrap_or_default().to_string()));
@@ -714,7 +786,7 @@ mod tests {
             positions.sort_by_key(|(raw, _)| raw.trim_start_matches("bad ").parse::<u32>().unwrap_or(0));
             let expected: Vec<(String, String)> =
                 (1..=200).filter(|n| n % 7 == 0).map(|n| (format!("bad {n}"), format!("{path}:{n}"))).collect();
-            assert_eq!(positions, expected, "{peers} workers, stripes of {stripe}");
+            assert_eq!(positions, expected, "turns {turns:?}, stripes of {stripe}");
         }
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -81,7 +81,7 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
         targets,
         bindings.sources,
         config.max_line_bytes,
-        config.processes > 1,
+        (config.process, config.processes),
         Arc::clone(&config.stop),
         plan.streaming,
     ));

@@ -21,7 +21,7 @@ use eddy_dsl::plan::{JoinKind, Node, NodeKind, Plan};
 use eddy_dsl::Row;
 use timely::dataflow::Scope;
 
-use crate::readers::Feed;
+use crate::readers::{Dealer, Feed};
 use crate::summary::Counters;
 
 pub use sink::{RustSink, SinkTarget};
@@ -46,6 +46,10 @@ pub struct Shared {
     pub max_line_bytes: usize,
     /// Whether more than one process runs the job (single-file sinks then gather at worker 0).
     pub multi_process: bool,
+    /// Per file source, what deals its stripes to this process's workers.
+    dealers: Mutex<HashMap<String, Dealer>>,
+    /// This process, of how many.
+    process: (usize, usize),
     /// Set to stop the job (see `RunConfig::stop`).
     stop: Arc<AtomicBool>,
     /// Whether the job is a stream (see `Plan::streaming`).
@@ -58,11 +62,29 @@ impl Shared {
         sinks: Vec<SinkTarget>,
         rust_sources: HashMap<String, Arc<Feed>>,
         max_line_bytes: usize,
-        multi_process: bool,
+        (process, processes): (usize, usize),
         stop: Arc<AtomicBool>,
         streaming: bool,
     ) -> Shared {
-        Shared { sinks, rust_sources, max_line_bytes, multi_process, stop, streaming, error: Mutex::new(None) }
+        Shared {
+            sinks,
+            rust_sources,
+            max_line_bytes,
+            multi_process: processes > 1,
+            dealers: Mutex::new(HashMap::new()),
+            process: (process, processes),
+            stop,
+            streaming,
+            error: Mutex::new(None),
+        }
+    }
+
+    /// What deals the stripes of file source `source` to this process's workers (the same for
+    /// all of them).
+    pub fn dealer(&self, source: &str) -> Dealer {
+        let (process, processes) = self.process;
+        let mut dealers = self.dealers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        dealers.entry(source.to_string()).or_insert_with(|| Dealer::new(process, processes)).clone()
     }
 
     /// Records a run-time failure (the first one wins); the job then ends with it.

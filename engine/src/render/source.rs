@@ -15,7 +15,7 @@ use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::{Scope, StreamVec};
 
 use super::{Coll, Shared};
-use crate::readers::{self, now_ms, Reader, Status};
+use crate::readers::{self, now_ms, Reader, Status, Stripes};
 use crate::summary::Counters;
 
 /// Records per batch: one timely message, one time check. Small enough that a batch's rows
@@ -272,8 +272,7 @@ pub fn open(
             used,
             (worker, peers),
             shared.max_line_bytes,
-            *follow,
-            readers::STRIPE,
+            if *follow { Stripes::Range } else { Stripes::Dealt(shared.dealer(name), readers::STRIPE) },
         )
         .map(|r| Some(Box::new(r) as Box<dyn Reader>)),
         SourceConnector::Stdin { format } => Ok((worker == 0).then(|| {
