@@ -144,23 +144,27 @@ pub struct Dealer {
     taken: Arc<AtomicU64>,
     process: u64,
     processes: u64,
+    /// The size of a stripe (`STRIPE`).
+    pub stripe: u64,
 }
 
 impl Dealer {
-    pub fn new(process: usize, processes: usize) -> Dealer {
-        Dealer { taken: Arc::new(AtomicU64::new(0)), process: process as u64, processes: processes.max(1) as u64 }
+    pub fn new(process: usize, processes: usize, stripe: u64) -> Dealer {
+        let (process, processes) = (process as u64, processes.max(1) as u64);
+        Dealer { taken: Arc::new(AtomicU64::new(0)), process, processes, stripe }
     }
 
-    /// The number of the next stripe (0 is the file's first).
+    /// Where the next stripe starts.
     fn deal(&self) -> u64 {
-        self.process + self.taken.fetch_add(1, Ordering::Relaxed) * self.processes
+        let n = self.process + self.taken.fetch_add(1, Ordering::Relaxed) * self.processes;
+        n.saturating_mul(self.stripe)
     }
 }
 
 /// How a file is shared among the workers.
 pub enum Stripes {
-    /// Stripes of the given size, dealt (a file read to its end).
-    Dealt(Dealer, u64),
+    /// Stripes, dealt (a file read to its end).
+    Dealt(Dealer),
     /// One contiguous range per worker, the last one open-ended (a followed file).
     Range,
 }
@@ -179,8 +183,8 @@ pub struct FileReader {
     end: u64,
     /// The length of the file (when opened).
     len: u64,
-    /// What deals the next stripe, and a stripe's size (none: one range).
-    dealer: Option<(Dealer, u64)>,
+    /// What deals the next stripe (none: one range).
+    dealer: Option<Dealer>,
     /// Line numbers, counted lazily (for error positions only): the number of lines before
     /// an offset already counted.
     counted: (u64, u64),
@@ -211,7 +215,7 @@ impl FileReader {
         // Dealt stripes start with an empty one: the first read takes a stripe.
         let (start, end, dealer) = match stripes {
             Stripes::Range => (len * w / p, if w + 1 == p { u64::MAX } else { len * (w + 1) / p }, None),
-            Stripes::Dealt(dealer, stripe) => (0, 0, Some((dealer, stripe))),
+            Stripes::Dealt(dealer) => (0, 0, Some(dealer)),
         };
         let mut reader = FileReader {
             reader: BufReader::with_capacity(1 << 17, file),
@@ -258,14 +262,14 @@ impl FileReader {
 
     /// Moves to the next stripe dealt to this worker; false when there is none.
     fn next_stripe(&mut self) -> Result<bool, String> {
-        let Some((dealer, stripe)) = &self.dealer else {
+        let Some(dealer) = &self.dealer else {
             return Ok(false);
         };
-        let start = dealer.deal().saturating_mul(*stripe);
+        let start = dealer.deal();
         if start >= self.len {
             return Ok(false);
         }
-        self.end = start + stripe;
+        self.end = start + dealer.stripe;
         self.seek(start)?;
         Ok(true)
     }
@@ -678,11 +682,11 @@ mod tests {
         turns: &[usize],
         stripe: u64,
     ) -> Vec<(Vec<Row>, Vec<Row>)> {
-        let dealer = Dealer::new(0, 1);
+        let dealer = Dealer::new(0, 1, stripe);
         let used = vec![true; schema.len()];
         let mut readers: Vec<Option<FileReader>> = (0..turns.len())
             .map(|w| {
-                let stripes = Stripes::Dealt(dealer.clone(), stripe);
+                let stripes = Stripes::Dealt(dealer.clone());
                 Some(
                     FileReader::open("s", path, format, schema, &used, (w, turns.len()), 1 << 20, stripes)
                         .expect("open"),

@@ -97,8 +97,7 @@ pub fn join(
     // A pair carries the later of its records' times: up to `within` after the left record's
     // time in an interval join, less than a window's size after its window_start in a windowed
     // join (and in both, how late the inputs' records come).
-    let mut pair_lag = 0;
-    let kind = match (within, windows) {
+    let (kind, pair_lag) = match (within, windows) {
         (Some(ms), (None, None)) => {
             let (Some(Time::Field(l)), Some(Time::Field(r))) = (&flow.time, &other.flow.time) else {
                 cx.error(
@@ -112,8 +111,7 @@ pub fn join(
                 return None;
             };
             let lag = flow.lag.max(other.flow.lag);
-            pair_lag = lag.saturating_add(ms);
-            JoinKind::Interval { within: ms, left_time, right_time, lag }
+            (JoinKind::Interval { within: ms, left_time, right_time, lag }, lag.saturating_add(ms))
         }
         (None, (Some(a @ Mark::Assigned { size, .. }), Some(b))) if a == b => {
             let (Some(left_end), Some(right_end)) =
@@ -132,11 +130,10 @@ pub fn join(
                 (_, lag) => lag,
             };
             let lag = behind_end(flow).max(behind_end(other.flow));
-            pair_lag = lag.saturating_add(*size);
-            JoinKind::Windowed { left_end, right_end, lag }
+            (JoinKind::Windowed { left_end, right_end, lag }, lag.saturating_add(*size))
         }
         // With one side windowed (or none), the window fields are plain fields.
-        (_, (None, None) | (Some(_), None) | (None, Some(_))) => JoinKind::Incremental,
+        (_, (None, None) | (Some(_), None) | (None, Some(_))) => (JoinKind::Incremental, 0),
         _ => {
             cx.error(
                 Diagnostic::error(

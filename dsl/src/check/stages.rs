@@ -465,8 +465,7 @@ impl<'a> StreamGraph<'a> {
                             keys: keys.into_iter().zip(key_fields).collect(),
                             aggs: aggs.into_iter().zip(agg_fields).collect(),
                         };
-                        let kind = window::windowed(cx, &mark, op, stage.span, &mut schema, flow.lag)?;
-                        flow.results(&mark);
+                        let kind = window::windowed(cx, &mark, op, stage.span, &mut schema, &mut flow)?;
                         stages.push(Stage { kind, schema: schema.clone() });
                         continue;
                     }
@@ -488,8 +487,7 @@ impl<'a> StreamGraph<'a> {
                     }
                     if let Some((mark, _)) = flow.window.take() {
                         let op = Op::Distinct { keys: exprs };
-                        let kind = window::windowed(cx, &mark, op, stage.span, &mut schema, flow.lag)?;
-                        flow.results(&mark);
+                        let kind = window::windowed(cx, &mark, op, stage.span, &mut schema, &mut flow)?;
                         stages.push(Stage { kind, schema: schema.clone() });
                         continue;
                     }
@@ -504,9 +502,7 @@ impl<'a> StreamGraph<'a> {
                     let keys = group.take().map(|(k, _, _)| k).unwrap_or_default();
                     let mark = flow.window.take().map(|(m, _)| m)?;
                     let op = Op::Top { keys, n, by, desc: *desc, ties: *ties };
-                    let kind = window::windowed(cx, &mark, op, stage.span, &mut schema, flow.lag)?;
-                    flow.results(&mark);
-                    kind
+                    window::windowed(cx, &mark, op, stage.span, &mut schema, &mut flow)?
                 }
                 StageKind::Window(_) if self.looping.is_some() => {
                     cx.error(

@@ -208,8 +208,17 @@ pub enum Op {
 }
 
 /// The per-window `aggregate`, `distinct` or `top` of a windowed stream; `schema` becomes its
-/// output schema.
-pub fn windowed(cx: &mut Checker, mark: &Mark, op: Op, span: Span, schema: &mut Schema, lag: Lag) -> Option<Kind> {
+/// output schema, and `flow` that of its results.
+pub fn windowed(
+    cx: &mut Checker,
+    mark: &Mark,
+    op: Op,
+    span: Span,
+    schema: &mut Schema,
+    flow: &mut Flow,
+) -> Option<Kind> {
+    let lag = flow.lag;
+    flow.results(mark);
     let bound_fields = [
         Field { name: "window_start".into(), ty: Type::TIMESTAMP },
         Field { name: "window_end".into(), ty: Type::TIMESTAMP },

@@ -44,8 +44,6 @@ pub struct Shared {
     pub sinks: Vec<SinkTarget>,
     pub rust_sources: HashMap<String, Arc<Feed>>,
     pub max_line_bytes: usize,
-    /// Whether more than one process runs the job (single-file sinks then gather at worker 0).
-    pub multi_process: bool,
     /// Per file source, what deals its stripes to this process's workers.
     dealers: Mutex<HashMap<String, Dealer>>,
     /// This process, of how many.
@@ -70,7 +68,6 @@ impl Shared {
             sinks,
             rust_sources,
             max_line_bytes,
-            multi_process: processes > 1,
             dealers: Mutex::new(HashMap::new()),
             process: (process, processes),
             stop,
@@ -79,12 +76,18 @@ impl Shared {
         }
     }
 
+    /// Whether more than one process runs the job (single-file sinks then gather at worker 0).
+    pub fn multi_process(&self) -> bool {
+        self.process.1 > 1
+    }
+
     /// What deals the stripes of file source `source` to this process's workers (the same for
     /// all of them).
     pub fn dealer(&self, source: &str) -> Dealer {
         let (process, processes) = self.process;
         let mut dealers = self.dealers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        dealers.entry(source.to_string()).or_insert_with(|| Dealer::new(process, processes)).clone()
+        let new = || Dealer::new(process, processes, crate::readers::STRIPE);
+        dealers.entry(source.to_string()).or_insert_with(new).clone()
     }
 
     /// Records a run-time failure (the first one wins); the job then ends with it.

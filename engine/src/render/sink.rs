@@ -229,7 +229,7 @@ pub fn render(
     // One file written by several processes is written by worker 0; the changes of an
     // updating stream meet by record (a record's insertion and retraction may come from
     // different workers) so that they cancel out.
-    let gather = target.single() && shared.multi_process;
+    let gather = target.single() && shared.multi_process();
     if gather || updating {
         let pact = Exchange::new(move |(row, _, _): &(Row, u64, isize)| if gather { 0 } else { row.hashed() });
         coll.inner.sink(pact, &name, move |(input, frontier)| {

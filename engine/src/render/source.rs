@@ -272,7 +272,7 @@ pub fn open(
             used,
             (worker, peers),
             shared.max_line_bytes,
-            if *follow { Stripes::Range } else { Stripes::Dealt(shared.dealer(name), readers::STRIPE) },
+            if *follow { Stripes::Range } else { Stripes::Dealt(shared.dealer(name)) },
         )
         .map(|r| Some(Box::new(r) as Box<dyn Reader>)),
         SourceConnector::Stdin { format } => Ok((worker == 0).then(|| {
