@@ -7,7 +7,7 @@
 #   benches/run.sh --only q0,q2            # extra arguments go to nexmark-bench
 #   LONG=1 benches/run.sh                  # the memory check runs 10 minutes
 #
-# Environment: EVENTS, RUNS, WORKERS (1,2), PROFILE_EVENTS (200000), LATENCY_SECS (5 per rate),
+# Environment: EVENTS, RUNS, SCALING_RUNS (15: rounds of q0, q2 and q5's scaling variants), WORKERS (1,2), PROFILE_EVENTS (200000), LATENCY_SECS (5 per rate),
 # LATENCY_RATES (100000,1000000), MEMORY_SECS (20; LONG=1 makes it 600), MEMORY_RATE (100000),
 # STREAMING=0 (skips the latency and memory runs), BENCH_DATA (where the
 # generated data sets live; default /dev/shm/eddy-bench-data, else target/bench-data), REPORT
@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.."
 
 EVENTS=${EVENTS:-2000000}
 RUNS=${RUNS:-5}
+SCALING_RUNS=${SCALING_RUNS:-15}
 WORKERS=${WORKERS:-1,2}
 PROFILE_EVENTS=${PROFILE_EVENTS:-200000}
 REPORT=${REPORT:-benches/REPORT.md}
@@ -85,8 +86,8 @@ for f in "$WORK/latency.md" "$WORK/memory.md"; do
   if [ -f "$f" ]; then sections+=(--section "$f"); fi
 done
 
-args=(--events "$EVENTS" --runs "$RUNS" --workers-list "$WORKERS" --data "$BENCH_DATA/events-$EVENTS"
+args=(--events "$EVENTS" --runs "$RUNS" --scaling-runs "$SCALING_RUNS" --workers-list "$WORKERS" --data "$BENCH_DATA/events-$EVENTS"
       --report "$REPORT" --profile "$PROFILE" --analysis benches/analysis.md "${sections[@]}")
 if [ -n "${BENCH_COMMIT:-}" ]; then args+=(--commit "$BENCH_COMMIT"); fi
 args+=("$@")
-"$BIN" "${args[@]}" --command "EVENTS=$EVENTS RUNS=$RUNS WORKERS=$WORKERS LONG=${LONG:-0} MEMORY_SECS=${MEMORY_SECS:-} benches/run.sh $* (runs: nexmark-bench ${args[*]})"
+"$BIN" "${args[@]}" --command "EVENTS=$EVENTS RUNS=$RUNS SCALING_RUNS=$SCALING_RUNS WORKERS=$WORKERS LONG=${LONG:-0} MEMORY_SECS=${MEMORY_SECS:-} benches/run.sh $* (runs: nexmark-bench ${args[*]})"

@@ -30,13 +30,15 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "\
-usage: nexmark-bench [--events N] [--join-scale K] [--runs R] [--workers-list 1,2] [--data DIR]
+usage: nexmark-bench [--events N] [--join-scale K] [--runs R] [--scaling-runs S] [--workers-list 1,2] [--data DIR]
                      [--only q0,q1,...] [--report PATH] [--profile FILE] [--analysis FILE] [--command TEXT]
 
   --events N         Nexmark events (all kinds: 46 in 50 are bids, 3 auctions, 1 a person) [2000000]
   --join-scale K     q3 and q8 read only persons and auctions (4 in 50 events): they run on
                      K x N events, to read about as many records as the others    [5]
   --runs R           runs of every variant, interleaved; medians are reported   [5]
+  --scaling-runs S   rounds of q0, q2 and q5's scaling variants (Eddy JSONL at each worker
+                     count, serde-loop, serde-loop-x2); the first R of them run every variant [15]
   --workers-list L   worker counts for the Eddy and timely JSONL variants     [1,2]
   --data DIR         where the JSONL files are (generated there if missing)
                      [<temp dir>/eddy-nexmark-<N>]; those of K x N events in DIR-x<K>
@@ -61,6 +63,9 @@ pub struct Options {
     /// How many times `events` the workloads of persons and auctions run on (`--join-scale`).
     pub join_scale: u64,
     pub runs: usize,
+    /// Rounds of the scaling workloads' scaling variants (`Variant::scales`), the first `runs`
+    /// of them with every variant: the 2-worker runs vary most on a shared machine.
+    pub scaling_runs: usize,
     pub workers_list: Vec<usize>,
     pub data: PathBuf,
     pub only: Vec<Workload>,
@@ -78,6 +83,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut events = 2_000_000u64;
     let mut join_scale = 5u64;
     let mut runs = 5usize;
+    let mut scaling_runs = 15usize;
     let mut workers_list = vec![1, 2];
     let mut data = None;
     let mut only: Vec<Workload> = Workload::ALL.to_vec();
@@ -90,6 +96,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--events" => events = value()?.replace('_', "").parse().map_err(|e| format!("--events: {e}"))?,
             "--join-scale" => join_scale = value()?.parse().map_err(|e| format!("--join-scale: {e}"))?,
             "--runs" => runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
+            "--scaling-runs" => scaling_runs = value()?.parse().map_err(|e| format!("--scaling-runs: {e}"))?,
             "--workers-list" => {
                 workers_list = value()?
                     .split(',')
@@ -127,6 +134,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         events,
         join_scale,
         runs,
+        scaling_runs: scaling_runs.max(runs),
         workers_list,
         data,
         only,
@@ -339,7 +347,8 @@ pub struct WorkloadResult {
     pub outcome: Outcome,
 }
 
-/// Runs every selected workload: `runs` rounds of all its variants, in turn.
+/// Runs every selected workload: `runs` rounds of all its variants, in turn (then, for the
+/// scaling workloads, rounds of their scaling variants up to `scaling_runs`).
 pub fn bench(opts: &Options, exec: &Exec) -> Result<Vec<WorkloadResult>, BoxError> {
     let out_root = std::env::temp_dir().join(format!("eddy-bench-out-{}", std::process::id()));
     let mut results = Vec::new();
@@ -374,8 +383,12 @@ fn bench_workload(
     let (events, data) = opts.input(workload);
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); round.len()];
     let mut digests = Vec::new();
-    for run in 0..opts.runs {
+    let rounds = if workload.scaling_target() && opts.workers_list.len() > 1 { opts.scaling_runs } else { opts.runs };
+    for run in 0..rounds {
         for (i, &variant) in round.iter().enumerate() {
+            if run >= opts.runs && !variant.scales() {
+                continue;
+            }
             let out = out_root.join(workload.name()).join(variant.name());
             let sample = match exec {
                 Exec::Child(exe) => run_child(exe, workload, variant, events, &data, &out)?,
@@ -387,7 +400,7 @@ fn bench_workload(
             eprintln!(
                 "{workload} run {}/{} {:<14} {:>8.3} s {:>6.2} M records/s{}",
                 run + 1,
-                opts.runs,
+                rounds,
                 variant.name(),
                 sample.secs,
                 sample.records as f64 / sample.secs / 1e6,
@@ -567,6 +580,7 @@ mod tests {
             events: 2000,
             join_scale: 2,
             runs: 1,
+            scaling_runs: 2,
             workers_list: vec![1, 2],
             data: dir.join("data"),
             only: Workload::ALL.to_vec(),
@@ -599,6 +613,11 @@ mod tests {
                     let records = if r.workload.kinds().len() == 2 { 320 } else { 1840 };
                     assert_eq!(r.workload.records(opts.input(r.workload).0), records, "{}", r.workload);
                     assert!(variants.iter().all(|v| v.samples[0].records == records), "{}", r.workload);
+                    // The scaling workloads' scaling variants run a second round.
+                    for v in variants {
+                        let rounds = if pair == 1 && v.variant.scales() { 2 } else { 1 };
+                        assert_eq!(v.samples.len(), rounds, "{} {}", r.workload, v.variant.name());
+                    }
                 }
                 Outcome::Unsupported(_) => assert!(r.workload.unsupported().is_some()),
                 Outcome::Failed(e) => panic!("{}: {e}", r.workload),

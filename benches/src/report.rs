@@ -26,9 +26,22 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
     }
 }
 
+/// `a`'s time / `b`'s time in each round both ran in.
+fn round_ratios(a: &VariantResult, b: &VariantResult) -> Vec<f64> {
+    a.samples.iter().zip(&b.samples).map(|(x, y)| x.secs / y.secs).collect()
+}
+
 /// The median over runs of `a`'s time / `b`'s time in the same run.
 fn time_ratio(a: &VariantResult, b: &VariantResult) -> f64 {
-    median(a.samples.iter().zip(&b.samples).map(|(x, y)| x.secs / y.secs).collect())
+    median(round_ratios(a, b))
+}
+
+/// The lower and upper quartiles of `xs` (nearest rank), and how many there are.
+fn quartiles(mut xs: Vec<f64>) -> Option<(f64, f64, usize)> {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    let rank = |q: usize| xs[((q * n).div_ceil(4)).clamp(1, n) - 1];
+    (n > 0).then(|| (rank(1), rank(3), n))
 }
 
 /// The median over runs of `a`'s CPU time / `b`'s in the same run.
@@ -56,6 +69,9 @@ struct Ratios {
     generator: Option<f64>,
     /// (workers, Eddy throughput ratio to the first worker count, timely's).
     scaling: Vec<(usize, Option<f64>, Option<f64>)>,
+    /// The quartiles of Eddy's per-round throughput ratios, twice the first worker count to
+    /// the first, and the number of rounds.
+    spread: Option<(f64, f64, usize)>,
     /// The throughput of two serde loops at once over one alone: what the machine gives a
     /// second thread in these rounds.
     machine: Option<f64>,
@@ -81,6 +97,7 @@ fn ratios(opts: &Options, variants: &[VariantResult]) -> Ratios {
             .iter()
             .map(|&w| (w, both(eddy(w0), eddy(w)), both(timely(w0), timely(w))))
             .collect(),
+        spread: eddy(w0).zip(eddy(2 * w0)).and_then(|(one, two)| quartiles(round_ratios(one, two))),
         machine: both(find(variants, Variant::SerdeLoop), find(variants, Variant::SerdeLoopPair)).map(|r| 2.0 * r),
         cpu: eddy(w0).zip(eddy(2 * w0)).and_then(|(one, two)| cpu_ratio(two, one)),
     }
@@ -196,9 +213,12 @@ pub fn targets(opts: &Options, results: &[WorkloadResult]) -> String {
                         let _ = writeln!(
                             s,
                             "- **{}** {w} scaling: Eddy 2 workers / 1 worker throughput = {x:.2}× (target ≥ {SCALING_TARGET}×; \
-                             hand-written timely: {}; the machine in the same rounds, two serde loops at once / one: {}; \
+                             {}; hand-written timely: {}; the machine in the same rounds, two serde loops at once / one: {}; \
                              Eddy's CPU time at 2 workers / 1 worker: {})",
                             verdict(*x >= SCALING_TARGET),
+                            q.spread.map_or_else(String::new, |(lo, hi, n)| format!(
+                                "median of {n} rounds, the middle half of them {lo:.2}×–{hi:.2}×"
+                            )),
                             fmt_ratio(*timely),
                             fmt_ratio(q.machine),
                             fmt_ratio(q.cpu),
@@ -284,7 +304,8 @@ Every variant runs in its own child process (`nexmark-bench --child WORKLOAD VAR
 reports its time (from before compiling/opening to after the output is flushed; process start
 excluded), its peak RSS (`VmHWM` at its end) and its CPU time (user and system, all threads:
 `utime` + `stime` of `/proc/self/stat`, in 10 ms ticks). Rounds are interleaved: every variant once,
-then again, `--runs` times; ratios are medians of the per-round ratios (same round). Records/s
+then again, `--runs` times (and for q0, q2 and q5 their scaling variants again, up to
+`--scaling-runs` rounds); ratios are medians of the per-round ratios (same round). Records/s
 counts the records the sources read: bids (46 of every 50 Nexmark events), or for q3 and q8
 persons and auctions (1 and 3 of every 50). Outputs of the first round are compared: line
 count and a hash of the sorted lines, every JSONL variant against `serde-loop`, the generator
@@ -293,14 +314,14 @@ variants against `gen-loop`, and the two loops against each other.
     )
 }
 
-fn details(opts: &Options, results: &[WorkloadResult]) -> String {
+fn details(results: &[WorkloadResult]) -> String {
     let mut s = String::new();
     for r in results {
         let Outcome::Measured { variants, checks } = &r.outcome else { continue };
         let baseline = find(variants, Variant::SerdeLoop);
         let gen_loop = find(variants, Variant::GenLoop);
         let _ = writeln!(s, "### {} — {}\n", r.workload, r.workload.describe());
-        let _ = writeln!(s, "| variant | median time (s) | M records/s | vs its baseline (same round) | peak RSS (MB) | median CPU time (s) | times of the {} runs (s) |", opts.runs);
+        let _ = writeln!(s, "| variant | median time (s) | M records/s | vs its baseline (same round) | peak RSS (MB) | median CPU time (s) | times of its runs (s) |");
         let _ = writeln!(s, "|---|---|---|---|---|---|---|");
         for v in variants {
             let secs = median_secs(v);
@@ -356,6 +377,15 @@ pub fn markdown(opts: &Options, results: &[WorkloadResult], machine: &Machine) -
         opts.runs,
         opts.workers_list
     );
+    if opts.workers_list.len() > 1 && opts.scaling_runs > opts.runs {
+        let _ = writeln!(
+            s,
+            "- q0, q2 and q5, the scaling workloads: {} rounds of Eddy JSONL at each worker count, `serde-loop` and \
+             `serde-loop-x2` (the first {} with every variant). Of all the runs, those with 2 workers vary most \
+             on a shared machine: more rounds make their median steadier",
+            opts.scaling_runs, opts.runs
+        );
+    }
     if let Some(&joins) = opts.only.iter().find(|w| !w.kinds().contains(&Kind::Bid)) {
         let (events, _) = opts.input(joins);
         if events != opts.events {
@@ -383,7 +413,7 @@ pub fn markdown(opts: &Options, results: &[WorkloadResult], machine: &Machine) -
     s.push_str("\n## Targets (issue 3)\n\n");
     s.push_str(&targets(opts, results));
     s.push_str("\n## Details\n\n");
-    s.push_str(&details(opts, results));
+    s.push_str(&details(results));
     for (_, section) in read_sections(opts) {
         s.push_str(section.trim_end());
         s.push_str("\n\n");
@@ -475,5 +505,6 @@ mod tests {
         let line = targets(&opts, &results);
         assert!(line.contains("**PASS** q5 scaling: Eddy 2 workers / 1 worker throughput = 2.00×"), "{line}");
         assert!(line.contains("two serde loops at once / one: 1.82×") && line.contains("1 worker: 1.10×"), "{line}");
+        assert!(line.contains("median of 3 rounds, the middle half of them 1.25×–2.00×"), "{line}");
     }
 }

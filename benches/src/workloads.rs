@@ -211,6 +211,12 @@ impl Variant {
         }
     }
 
+    /// Whether the variant runs in every round of a scaling workload (see
+    /// `Options::scaling_runs`): those the 2-worker / 1-worker ratios and the machine's need.
+    pub fn scales(self) -> bool {
+        matches!(self, Variant::Eddy { input: Input::Jsonl, .. } | Variant::SerdeLoop | Variant::SerdeLoopPair)
+    }
+
     pub fn input(self) -> Input {
         match self {
             Variant::Eddy { input, .. } => input,
