@@ -2,8 +2,8 @@
 //! reported as ratios (see benches/README.md).
 //!
 //! Every measured run is a child process (this binary re-executed with `--child WORKLOAD
-//! VARIANT`), so that its peak RSS is its own; the runs of a workload are interleaved (Eddy,
-//! baseline, Eddy, baseline, ...) and summarised by medians. Every variant's output is checked
+//! VARIANT`), so that its peak RSS is its own; runs are interleaved in rounds (every workload's
+//! Eddy, baseline, ... variants, then again) and summarised by medians. Every variant's output is checked
 //! against the baseline's (line count and a hash of the sorted lines).
 
 mod baseline;
@@ -36,9 +36,9 @@ usage: nexmark-bench [--events N] [--join-scale K] [--runs R] [--scaling-runs S]
   --events N         Nexmark events (all kinds: 46 in 50 are bids, 3 auctions, 1 a person) [2000000]
   --join-scale K     q3 and q8 read only persons and auctions (4 in 50 events): they run on
                      K x N events, to read about as many records as the others    [5]
-  --runs R           runs of every variant, interleaved; medians are reported   [5]
+  --runs R           rounds of every variant (each round runs every workload); medians are reported [5]
   --scaling-runs S   rounds of q0, q2 and q5's scaling variants (Eddy JSONL at each worker
-                     count, serde-loop, serde-loop-x2); the first R of them run every variant [15]
+                     count, serde-loop, serde-loop-x2); R of them, spread evenly, run every variant [15]
   --workers-list L   worker counts for the Eddy and timely JSONL variants     [1,2]
   --data DIR         where the JSONL files are (generated there if missing)
                      [<temp dir>/eddy-nexmark-<N>]; those of K x N events in DIR-x<K>
@@ -233,6 +233,8 @@ pub struct Sample {
     pub rss_kb: Option<u64>,
     /// CPU time, user and system, of all its threads.
     pub cpu_secs: Option<f64>,
+    /// The round it ran in (`bench`): ratios pair samples of the same round.
+    pub round: usize,
 }
 
 const RESULT_TAG: &str = "NEXMARK-BENCH-RESULT";
@@ -252,7 +254,7 @@ fn finish(child: std::process::Child, workload: Workload, variant: Variant) -> R
     let records: u64 = next("records")?.parse()?;
     let rss_kb = next("rss")?.parse().ok();
     let cpu_secs = next("cpu")?.parse().ok();
-    Ok(Sample { secs, records, rss_kb, cpu_secs })
+    Ok(Sample { secs, records, rss_kb, cpu_secs, round: 0 })
 }
 
 /// One run of `variant` in child processes (the pair: two serde loops started together).
@@ -284,7 +286,7 @@ fn run_child(
     let (a, b) = (finish(first, workload, loop_)?, finish(second?, workload, loop_)?);
     // The later of the two to finish; the records of one; the CPU time of both.
     let cpu_secs = a.cpu_secs.zip(b.cpu_secs).map(|(a, b)| a + b);
-    Ok(Sample { secs: a.secs.max(b.secs), records: a.records, rss_kb: a.rss_kb.max(b.rss_kb), cpu_secs })
+    Ok(Sample { secs: a.secs.max(b.secs), records: a.records, rss_kb: a.rss_kb.max(b.rss_kb), cpu_secs, round: 0 })
 }
 
 /// The child: `--child WORKLOAD VARIANT --events N --data DIR --out DIR`.
@@ -347,60 +349,96 @@ pub struct WorkloadResult {
     pub outcome: Outcome,
 }
 
-/// Runs every selected workload: `runs` rounds of all its variants, in turn (then, for the
-/// scaling workloads, rounds of their scaling variants up to `scaling_runs`).
+/// Runs every selected workload in rounds: each round runs every workload's variants once, so
+/// that a workload's runs are spread over the whole measurement instead of following each
+/// other (this machine's speed changes from minute to minute). The scaling workloads run their
+/// scaling variants in each of `scaling_runs` rounds; everything else runs in `runs` of them,
+/// spread evenly (round 0 among them).
 pub fn bench(opts: &Options, exec: &Exec) -> Result<Vec<WorkloadResult>, BoxError> {
     let out_root = std::env::temp_dir().join(format!("eddy-bench-out-{}", std::process::id()));
-    let mut results = Vec::new();
+    let mut benches = Vec::new();
     for &workload in &opts.only {
         if let Some(why) = workload.unsupported() {
             eprintln!("{workload}: {why}");
-            results.push(WorkloadResult { workload, outcome: Outcome::Unsupported(why) });
+            benches.push(Err(why));
             continue;
         }
         let (events, data) = opts.input(workload);
         ensure_data(&data, events)?;
-        let outcome = match bench_workload(opts, exec, workload, &out_root) {
-            Ok((variants, checks)) => Outcome::Measured { variants, checks },
-            Err(e) => {
-                eprintln!("{workload}: FAILED: {e}");
-                Outcome::Failed(e.to_string())
+        let round = Variant::round(&opts.workers_list, workload.scaling_target());
+        benches.push(Ok(Bench {
+            workload,
+            samples: vec![Vec::new(); round.len()],
+            round,
+            digests: Vec::new(),
+            failed: None,
+        }));
+    }
+    let scaling = opts.workers_list.len() > 1 && opts.only.iter().any(|w| w.scaling_target());
+    let rounds = if scaling { opts.scaling_runs } else { opts.runs };
+    for run in 0..rounds {
+        let full = run * opts.runs % rounds < opts.runs;
+        for b in benches.iter_mut().flatten().filter(|b| b.failed.is_none()) {
+            let scales = b.workload.scaling_target() && scaling;
+            if !full && !scales {
+                continue;
             }
-        };
-        results.push(WorkloadResult { workload, outcome });
+            if let Err(e) = b.run(opts, exec, &out_root, (run, rounds), full) {
+                eprintln!("{}: FAILED: {e}", b.workload);
+                b.failed = Some(e.to_string());
+            }
+        }
     }
     let _ = std::fs::remove_dir_all(&out_root);
-    Ok(results)
+    let results = opts.only.iter().zip(benches).map(|(&workload, b)| WorkloadResult {
+        workload,
+        outcome: match b {
+            Err(why) => Outcome::Unsupported(why),
+            Ok(b) => b.outcome(),
+        },
+    });
+    Ok(results.collect())
 }
 
-fn bench_workload(
-    opts: &Options,
-    exec: &Exec,
+/// One workload's measurement under way.
+struct Bench {
     workload: Workload,
-    out_root: &Path,
-) -> Result<(Vec<VariantResult>, Vec<Check>), BoxError> {
-    let round = Variant::round(&opts.workers_list, workload.scaling_target());
-    let (events, data) = opts.input(workload);
-    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); round.len()];
-    let mut digests = Vec::new();
-    let rounds = if workload.scaling_target() && opts.workers_list.len() > 1 { opts.scaling_runs } else { opts.runs };
-    for run in 0..rounds {
-        for (i, &variant) in round.iter().enumerate() {
-            if run >= opts.runs && !variant.scales() {
+    round: Vec<Variant>,
+    /// Per variant of `round`, its samples so far.
+    samples: Vec<Vec<Sample>>,
+    /// The outputs of the first round, per variant.
+    digests: Vec<system::Digest>,
+    failed: Option<String>,
+}
+
+impl Bench {
+    /// Runs round `run` of `rounds`: every variant if `full`, else the scaling variants.
+    fn run(
+        &mut self,
+        opts: &Options,
+        exec: &Exec,
+        out_root: &Path,
+        (run, rounds): (usize, usize),
+        full: bool,
+    ) -> Result<(), BoxError> {
+        let workload = self.workload;
+        let (events, data) = opts.input(workload);
+        for (i, &variant) in self.round.iter().enumerate() {
+            if !full && !variant.scales() {
                 continue;
             }
             let out = out_root.join(workload.name()).join(variant.name());
-            let sample = match exec {
+            let mut sample = match exec {
                 Exec::Child(exe) => run_child(exe, workload, variant, events, &data, &out)?,
                 Exec::InProcess => {
                     let (secs, records) = run_variant(workload, variant, events, &data, &out)?;
-                    Sample { secs, records, rss_kb: None, cpu_secs: None }
+                    Sample { secs, records, rss_kb: None, cpu_secs: None, round: 0 }
                 }
             };
+            sample.round = run;
             eprintln!(
-                "{workload} run {}/{} {:<14} {:>8.3} s {:>6.2} M records/s{}",
+                "{workload} round {}/{rounds} {:<14} {:>8.3} s {:>6.2} M records/s{}",
                 run + 1,
-                rounds,
                 variant.name(),
                 sample.secs,
                 sample.records as f64 / sample.secs / 1e6,
@@ -408,23 +446,31 @@ fn bench_workload(
             );
             if run == 0 {
                 let file = out.join(workload.output_file());
-                digests.push(system::digest(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?);
+                self.digests.push(system::digest(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?);
             }
             std::fs::remove_dir_all(&out)?;
-            samples[i].push(sample);
+            self.samples[i].push(sample);
         }
+        Ok(())
     }
-    let variants: Vec<VariantResult> = round
-        .iter()
-        .zip(samples)
-        .zip(digests)
-        .map(|((&variant, samples), digest)| VariantResult { variant, samples, digest })
-        .collect();
-    let checks = check_outputs(&variants);
-    for c in checks.iter().filter(|c| !c.ok) {
-        eprintln!("{workload}: OUTPUT MISMATCH: {}", c.what);
+
+    fn outcome(self) -> Outcome {
+        if let Some(e) = self.failed {
+            return Outcome::Failed(e);
+        }
+        let variants: Vec<VariantResult> = self
+            .round
+            .iter()
+            .zip(self.samples)
+            .zip(self.digests)
+            .map(|((&variant, samples), digest)| VariantResult { variant, samples, digest })
+            .collect();
+        let checks = check_outputs(&variants);
+        for c in checks.iter().filter(|c| !c.ok) {
+            eprintln!("{}: OUTPUT MISMATCH: {}", self.workload, c.what);
+        }
+        Outcome::Measured { variants, checks }
     }
-    Ok((variants, checks))
 }
 
 /// Every JSONL variant against the serde loop, every generator variant against the generator

@@ -6,7 +6,7 @@ use eddy_engine::nexmark::Kind;
 
 use crate::system::Machine;
 use crate::workloads::{Input, Variant};
-use crate::{Options, Outcome, VariantResult, WorkloadResult};
+use crate::{Options, Outcome, Sample, VariantResult, WorkloadResult};
 
 /// The issue's targets, as ratios.
 const JSONL_TARGET: f64 = 1.25;
@@ -26,9 +26,14 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
     }
 }
 
+/// The pairs of samples of `a` and `b` from the same round.
+fn same_round<'v>(a: &'v VariantResult, b: &'v VariantResult) -> impl Iterator<Item = (&'v Sample, &'v Sample)> {
+    a.samples.iter().filter_map(|x| Some((x, b.samples.iter().find(|y| y.round == x.round)?)))
+}
+
 /// `a`'s time / `b`'s time in each round both ran in.
 fn round_ratios(a: &VariantResult, b: &VariantResult) -> Vec<f64> {
-    a.samples.iter().zip(&b.samples).map(|(x, y)| x.secs / y.secs).collect()
+    same_round(a, b).map(|(x, y)| x.secs / y.secs).collect()
 }
 
 /// The median over runs of `a`'s time / `b`'s time in the same run.
@@ -46,8 +51,7 @@ fn quartiles(mut xs: Vec<f64>) -> Option<(f64, f64, usize)> {
 
 /// The median over runs of `a`'s CPU time / `b`'s in the same run.
 fn cpu_ratio(a: &VariantResult, b: &VariantResult) -> Option<f64> {
-    let ratios: Option<Vec<f64>> =
-        a.samples.iter().zip(&b.samples).map(|(x, y)| Some(x.cpu_secs? / y.cpu_secs?)).collect();
+    let ratios: Option<Vec<f64>> = same_round(a, b).map(|(x, y)| Some(x.cpu_secs? / y.cpu_secs?)).collect();
     ratios.filter(|r| !r.is_empty()).map(median)
 }
 
@@ -303,9 +307,11 @@ fn describe_variants(opts: &Options) -> String {
 Every variant runs in its own child process (`nexmark-bench --child WORKLOAD VARIANT`), which
 reports its time (from before compiling/opening to after the output is flushed; process start
 excluded), its peak RSS (`VmHWM` at its end) and its CPU time (user and system, all threads:
-`utime` + `stime` of `/proc/self/stat`, in 10 ms ticks). Rounds are interleaved: every variant once,
-then again, `--runs` times (and for q0, q2 and q5 their scaling variants again, up to
-`--scaling-runs` rounds); ratios are medians of the per-round ratios (same round). Records/s
+`utime` + `stime` of `/proc/self/stat`, in 10 ms ticks). Runs are interleaved in rounds: a round
+runs every workload's variants once, one workload after the other, so that each workload's runs
+are spread over the whole measurement (this machine's speed changes from minute to minute). q0,
+q2 and q5 run their scaling variants in each of `--scaling-runs` rounds, everything else runs in
+`--runs` of them, spread evenly; ratios are medians of the per-round ratios (same round). Records/s
 counts the records the sources read: bids (46 of every 50 Nexmark events), or for q3 and q8
 persons and auctions (1 and 3 of every 50). Outputs of the first round are compared: line
 count and a hash of the sorted lines, every JSONL variant against `serde-loop`, the generator
@@ -381,8 +387,8 @@ pub fn markdown(opts: &Options, results: &[WorkloadResult], machine: &Machine) -
         let _ = writeln!(
             s,
             "- q0, q2 and q5, the scaling workloads: {} rounds of Eddy JSONL at each worker count, `serde-loop` and \
-             `serde-loop-x2` (the first {} with every variant). Of all the runs, those with 2 workers vary most \
-             on a shared machine: more rounds make their median steadier",
+             `serde-loop-x2` ({} of them, spread evenly, with every variant). Of all the runs, those with 2 workers \
+             vary most on a shared machine: more rounds make their median steadier",
             opts.scaling_runs, opts.runs
         );
     }
@@ -483,7 +489,8 @@ mod tests {
             variant,
             samples: runs
                 .iter()
-                .map(|&(secs, cpu)| crate::Sample { secs, records: 1, rss_kb: None, cpu_secs: Some(cpu) })
+                .enumerate()
+                .map(|(round, &(secs, cpu))| Sample { secs, records: 1, rss_kb: None, cpu_secs: Some(cpu), round })
                 .collect(),
             digest: crate::system::Digest { lines: 1, hash: 0 },
         };
