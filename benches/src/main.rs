@@ -2,9 +2,10 @@
 //! reported as ratios (see benches/README.md).
 //!
 //! Every measured run is a child process (this binary re-executed with `--child WORKLOAD
-//! VARIANT`), so that its peak RSS is its own; runs are interleaved in rounds (every workload's
-//! Eddy, baseline, ... variants, then again) and summarised by medians. Every variant's output is checked
-//! against the baseline's (line count and a hash of the sorted lines).
+//! VARIANT`), so that its peak RSS is its own; runs are interleaved in rounds (every
+//! workload's Eddy, baseline, ... variants, then again) and summarised by medians. Every
+//! variant's output is checked against the baseline's (line count and a hash of the sorted
+//! lines).
 
 mod baseline;
 mod baseline_join;
@@ -63,8 +64,8 @@ pub struct Options {
     /// How many times `events` the workloads of persons and auctions run on (`--join-scale`).
     pub join_scale: u64,
     pub runs: usize,
-    /// Rounds of the scaling workloads' scaling variants (`Variant::scales`), the first `runs`
-    /// of them with every variant: the 2-worker runs vary most on a shared machine.
+    /// Rounds of the scaling workloads' scaling variants (`Variant::scales`), `runs` of them
+    /// (spread evenly) with every variant: the 2-worker runs vary most on a shared machine.
     pub scaling_runs: usize,
     pub workers_list: Vec<usize>,
     pub data: PathBuf,
