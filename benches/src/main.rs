@@ -149,6 +149,17 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 }
 
 impl Options {
+    /// The rounds of the whole measurement: `scaling_runs` when a selected workload has a
+    /// scaling target and more than one worker count runs, else `runs` (see `bench`).
+    pub fn rounds(&self) -> usize {
+        let scaling = self.workers_list.len() > 1 && self.only.iter().any(|w| w.scaling_target());
+        if scaling {
+            self.scaling_runs
+        } else {
+            self.runs
+        }
+    }
+
     /// The events `workload` runs on, and where their JSONL files are.
     pub fn input(&self, workload: Workload) -> (u64, PathBuf) {
         if self.join_scale == 1 || workload.kinds().contains(&Kind::Bid) {
@@ -375,13 +386,11 @@ pub fn bench(opts: &Options, exec: &Exec) -> Result<Vec<WorkloadResult>, BoxErro
             failed: None,
         }));
     }
-    let scaling = opts.workers_list.len() > 1 && opts.only.iter().any(|w| w.scaling_target());
-    let rounds = if scaling { opts.scaling_runs } else { opts.runs };
+    let rounds = opts.rounds();
     for run in 0..rounds {
         let full = run * opts.runs % rounds < opts.runs;
         for b in benches.iter_mut().flatten().filter(|b| b.failed.is_none()) {
-            let scales = b.workload.scaling_target() && scaling;
-            if !full && !scales {
+            if !full && !b.workload.scaling_target() {
                 continue;
             }
             if let Err(e) = b.run(opts, exec, &out_root, (run, rounds), full) {

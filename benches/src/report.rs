@@ -383,13 +383,16 @@ pub fn markdown(opts: &Options, results: &[WorkloadResult], machine: &Machine) -
         opts.runs,
         opts.workers_list
     );
-    if opts.workers_list.len() > 1 && opts.scaling_runs > opts.runs {
+    if opts.rounds() > opts.runs {
+        let scaling: Vec<&str> = opts.only.iter().filter(|w| w.scaling_target()).map(|w| w.name()).collect();
         let _ = writeln!(
             s,
-            "- q0, q2 and q5, the scaling workloads: {} rounds of Eddy JSONL at each worker count, `serde-loop` and \
+            "- {}, the scaling workloads: {} rounds of Eddy JSONL at each worker count, `serde-loop` and \
              `serde-loop-x2` ({} of them, spread evenly, with every variant). Of all the runs, those with 2 workers \
              vary most on a shared machine: more rounds make their median steadier",
-            opts.scaling_runs, opts.runs
+            scaling.join(", "),
+            opts.rounds(),
+            opts.runs
         );
     }
     if let Some(&joins) = opts.only.iter().find(|w| !w.kinds().contains(&Kind::Bid)) {
