@@ -8,7 +8,6 @@
 //! windows' results.
 
 use std::cell::RefCell;
-use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -89,7 +88,6 @@ fn decode(bytes: &[u8], n: usize) -> impl Iterator<Item = (Row, State)> + '_ {
 /// Output: the keys, `window_start`, `window_end`, then the aggregates. `start` and `end` are
 /// the positions of the window's bounds in the input records.
 pub fn render<'s>(input: Coll<'s>, bounds: (usize, usize), keys: &[Expr], aggs: &[Agg], lag: Lag) -> Coll<'s> {
-    let nkeys = keys.len();
     let states = States::new(aggs);
     let merger = states.clone();
     let (me, peers) = (input.inner.scope().index(), input.inner.scope().peers());
@@ -105,12 +103,12 @@ pub fn render<'s>(input: Coll<'s>, bounds: (usize, usize), keys: &[Expr], aggs: 
     }
     // The worker that merges a key's partials; without keys, a window's.
     let owner = move |keys: &Row, end: i64| {
-        let hash = if nkeys == 0 { end.hashed() } else { keys.hashed() };
+        let hash = if keys.is_empty() { end.hashed() } else { keys.hashed() };
         (hash % peers as u64) as usize
     };
     // Closed windows' groups this worker owns, from its WindowCombine to its WindowMerge.
     let owned: Rc<RefCell<BTreeMap<i64, Groups>>> = Rc::default();
-    let (kept, combiner) = (Rc::clone(&owned), merger.clone());
+    let kept = Rc::clone(&owned);
     let finish = move |[start, end]: [i64; 2], mut groups: Groups, out: &mut Vec<Partials>| {
         let mut parts = vec![(Vec::new(), 0); peers];
         groups.retain(|keys, acc| match owner(keys, end) {
@@ -121,13 +119,8 @@ pub fn render<'s>(input: Coll<'s>, bounds: (usize, usize), keys: &[Expr], aggs: 
                 false
             }
         });
-        match kept.borrow_mut().entry(end) {
-            Entry::Vacant(v) => {
-                v.insert(groups);
-            }
-            // (A window closes once; were it closed again, its groups would add up.)
-            Entry::Occupied(mut o) => merge(&combiner, o.get_mut(), groups),
-        }
+        let earlier = kept.borrow_mut().insert(end, groups);
+        debug_assert!(earlier.is_none(), "a window closes once");
         out.extend(parts.into_iter().enumerate().map(|(to, (bytes, n))| (to as u64, [start, end], bytes, n)));
     };
     combine(input, bounds, keys, &merger, lag, finish)
