@@ -1,5 +1,5 @@
 //! Eddy against an independent SQL engine: each `tests/sql/<name>.eddy` runs on generated
-//! Nexmark data with 1 and 2 workers and as 2 processes, and `tests/sql/check.py` compares its
+//! Nexmark data with 1 and 4 workers and as 2 processes of 2 workers, and `tests/sql/check.py` compares its
 //! output, row for row, with SQLite's result for `tests/sql/<name>.sql` over the same data.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
@@ -21,8 +21,9 @@ fn nexmark_queries_agree_with_sqlite() {
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".eddy")).map(String::from))
         .collect();
     names.sort();
-    assert!(names.len() >= 6);
-    for (i, parallelism) in [&["--workers", "1"][..], &["--workers", "2"], &["--local-cluster", "2"]].iter().enumerate()
+    assert!(names.len() >= 15);
+    for (i, parallelism) in
+        [&["--workers", "1"][..], &["--workers", "4"], &["--local-cluster", "2", "--workers", "2"]].iter().enumerate()
     {
         let out = dir.path().join(format!("out{i}"));
         for name in &names {

@@ -265,6 +265,11 @@ impl SinkState {
     fn absorb(&mut self, data: &mut Vec<(Row, u64, isize)>) {
         if self.updating {
             self.retracted |= data.iter().any(|(_, _, diff)| *diff < 0);
+            if !self.streaming {
+                // A batch job writes the final contents: every change counts at one time, so
+                // that a result replaced later (at a later watermark) cancels out.
+                data.iter_mut().for_each(|(_, time, _)| *time = 0);
+            }
             self.pending.append(data);
             // Changes that cancel out are dropped once what is pending has doubled since the
             // last time: amortized, each change is sorted a constant number of times.

@@ -1,0 +1,1 @@
+SELECT DISTINCT bidder, channel FROM bids

@@ -1,0 +1,1 @@
+SELECT auction, count(*), max(n), sum(n), min(start) FROM (SELECT auction, (CAST(strftime('%s', substr(date_time, 1, 19)) AS INTEGER) * 1000 + CAST(substr(date_time, 21, 3) AS INTEGER)) / 10000 * 10000 AS start, count(*) AS n FROM bids GROUP BY auction, start) GROUP BY auction

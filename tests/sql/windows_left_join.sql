@@ -1,0 +1,1 @@
+SELECT a.id, a.seller, w.start, w.n FROM auctions a LEFT JOIN (SELECT auction, (CAST(strftime('%s', substr(date_time, 1, 19)) AS INTEGER) * 1000 + CAST(substr(date_time, 21, 3) AS INTEGER)) / 10000 * 10000 AS start, count(*) AS n FROM bids GROUP BY auction, start) w ON a.id = w.auction

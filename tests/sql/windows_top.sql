@@ -1,0 +1,1 @@
+SELECT auction, start, n FROM (SELECT *, RANK() OVER (PARTITION BY auction ORDER BY n DESC) AS r FROM (SELECT auction, (CAST(strftime('%s', substr(date_time, 1, 19)) AS INTEGER) * 1000 + CAST(substr(date_time, 21, 3) AS INTEGER)) / 10000 * 10000 AS start, count(*) AS n FROM bids GROUP BY auction, start)) WHERE r = 1
