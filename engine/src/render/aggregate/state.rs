@@ -18,15 +18,21 @@ pub type State = Vec<Slot>;
 pub enum Slot {
     /// `count`.
     Count(i64),
-    /// `min`, `max`, `first`, `last`: the value so far; `sum` of ints or durations. Null
-    /// while there is none.
+    /// `min`, `max`, `first`, `last`: the value so far. Null while there is none (also for
+    /// `sum`, until its first value).
     Value(Value),
+    /// `sum` of ints, exact: whether it fits an int is decided once, at the end (null if
+    /// not), so that an intermediate overflow does not depend on the order of the records.
+    Int(i128),
+    /// `sum` of durations, exact, as for ints.
+    Duration(i128),
     /// `sum` of floats, exact: non-overlapping partials (see `add_exact`).
     Floats(Vec<F64>),
-    /// `sum` of ints that overflowed: null, whatever is added after.
+    /// A sum beyond even the exact range (more than 2^64 values near the int limits): null,
+    /// whatever is added after.
     Overflow,
-    /// `avg`: the exact sum of the values and their number.
-    Mean(Vec<F64>, i64),
+    /// `avg`: the exact sums of the float and of the int values, and their number.
+    Mean(Vec<F64>, i128, i64),
     /// `count_distinct`: the values.
     Set(BTreeSet<Value>),
     /// `collect`: the values.
@@ -58,7 +64,7 @@ impl States {
             .iter()
             .map(|f| match f {
                 AggFunc::Count => Slot::Count(0),
-                AggFunc::Avg => Slot::Mean(Vec::new(), 0),
+                AggFunc::Avg => Slot::Mean(Vec::new(), 0, 0),
                 AggFunc::CountDistinct => Slot::Set(BTreeSet::new()),
                 AggFunc::Collect => Slot::Items(Vec::new()),
                 _ => Slot::Value(Value::Null),
@@ -116,11 +122,14 @@ impl States {
                 (Slot::Count(a), Slot::Count(b)) => *a = a.saturating_add(b.saturating_mul(n)),
                 (Slot::Set(a), Slot::Set(b)) => a.extend(b.iter().cloned()),
                 (Slot::Items(a), Slot::Items(b)) => (0..n).for_each(|_| a.extend(b.iter().cloned())),
-                (Slot::Mean(sum, count), Slot::Mean(b, c)) => {
+                (Slot::Mean(sum, ints, count), Slot::Mean(b, i, c)) => {
                     (0..n).for_each(|_| b.iter().for_each(|x| add_exact(sum, x.get())));
+                    *ints = ints.saturating_add(i.saturating_mul(n.into()));
                     *count = count.saturating_add(c.saturating_mul(n));
                 }
                 (slot, Slot::Overflow) => *slot = Slot::Overflow,
+                (slot, Slot::Int(b)) => add_exact_int(slot, *b, n, Slot::Int),
+                (slot, Slot::Duration(b)) => add_exact_int(slot, *b, n, Slot::Duration),
                 (slot, Slot::Floats(b)) => b.iter().for_each(|x| add_value(*f, slot, Value::Float(*x), n)),
                 (slot, Slot::Value(v)) if !v.is_null() => add_value(*f, slot, v.clone(), n),
                 _ => {}
@@ -148,9 +157,13 @@ fn value(slot: &Slot) -> Value {
     match slot {
         Slot::Count(c) => Value::Int(*c),
         Slot::Value(v) => v.clone(),
+        Slot::Int(s) => i64::try_from(*s).map_or(Value::Null, Value::Int),
+        Slot::Duration(s) => i64::try_from(*s).map_or(Value::Null, Value::Duration),
         Slot::Floats(partials) => Value::float(total(partials)),
         Slot::Overflow => Value::Null,
-        Slot::Mean(partials, count) if *count > 0 => Value::float(total(partials) / *count as f64),
+        Slot::Mean(partials, ints, count) if *count > 0 => {
+            Value::float(mean_of_ints(*ints, *count) + total(partials) / *count as f64)
+        }
         Slot::Mean(..) => Value::Null,
         Slot::Set(set) => Value::Int(set.len() as i64),
         // Values in ascending order: the same answer whatever the arrival order.
@@ -169,9 +182,14 @@ fn add_value(f: AggFunc, slot: &mut Slot, v: Value, n: i64) {
         (AggFunc::Min | AggFunc::First, Slot::Value(a)) if a.is_null() || v < *a => *a = v,
         (AggFunc::Max | AggFunc::Last, Slot::Value(a)) if a.is_null() || v > *a => *a = v,
         (AggFunc::Sum, slot) => add_sum(slot, v, n),
-        (AggFunc::Avg, Slot::Mean(sum, count)) => {
-            let x = v.as_float().unwrap_or(0.0);
-            (0..n).for_each(|_| add_exact(sum, x));
+        (AggFunc::Avg, Slot::Mean(sum, ints, count)) => {
+            match v {
+                Value::Int(i) => *ints = ints.saturating_add(i128::from(i) * i128::from(n)),
+                v => {
+                    let x = v.as_float().unwrap_or(0.0);
+                    (0..n).for_each(|_| add_exact(sum, x));
+                }
+            }
             *count = count.saturating_add(n);
         }
         (AggFunc::CountDistinct, Slot::Set(set)) => {
@@ -182,35 +200,49 @@ fn add_value(f: AggFunc, slot: &mut Slot, v: Value, n: i64) {
     }
 }
 
-/// `sum`: ints and durations add exactly (an overflow is null from then on), floats add into
-/// exact partials (an int sum meeting a float becomes one).
+/// `sum`: ints and durations add exactly (see `Slot::Int`), floats into exact partials (an
+/// int sum meeting a float becomes one).
 fn add_sum(slot: &mut Slot, v: Value, n: i64) {
-    let checked = |a: i64, b: i64| b.checked_mul(n).and_then(|b| a.checked_add(b));
-    *slot = match (std::mem::replace(slot, Slot::Overflow), v) {
-        (Slot::Overflow, _) => Slot::Overflow,
-        (Slot::Value(Value::Null), Value::Int(b)) => {
-            checked(0, b).map_or(Slot::Overflow, |s| Slot::Value(Value::Int(s)))
-        }
-        (Slot::Value(Value::Int(a)), Value::Int(b)) => {
-            checked(a, b).map_or(Slot::Overflow, |s| Slot::Value(Value::Int(s)))
-        }
-        (Slot::Value(Value::Null), Value::Duration(b)) => {
-            checked(0, b).map_or(Slot::Overflow, |s| Slot::Value(Value::Duration(s)))
-        }
-        (Slot::Value(Value::Duration(a)), Value::Duration(b)) => {
-            checked(a, b).map_or(Slot::Overflow, |s| Slot::Value(Value::Duration(s)))
-        }
-        (slot, v) => {
-            let mut partials = match slot {
+    match v {
+        Value::Int(b) => add_exact_int(slot, b.into(), n, Slot::Int),
+        Value::Duration(b) => add_exact_int(slot, b.into(), n, Slot::Duration),
+        v => {
+            let mut partials = match std::mem::replace(slot, Slot::Overflow) {
+                Slot::Overflow => return,
                 Slot::Floats(p) => p,
-                Slot::Value(Value::Int(a)) => vec![F64::new(a as f64)],
+                Slot::Int(a) => vec![F64::new(a as f64)],
                 _ => Vec::new(),
             };
             let x = v.as_float().unwrap_or(0.0);
             (0..n).for_each(|_| add_exact(&mut partials, x));
+            *slot = Slot::Floats(partials);
+        }
+    }
+}
+
+/// Adds `n` times `b` to an exact int or duration sum (`make` is its kind); a float sum takes
+/// the value as a float.
+fn add_exact_int(slot: &mut Slot, b: i128, n: i64, make: fn(i128) -> Slot) {
+    let add = |a: i128| b.checked_mul(n.into()).and_then(|b| a.checked_add(b)).map_or(Slot::Overflow, make);
+    *slot = match std::mem::replace(slot, Slot::Overflow) {
+        Slot::Value(Value::Null) => add(0),
+        Slot::Int(a) | Slot::Duration(a) => add(a),
+        Slot::Floats(mut partials) => {
+            (0..n).for_each(|_| add_exact(&mut partials, b as f64));
             Slot::Floats(partials)
         }
+        _ => Slot::Overflow,
     };
+}
+
+/// `ints / count`: correctly rounded while the sum is exact as a float (below 2^53), else the
+/// whole part exactly plus the remainder's fraction.
+fn mean_of_ints(ints: i128, count: i64) -> f64 {
+    if ints.unsigned_abs() <= 1 << f64::MANTISSA_DIGITS {
+        return ints as f64 / count as f64;
+    }
+    let count = i128::from(count);
+    (ints / count) as f64 + (ints % count) as f64 / count as f64
 }
 
 /// Adds `x` to a float sum kept exactly, as non-overlapping partials (Shewchuk's algorithm, as
@@ -296,15 +328,55 @@ mod tests {
         assert_eq!(a, 1.5090000000000001);
     }
 
-    #[test]
-    fn an_int_sum_that_overflowed_stays_null() {
+    fn int_sum(xs: &[i64]) -> Value {
         let mut slot = Slot::Value(Value::Null);
-        for x in [i64::MAX, 1, 5] {
-            add_sum(&mut slot, Value::Int(x), 1);
-        }
-        assert_eq!(slot, Slot::Overflow);
-        let mut other = Slot::Value(Value::Int(2));
+        xs.iter().for_each(|x| add_sum(&mut slot, Value::Int(*x), 1));
+        value(&slot)
+    }
+
+    #[test]
+    fn int_sums_decide_once_at_the_end_whether_they_fit() {
+        let big = 9_000_000_000_000_000_000;
+        // An intermediate sum beyond i64 does not make the result null, in any order.
+        assert_eq!(int_sum(&[big, big, -big]), Value::Int(big));
+        assert_eq!(int_sum(&[big, -big, big]), Value::Int(big));
+        assert_eq!(int_sum(&[-big, big, big]), Value::Int(big));
+        // A result that does not fit is null.
+        assert_eq!(int_sum(&[i64::MAX, 1, 5]), Value::Null);
+        let mut other = Slot::Value(Value::Null);
+        add_sum(&mut other, Value::Int(2), 1);
         add_sum(&mut other, Value::Int(3), 2);
-        assert_eq!(other, Slot::Value(Value::Int(8)));
+        assert_eq!(value(&other), Value::Int(8));
+    }
+
+    #[test]
+    fn int_sums_merged_from_workers_are_exact() {
+        let states = States { funcs: [AggFunc::Sum, AggFunc::Avg].into(), args: [None, None].into() };
+        let big = 9_000_000_000_000_000_000i64;
+        let partial = |xs: &[i64]| {
+            let mut sum = Slot::Value(Value::Null);
+            let mut avg = Slot::Mean(Vec::new(), 0, 0);
+            for x in xs {
+                add_value(AggFunc::Sum, &mut sum, Value::Int(*x), 1);
+                add_value(AggFunc::Avg, &mut avg, Value::Int(*x), 1);
+            }
+            vec![sum, avg]
+        };
+        // Two workers' partials, each beyond i64 on its own.
+        let mut acc = vec![Slot::Value(Value::Null), Slot::Mean(Vec::new(), 0, 0)];
+        states.merge(&mut acc, &partial(&[big, big]), 1);
+        states.merge(&mut acc, &partial(&[-big]), 1);
+        assert_eq!(states.finish(&acc), vec![Value::Int(big), Value::float(3_000_000_000_000_000_000.0)]);
+    }
+
+    #[test]
+    fn avg_of_ints_is_exact() {
+        let mut avg = Slot::Mean(Vec::new(), 0, 0);
+        add_value(AggFunc::Avg, &mut avg, Value::Int(i64::MAX), 1);
+        add_value(AggFunc::Avg, &mut avg, Value::Int(i64::MIN), 1);
+        assert_eq!(value(&avg), Value::float(-0.5));
+        let mut avg = Slot::Mean(Vec::new(), 0, 0);
+        [1, 2, 2].iter().for_each(|x| add_value(AggFunc::Avg, &mut avg, Value::Int(*x), 1));
+        assert_eq!(value(&avg), Value::float(5.0 / 3.0));
     }
 }
