@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write};
 
-use crate::plan::{Node, NodeId, NodeKind, Plan, Step};
+use crate::plan::{AggStrategy, Node, NodeId, NodeKind, Plan, Step};
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -150,15 +150,26 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
         NodeKind::Unnest { input, list } => {
             lines.push(format!("one record per element of {}", list.show(input_schema(input))))
         }
-        NodeKind::Aggregate { input, keys, aggs } => {
+        NodeKind::Aggregate { input, keys, aggs, strategy } => {
             let schema = input_schema(input);
             let keys: Vec<String> = keys.iter().map(|k| k.show(schema).to_string()).collect();
             let aggs = show_aggs(aggs, schema);
-            if keys.is_empty() {
-                lines.push("one group (no key); combined on each worker, then on worker 0".into());
+            let (group, to) = if keys.is_empty() {
+                ("one group (no key)".to_string(), "to one worker")
             } else {
-                lines.push(format!("group by {}; combined on each worker, then exchanged by key", keys.join(", ")));
-            }
+                (format!("group by {}", keys.join(", ")), "by key")
+            };
+            lines.push(match strategy {
+                AggStrategy::InPlace => {
+                    format!("{group}; combined on each worker, partials exchanged {to}, merged per group in place")
+                }
+                AggStrategy::CombineThenReduce => {
+                    format!("{group}; combined on each worker, partials exchanged {to}, merged by differential's reduce")
+                }
+                AggStrategy::Reduce => format!(
+                    "{group}; updating input: each change exchanged {to} (no local combining), groups recomputed by differential's reduce"
+                ),
+            });
             lines.push(format!("aggregates {aggs}"));
             lines.push("state: unbounded (kept for every key)".into());
         }
@@ -172,14 +183,17 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
             }
         }
         NodeKind::Union { .. } => {}
-        NodeKind::Join { left, right, left_keys, right_keys, kind, .. } => {
+        NodeKind::Join { left, right, left_keys, right_keys, kind, symmetric, .. } => {
             let (ls, rs) = (input_schema(left), input_schema(right));
             let on: Vec<String> =
                 left_keys.iter().zip(right_keys).map(|(l, r)| format!("{} == {}", l.show(ls), r.show(rs))).collect();
             lines.push(format!("on {}; both sides exchanged by key", on.join(" and ")));
             lines.push(match kind {
+                crate::plan::JoinKind::Incremental if *symmetric => {
+                    "incremental, both sides append-only: a symmetric hash join (each match emitted once, when its second record arrives); every record is kept; state: unbounded".to_string()
+                }
                 crate::plan::JoinKind::Incremental => {
-                    "incremental: neither side is windowed nor bounded in time, so every record is kept; state: unbounded".to_string()
+                    "incremental: differential's join over both sides' arrangements (a change retracts what it replaces); every record is kept; state: unbounded".to_string()
                 }
                 crate::plan::JoinKind::Windowed { lag, .. } => {
                     let freed = if *lag == 0 { "when it closes".to_string() } else { closing(*lag) };

@@ -7,7 +7,7 @@ use crate::check::{Checked, Input, StageKind as Kind, Stream};
 use crate::connectors::errors_schema;
 use crate::functions::{Builtin, Function};
 use crate::plan::Expr;
-use crate::plan::{JoinKind, Node, NodeId, NodeKind, Plan, Sink, Step, TimeRef, WindowKind, WindowOp};
+use crate::plan::{AggStrategy, JoinKind, Node, NodeId, NodeKind, Plan, Sink, Step, TimeRef, WindowKind, WindowOp};
 use crate::types::{Base, Schema};
 
 /// Lowers a checked pipeline to a plan.
@@ -150,7 +150,12 @@ impl Lowering<'_> {
             let (kind, updating) = match &stage.kind {
                 Kind::Unnest(list) => (NodeKind::Unnest { input: current, list: list.clone() }, updating),
                 Kind::Aggregate { keys, aggs } => {
-                    (NodeKind::Aggregate { input: current, keys: keys.clone(), aggs: aggs.clone() }, true)
+                    let strategy = match (updating, self.body.is_some()) {
+                        (true, _) => AggStrategy::Reduce,
+                        (false, true) => AggStrategy::CombineThenReduce,
+                        (false, false) => AggStrategy::InPlace,
+                    };
+                    (NodeKind::Aggregate { input: current, keys: keys.clone(), aggs: aggs.clone(), strategy }, true)
                 }
                 Kind::Distinct { keys } => (NodeKind::Distinct { input: current, keys: keys.clone() }, true),
                 Kind::Union(others) => {
@@ -163,6 +168,8 @@ impl Lowering<'_> {
                 }
                 Kind::Join { other, left_keys, right_keys, right_fields, outer, kind } => {
                     let right = self.input(*other);
+                    let append_only = !updating && !self.nodes[right].updating;
+                    let symmetric = *kind == JoinKind::Incremental && append_only && !outer && self.body.is_none();
                     let node = NodeKind::Join {
                         left: current,
                         right,
@@ -171,6 +178,7 @@ impl Lowering<'_> {
                         right_fields: right_fields.clone(),
                         outer: *outer,
                         kind: *kind,
+                        symmetric,
                     };
                     let updating = *kind == JoinKind::Incremental || updating || self.nodes[right].updating;
                     (node, updating)
@@ -347,7 +355,7 @@ fn mark_used_fields(plan: &mut Plan) {
                 }
                 list.visit_fields(&mut |f| need(*input, f));
             }
-            NodeKind::Aggregate { input, keys, aggs } => {
+            NodeKind::Aggregate { input, keys, aggs, .. } => {
                 keys.iter().for_each(|k| k.visit_fields(&mut |f| need(*input, f)));
                 aggs.iter().flat_map(|a| &a.arg).for_each(|a| a.visit_fields(&mut |f| need(*input, f)));
             }

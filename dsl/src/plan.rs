@@ -53,16 +53,18 @@ pub enum NodeKind {
     Map { input: NodeId, steps: Vec<Step> },
     /// One record per element of `list`, the element appended as the last field.
     Unnest { input: NodeId, list: Expr },
-    /// One record per group: the keys, then the aggregates. Records are combined locally,
-    /// exchanged by the hash of the keys, then combined per group.
-    Aggregate { input: NodeId, keys: Vec<Expr>, aggs: Vec<Agg> },
+    /// One record per group: the keys, then the aggregates, computed as `strategy` says.
+    Aggregate { input: NodeId, keys: Vec<Expr>, aggs: Vec<Agg>, strategy: AggStrategy },
     /// Drops duplicate records; with keys, keeps one record (the least) per key.
     Distinct { input: NodeId, keys: Vec<Expr> },
     /// All records of all inputs.
     Union { inputs: Vec<NodeId> },
     /// Records of `left` and `right` whose keys are equal (null keys match nothing): the left
     /// row followed by the `right_fields` of the right row. `outer` keeps unmatched left rows,
-    /// with nulls on the right.
+    /// with nulls on the right. `symmetric`: an incremental inner join of two append-only
+    /// inputs at the top level, run as a symmetric hash join (each side's records kept in a
+    /// table, each match emitted once, when its second record arrives) instead of
+    /// differential's join over arrangements.
     Join {
         left: NodeId,
         right: NodeId,
@@ -71,6 +73,7 @@ pub enum NodeKind {
         right_fields: Vec<usize>,
         outer: bool,
         kind: JoinKind,
+        symmetric: bool,
     },
     /// The first `n` records by `by` per key (with `ties`, and those whose `by` equals the
     /// `n`-th's), kept up to date as records come and go.
@@ -109,6 +112,23 @@ impl NodeKind {
             NodeKind::Loop | NodeKind::Outer { .. } => vec![],
         }
     }
+}
+
+/// How an `aggregate` is computed: chosen by `lower` from its input and its place, obeyed by
+/// the engine, printed by `explain`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggStrategy {
+    /// An append-only input at the top level: records are combined on each worker, the
+    /// partials exchanged by key and merged into one state per group, updated in place; when a
+    /// time completes, each group that changed retracts its last result and adds the new one.
+    InPlace,
+    /// An append-only input inside `iterate`: combined on each worker, the partials exchanged
+    /// by key, then differential's `reduce` over them.
+    CombineThenReduce,
+    /// An updating input: every change is exchanged by key as it is (no local combining: a
+    /// retraction must reach its group), and differential's `reduce` recomputes each group
+    /// that changed.
+    Reduce,
 }
 
 /// How a source's records get their time.

@@ -32,7 +32,7 @@ pub fn render<'s>(
                 NodeKind::Outer { node } => outer[node].clone().enter(subgraph),
                 kind => {
                     let input = |i: &usize| -> Coll<'_, _> { colls[*i].clone() };
-                    common(kind, body, &input)
+                    common(kind, &input)
                         .expect("check: only joins without time bounds, and stateless and keyed stages in loops")
                 }
             };

@@ -1,5 +1,8 @@
 //! `render`: the plan → timely/differential operators on one worker. One `match` over the
-//! plan's nodes; each family of operators lives in its own file.
+//! plan's nodes; each family of operators lives in its own file. The operators that also run
+//! inside `iterate` (generic over the time) are in `common`, which the top-level match falls
+//! through to; the plan says which physical strategy each node takes (`AggStrategy`, a join's
+//! `symmetric`), and render obeys it.
 
 mod aggregate;
 mod distinct;
@@ -17,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::VecCollection;
-use eddy_dsl::plan::{JoinKind, Node, NodeKind, Plan};
+use eddy_dsl::plan::{AggStrategy, JoinKind, NodeKind, Plan};
 use eddy_dsl::Row;
 use timely::dataflow::Scope;
 
@@ -132,13 +135,12 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
                 window::assign(input(i), *size, *slide, *time, *replace)
             }
             NodeKind::Windowed { input: i, window, keys, op, lag } => window::render(input(i), *window, keys, op, *lag),
-            NodeKind::Aggregate { input: i, keys, aggs } if !plan.nodes[*i].updating => {
+            NodeKind::Aggregate { input: i, keys, aggs, strategy: AggStrategy::InPlace } => {
                 aggregate::append_only(input(i), keys, aggs)
             }
-            NodeKind::Join { left, right, left_keys, right_keys, right_fields, outer, kind } => {
+            NodeKind::Join { left, right, left_keys, right_keys, right_fields, outer, kind, symmetric } => {
                 let spec = join::Spec { left_keys, right_keys, right_fields, outer: *outer, kind: *kind };
-                let grow = !plan.nodes[*left].updating && !plan.nodes[*right].updating;
-                join::render(input(left), input(right), spec, grow)
+                join::render(input(left), input(right), spec, *symmetric)
             }
             NodeKind::Iterate { input: i, max, body, result } => {
                 let outer: HashMap<usize, Coll<'s>> = node.kind.inputs().iter().map(|o| (*o, input(o))).collect();
@@ -146,7 +148,7 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
                 iterate::render(input(i), body, *result, *max, outer, counters, iterate_index - 1)
             }
             NodeKind::Loop | NodeKind::Outer { .. } => unreachable!("plan: only in iterate bodies"),
-            kind => common(kind, &plan.nodes, &input).expect("render: every node kind is rendered"),
+            kind => common(kind, &input).expect("render: every node kind is rendered"),
         };
         colls[id] = Some(coll);
     }
@@ -159,11 +161,13 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
 
 /// The operators that work at any time: in the dataflow, and inside iterate bodies (joins
 /// without time bounds only). `None` for the others.
-fn common<'s, T: Time>(kind: &NodeKind, nodes: &[Node], input: &dyn Fn(&usize) -> Coll<'s, T>) -> Option<Coll<'s, T>> {
+fn common<'s, T: Time>(kind: &NodeKind, input: &dyn Fn(&usize) -> Coll<'s, T>) -> Option<Coll<'s, T>> {
     Some(match kind {
         NodeKind::Map { input: i, steps } => map::map(input(i), steps),
         NodeKind::Unnest { input: i, list } => map::unnest(input(i), list),
-        NodeKind::Aggregate { input: i, keys, aggs } => aggregate::render(input(i), keys, aggs, nodes[*i].updating),
+        NodeKind::Aggregate { input: i, keys, aggs, strategy } => {
+            aggregate::render(input(i), keys, aggs, *strategy == AggStrategy::Reduce)
+        }
         NodeKind::Distinct { input: i, keys } => distinct::render(input(i), keys),
         NodeKind::Top { input: i, keys, n, by, desc, ties } => distinct::top(input(i), keys, *n, by, *desc, *ties),
         NodeKind::Union { inputs } => {
@@ -171,7 +175,9 @@ fn common<'s, T: Time>(kind: &NodeKind, nodes: &[Node], input: &dyn Fn(&usize) -
             let first = all.next()?;
             all.fold(first, |acc, c| acc.concat(c))
         }
-        NodeKind::Join { left, right, left_keys, right_keys, right_fields, outer, kind: JoinKind::Incremental } => {
+        NodeKind::Join {
+            left, right, left_keys, right_keys, right_fields, outer, kind: JoinKind::Incremental, ..
+        } => {
             let spec = join::Spec { left_keys, right_keys, right_fields, outer: *outer, kind: JoinKind::Incremental };
             join::incremental(input(left), input(right), spec)
         }

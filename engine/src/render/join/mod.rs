@@ -71,11 +71,11 @@ pub struct Spec<'a> {
     pub kind: JoinKind,
 }
 
-/// A join at the dataflow's top level; `grow`: both inputs are append-only.
-pub fn render<'s>(left: Coll<'s>, right: Coll<'s>, spec: Spec, grow: bool) -> Coll<'s> {
+/// A join at the dataflow's top level; `symmetric` as the plan says (`NodeKind::Join`).
+pub fn render<'s>(left: Coll<'s>, right: Coll<'s>, spec: Spec, symmetric: bool) -> Coll<'s> {
     let sides = Sides::new(&spec);
     match spec.kind {
-        JoinKind::Incremental if grow && !spec.outer => symmetric::render(left, right, sides),
+        JoinKind::Incremental if symmetric => symmetric::render(left, right, sides),
         JoinKind::Incremental => incremental(left, right, spec),
         JoinKind::Windowed { left_end, right_end, lag } => {
             windowed(left, right, sides, spec.outer, (left_end, right_end), lag)
