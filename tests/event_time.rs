@@ -164,6 +164,39 @@ fn an_idle_source_does_not_hold_back_a_source_ahead_of_it() {
 }
 
 #[test]
+fn an_idle_partition_moves_on_from_its_own_event_time_not_to_now() {
+    // Replayed history (2024) in a followed file: after 300 ms without data, the watermark
+    // moves on from the last record's event time by the wall time since, so the one-hour window
+    // stays open and a record appended later, still in it, is counted there: not late, and the
+    // window is not emitted twice.
+    let dir = temp_dir();
+    let file = dir.path().join("ev.jsonl");
+    std::fs::write(&file, "{\"v\":1,\"t\":\"2024-05-01T12:00:01Z\"}\n{\"v\":2,\"t\":\"2024-05-01T12:00:02Z\"}\n")
+        .unwrap();
+    std::fs::write(
+        dir.path().join("p.eddy"),
+        "schema E { v: int, t: timestamp }\n\
+         source ev: E = file(\"ev.jsonl\", follow: true, idle: 300ms) watermark t - 0s\n\
+         stream w = ev | window tumbling(1h) | aggregate { n: count() } | select { n }\n\
+         stream late = ev.late | select { late: v }\n\
+         sink w -> stdout(format: \"csv\", header: false)\n\
+         sink late -> stdout(format: \"csv\", header: false)\n",
+    )
+    .unwrap();
+    let (child, lines) = spawn(dir.path(), &[]);
+    std::thread::sleep(Duration::from_millis(1200));
+    let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+    writeln!(f, "{{\"v\":3,\"t\":\"2024-05-01T12:00:03Z\"}}").unwrap();
+    f.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let got: Vec<String> = lines.iter().collect();
+    assert_eq!(got, vec!["3"], "the window, once, with all three records");
+}
+
+#[test]
 fn a_followed_file_is_read_as_it_grows() {
     let dir = temp_dir();
     let file = dir.path().join("ev.jsonl");

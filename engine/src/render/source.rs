@@ -244,8 +244,12 @@ impl Clock {
                 }
                 let mut watermark = largest.map_or(0, |m| m.saturating_sub(*delay)).max(0) as u64;
                 if idle {
-                    // A partition without data follows the clock instead of holding windows open.
-                    watermark = watermark.max(now_ms().saturating_sub(*delay).max(0) as u64);
+                    // A partition without data does not hold windows open: its event time moves
+                    // on from its last record's by the wall time since, so replayed history is
+                    // not made late by a jump to now. One that never had data follows the clock.
+                    let quiet = self.last_data.elapsed().as_millis().min(i64::MAX as u128) as i64;
+                    let moved = largest.map_or_else(now_ms, |m| m.saturating_add(quiet));
+                    watermark = watermark.max(moved.saturating_sub(*delay).max(0) as u64);
                 }
                 held.max(watermark)
             }
