@@ -59,3 +59,89 @@ fn int_sums_do_not_depend_on_the_order_of_records() {
         );
     }
 }
+
+#[test]
+fn timestamps_beyond_the_range_go_to_errors_and_windows_stay_whole() {
+    // i64's ends are not timestamps (chrono's range, years -262143 to 262142): those records
+    // are rejected with the reason, the others get their windows, and nothing panics.
+    let events = "{\"k\":\"a\",\"t\":-9223372036854775808}\n\
+                  {\"k\":\"a\",\"t\":9223372036854775807}\n\
+                  {\"k\":\"a\",\"t\":1000}\n\
+                  {\"k\":\"a\",\"t\":-1}\n\
+                  {\"k\":\"a\",\"t\":\"+10000-01-01T00:00:00Z\"}\n";
+    let pipeline = "schema E { k: string, t: timestamp }\n\
+                    source e: E = file(\"events.jsonl\")\n\
+                    stream w = e | derive { t2: t } | select { k, t }\n\
+                    stream rejected = e.errors | select { error, position }\n\
+                    sink w -> stdout(format: \"csv\", header: false)\n\
+                    sink rejected -> stdout(format: \"csv\", header: false)\n";
+    for (out, err) in run_all(pipeline, events) {
+        assert_eq!(
+            sorted_lines(&out),
+            vec![
+                "a,+10000-01-01T00:00:00.000Z",
+                "a,1969-12-31T23:59:59.999Z",
+                "a,1970-01-01T00:00:01.000Z",
+                "field 't': timestamp -9223372036854775808 ms out of range (timestamps are years -262143 to 262142),events.jsonl:1",
+                "field 't': timestamp 9223372036854775807 ms out of range (timestamps are years -262143 to 262142),events.jsonl:2",
+            ],
+            "{err}"
+        );
+        assert!(err.contains("read 5, accepted 3, rejected 2, late 0"), "{err}");
+    }
+}
+
+#[test]
+fn a_window_near_the_ends_of_time_is_computed_exactly() {
+    // Event time on records at both ends of the range, in tumbling and sliding windows (whose
+    // bounds may reach a window's size beyond the range).
+    let events = "{\"k\":\"a\",\"t\":\"-262143-01-01T00:00:00Z\"}\n\
+                  {\"k\":\"a\",\"t\":-9223372036854775808}\n\
+                  {\"k\":\"b\",\"t\":\"+262142-12-31T23:59:59.999Z\"}\n";
+    let pipeline = "schema E { k: string, t: timestamp }\n\
+                    source e: E = file(\"events.jsonl\") watermark t - 1s\n\
+                    stream w = e | window tumbling(1d) | group by k | aggregate { n: count() }\n\
+                    stream s = e | window sliding(2d, every: 1d) | group by k | aggregate { n: count() }\n\
+                    sink w -> stdout(format: \"csv\", header: false)\n\
+                    sink s -> stdout(format: \"csv\", header: false)\n";
+    for (out, err) in run_all(pipeline, events) {
+        assert_eq!(
+            sorted_lines(&out),
+            vec![
+                "a,-262143-01-01T00:00:00.000Z,-262143-01-02T00:00:00.000Z,1",
+                "a,-262143-01-01T00:00:00.000Z,-262143-01-03T00:00:00.000Z,1",
+                "a,-262144-12-31T00:00:00.000Z,-262143-01-02T00:00:00.000Z,1",
+                "b,+262142-12-30T00:00:00.000Z,+262143-01-01T00:00:00.000Z,1",
+                "b,+262142-12-31T00:00:00.000Z,+262143-01-01T00:00:00.000Z,1",
+                "b,+262142-12-31T00:00:00.000Z,+262143-01-02T00:00:00.000Z,1",
+            ],
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn timestamps_beyond_year_9999_are_read_back_as_written() {
+    let dir = temp_dir();
+    std::fs::write(dir.path().join("events.jsonl"), "{\"t\":253402300800000}\n{\"t\":-62167219200001}\n").unwrap();
+    std::fs::write(
+        dir.path().join("p.eddy"),
+        "schema E { t: timestamp }\nparam input: string = \"events.jsonl\"\n\
+         source e: E = file(input)\nstream ms = e | select { t, ms: int(t) }\nsink ms -> stdout()\n",
+    )
+    .unwrap();
+    let first = eddy(dir.path(), &["run", "p.eddy", "--quiet"]);
+    assert_ok(&first);
+    let written = stdout(&first);
+    assert_eq!(
+        sorted_lines(&written),
+        vec![
+            "{\"t\":\"+10000-01-01T00:00:00.000Z\",\"ms\":253402300800000}",
+            "{\"t\":\"-0001-12-31T23:59:59.999Z\",\"ms\":-62167219200001}",
+        ]
+    );
+    std::fs::write(dir.path().join("again.jsonl"), &written).unwrap();
+    let second = eddy(dir.path(), &["run", "p.eddy", "--quiet", "--param", "input=again.jsonl"]);
+    assert_ok(&second);
+    assert_eq!(sorted_lines(&stdout(&second)), sorted_lines(&written));
+}

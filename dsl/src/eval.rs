@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 
 use crate::functions::{Builtin, Function};
 use crate::plan::{Arith, Cmp, Expr};
+use crate::time;
 use crate::value::Value;
 
 /// A compiled expression.
@@ -180,12 +181,15 @@ fn arith(op: Arith, a: &Value, b: &Value) -> Value {
             Arith::Div => x.checked_div(*y),
             Arith::Rem => x.checked_rem(*y),
         }),
+        // A timestamp outside the range Eddy can write and read back is null.
         (Timestamp(t), Duration(d)) => match op {
-            Arith::Add => t.checked_add(*d).map_or(Null, Timestamp),
-            Arith::Sub => t.checked_sub(*d).map_or(Null, Timestamp),
+            Arith::Add => t.checked_add(*d).and_then(time::checked_timestamp).map_or(Null, Timestamp),
+            Arith::Sub => t.checked_sub(*d).and_then(time::checked_timestamp).map_or(Null, Timestamp),
             _ => Null,
         },
-        (Duration(d), Timestamp(t)) if op == Arith::Add => t.checked_add(*d).map_or(Null, Timestamp),
+        (Duration(d), Timestamp(t)) if op == Arith::Add => {
+            t.checked_add(*d).and_then(time::checked_timestamp).map_or(Null, Timestamp)
+        }
         (Timestamp(x), Timestamp(y)) if op == Arith::Sub => x.checked_sub(*y).map_or(Null, Duration),
         (Duration(x), Duration(y)) => match op {
             Arith::Add => x.checked_add(*y).map_or(Null, Duration),

@@ -327,7 +327,9 @@ impl Builtin {
                 Value::str(&s)
             }
             ToTimestamp => match &args[0] {
-                Value::Int(i) | Value::Timestamp(i) => Value::Timestamp(*i),
+                Value::Int(i) | Value::Timestamp(i) => {
+                    time::checked_timestamp(*i).map_or(Value::Null, Value::Timestamp)
+                }
                 Value::Str(s) => time::parse_timestamp(s).map_or(Value::Null, Value::Timestamp),
                 _ => Value::Null,
             },

@@ -2,6 +2,22 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
+/// The earliest timestamp (ms): `-262143-01-01T00:00:00.000Z`, chrono's first. Every
+/// timestamp from this to `MAX_TIMESTAMP` is written and read back exactly (years outside
+/// 0000-9999 in ISO 8601's expanded form, `+10000-01-01T00:00:00.000Z`). A value outside the
+/// range is rejected when read (the record goes to `.errors`) and is null when computed, so
+/// that time arithmetic (windows of at most `MAX_WINDOW`) cannot overflow.
+pub const MIN_TIMESTAMP: i64 = -8_334_601_228_800_000;
+/// The latest timestamp (ms): `+262142-12-31T23:59:59.999Z`, chrono's last.
+pub const MAX_TIMESTAMP: i64 = 8_210_266_876_799_999;
+/// The longest window size, slide or session gap: 10 000 years of 365.25 days.
+pub const MAX_WINDOW: i64 = 10_000 * 36_525 * 864_000;
+
+/// `ms` if it is a timestamp Eddy can work with (see `MIN_TIMESTAMP`).
+pub fn checked_timestamp(ms: i64) -> Option<i64> {
+    (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&ms).then_some(ms)
+}
+
 /// Parses RFC 3339 text (`2024-05-01T12:00:00Z`, `2024-05-01T12:00:00.250+02:00`) to epoch ms.
 /// A date alone (`2024-05-01`) and a date-time without an offset are read as UTC.
 pub fn parse_timestamp(text: &str) -> Option<i64> {
@@ -9,8 +25,10 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.timestamp_millis());
     }
+    // A `Z` after a date-time that RFC 3339 cannot hold: an expanded year (`+10000-...`).
+    let naive = text.strip_suffix('Z').filter(|t| t.starts_with(['+', '-'])).unwrap_or(text);
     for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+        if let Ok(t) = NaiveDateTime::parse_from_str(naive, format) {
             return Some(t.and_utc().timestamp_millis());
         }
     }
@@ -26,10 +44,11 @@ pub fn write_rfc3339(ms: i64, out: &mut String) {
     let in_day = ms.rem_euclid(86_400_000) as u32;
     let (h, min, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
     if !(MIN..MAX).contains(&ms) {
-        // Years beyond four digits (or before year 0): the general, padded form.
+        // Years beyond four digits or before year 0: ISO 8601's expanded form, signed, which
+        // `parse_timestamp` reads back.
         use std::fmt::Write;
         let (y, m, d) = civil_from_days(days);
-        let _ = write!(out, "{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z");
+        let _ = write!(out, "{y:+05}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z");
         return;
     }
     // The common case, on the hot path of every sink: fill a fixed template, with the date of
@@ -150,6 +169,27 @@ mod tests {
             assert_eq!(s, text);
         }
         assert_eq!(parse_timestamp("2024-05-01T14:00:00+02:00"), parse_timestamp("2024-05-01T12:00:00Z"));
+        assert_eq!(parse_timestamp("1970-01-02"), Some(86_400_000));
+    }
+
+    #[test]
+    fn timestamps_outside_years_0000_to_9999_round_trip() {
+        for (ms, text) in [
+            (253_402_300_800_000, "+10000-01-01T00:00:00.000Z"),
+            (-62_167_219_200_001, "-0001-12-31T23:59:59.999Z"),
+            (MIN_TIMESTAMP, "-262143-01-01T00:00:00.000Z"),
+            (MAX_TIMESTAMP, "+262142-12-31T23:59:59.999Z"),
+        ] {
+            let mut s = String::new();
+            write_rfc3339(ms, &mut s);
+            assert_eq!(s, text);
+            assert_eq!(parse_timestamp(&s), Some(ms), "{s}");
+        }
+        assert_eq!(checked_timestamp(MAX_TIMESTAMP + 1), None);
+        assert_eq!(checked_timestamp(i64::MIN), None);
+        // Window arithmetic on the range cannot overflow.
+        assert!(MIN_TIMESTAMP.checked_sub(2 * MAX_WINDOW).is_some());
+        assert!(MAX_TIMESTAMP.checked_add(2 * MAX_WINDOW).is_some());
         assert_eq!(parse_timestamp("1970-01-02"), Some(86_400_000));
     }
 

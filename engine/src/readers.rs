@@ -663,6 +663,16 @@ fn conform(schema: &Schema, mut row: Row) -> Result<Row, (Row, String)> {
             let e = format!("field '{}': expected {}, found {ty}", field.name, field.ty);
             return Err((row, e));
         }
+        if let Value::Timestamp(t) = value {
+            if eddy_dsl::time::checked_timestamp(*t).is_none() {
+                let e = format!(
+                    "field '{}': timestamp {t} ms out of range ({})",
+                    field.name,
+                    crate::format::TIMESTAMP_RANGE
+                );
+                return Err((row, e));
+            }
+        }
     }
     Ok(row)
 }

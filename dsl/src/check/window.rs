@@ -105,6 +105,14 @@ fn time_ref(time: &Time, schema: &Schema) -> Option<TimeRef> {
 fn duration(cx: &mut Checker, scope: &Scope, e: &ast::Expr, what: &str) -> Option<i64> {
     let (x, t) = check_expr(e, scope, &mut cx.diags)?;
     match x {
+        Expr::Lit(Value::Duration(d)) if d > crate::time::MAX_WINDOW => {
+            cx.error(
+                Diagnostic::error(e.span, format!("the {what} is too long: at most 10000 years"))
+                    .label("longer than 10000 years")
+                    .help("windows must fit in the range of timestamps; a window of all time is no window: aggregate without `window`"),
+            );
+            None
+        }
         Expr::Lit(Value::Duration(d)) if d > 0 => Some(d),
         _ => {
             cx.error(
@@ -135,13 +143,51 @@ pub fn sizes(cx: &mut Checker, scope: &Scope, spec: &WindowSpec) -> Option<Sizes
             let d = duration(cx, scope, d, "window size")?;
             Sizes::Assigned { size: d, slide: d }
         }
-        WindowSpec::Sliding { size, every } => {
+        WindowSpec::Sliding { size, every: every_expr } => {
             let size = duration(cx, scope, size, "window size");
-            let every = duration(cx, scope, every, "slide ('every')");
-            Sizes::Assigned { size: size?, slide: every? }
+            let every = duration(cx, scope, every_expr, "slide ('every')");
+            let (size, slide) = (size?, every?);
+            sliding_fits(cx, size, slide, every_expr.span)?;
+            Sizes::Assigned { size, slide }
         }
         WindowSpec::Session { gap } => Sizes::Session { gap: duration(cx, scope, gap, "session gap")? },
     })
+}
+
+/// How many sliding windows a record may fall in: each is a copy of it, with its own state.
+pub const MAX_WINDOWS_PER_RECORD: i64 = 10_000;
+
+/// Whether sliding windows of `size` every `slide` are possible: a slide no longer than the
+/// size (so that every record falls in a window), and not so short that one record makes more
+/// than `MAX_WINDOWS_PER_RECORD` copies.
+fn sliding_fits(cx: &mut Checker, size: i64, slide: i64, span: Span) -> Option<()> {
+    let show = |ms: i64| {
+        let mut s = String::new();
+        crate::time::write_duration(ms, &mut s);
+        s
+    };
+    if slide > size {
+        cx.error(
+            Diagnostic::error(span, format!("the slide ({}) is longer than the window ({})", show(slide), show(size)))
+                .label("longer than the window")
+                .help(format!("records between two windows would fall in none: slide by at most the size (`every: {}` is a tumbling window)", show(size))),
+        );
+        return None;
+    }
+    let copies = (size + slide - 1) / slide;
+    if copies > MAX_WINDOWS_PER_RECORD {
+        let shortest = (size + MAX_WINDOWS_PER_RECORD - 1) / MAX_WINDOWS_PER_RECORD;
+        cx.error(
+            Diagnostic::error(
+                span,
+                format!("each record would fall in {copies} sliding windows (a copy each); at most {MAX_WINDOWS_PER_RECORD}"),
+            )
+            .label("too short a slide for the window")
+            .help(format!("slide by at least {} for a {} window", show(shortest), show(size))),
+        );
+        return None;
+    }
+    Some(())
 }
 
 /// The `window` stage: `Ok(Some(kind))` for tumbling and sliding windows (assigned here),

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use eddy_dsl::time::checked_timestamp;
 use eddy_dsl::{Base, Row, Schema, Type, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -303,7 +304,7 @@ impl<'a> Cursor<'a> {
                     None => parse_timestamp_text(std::str::from_utf8(s).ok()?).map(Value::Timestamp),
                 }
             }
-            (Base::Timestamp, _) => Some(Value::Timestamp(self.int()?)),
+            (Base::Timestamp, _) => checked_timestamp(self.int()?).map(Value::Timestamp),
             (Base::Duration, b'"') => {
                 self.i += 1;
                 parse_duration_text(self.str()?).map(Value::Duration)
@@ -652,12 +653,20 @@ fn mismatch<E: de::Error>(err: &mut Option<String>, path: Path, ty: &Type, found
     fail(err, msg)
 }
 
+/// A timestamp (ms) beyond the range Eddy can write and read back.
+#[cold]
+#[inline(never)]
+fn timestamp_out_of_range<E: de::Error>(err: &mut Option<String>, path: Path, ms: i128) -> Result<(), E> {
+    fail(err, format!("field '{path}': timestamp {ms} ms out of range ({})", crate::format::TIMESTAMP_RANGE))
+}
+
 /// An integer above `i64::MAX` where the type wants an `i64` (or is not a number at all).
 #[cold]
 #[inline(never)]
 fn out_of_range<E: de::Error>(err: &mut Option<String>, path: Path, ty: &Type, v: u64) -> Result<(), E> {
     match ty.base {
-        Base::Int | Base::Timestamp | Base::Duration => fail(err, format!("field '{path}': integer {v} out of range")),
+        Base::Timestamp => timestamp_out_of_range(err, path, v.into()),
+        Base::Int | Base::Duration => fail(err, format!("field '{path}': integer {v} out of range")),
         _ => mismatch(err, path, ty, Found::Int(v.into())),
     }
 }
@@ -674,7 +683,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         match self.ty.base {
             Base::Int => self.put(Value::Int(v)),
             Base::Float => self.put(Value::float(v as f64)),
-            Base::Timestamp => self.put(Value::Timestamp(v)),
+            Base::Timestamp => match checked_timestamp(v) {
+                Some(t) => self.put(Value::Timestamp(t)),
+                None => timestamp_out_of_range(self.err, self.path, v.into()),
+            },
             Base::Duration => self.put(Value::Duration(v)),
             _ => self.mismatch(Found::Int(v.into())),
         }
@@ -1152,7 +1164,7 @@ mod tests {
             (format!(r#"{{"i":1,"l":[],{ok},"s":null}}"#), "field 's': expected string, found null"),
             (
                 format!(r#"{{"i":1,"l":[],{ok},"t":18446744073709551615}}"#),
-                "field 't': integer 18446744073709551615 out of range",
+                "field 't': timestamp 18446744073709551615 ms out of range (timestamps are years -262143 to 262142)",
             ),
         ];
         for (line, want) in cases {

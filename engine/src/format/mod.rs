@@ -39,6 +39,7 @@ mod csv;
 mod json;
 mod text;
 
+use eddy_dsl::time::checked_timestamp;
 use eddy_dsl::{Row, Schema, Type, Value};
 
 /// How records are laid out in lines of text: the plan's type, re-exported.
@@ -183,10 +184,13 @@ fn parse_timestamp_text(text: &str) -> Option<i64> {
     }
     let t = text.trim();
     if let Ok(ms) = t.parse::<i64>() {
-        return Some(ms);
+        return checked_timestamp(ms);
     }
     eddy_dsl::time::parse_timestamp(t)
 }
+
+/// The timestamps Eddy reads, for error messages (see `eddy_dsl::time::MIN_TIMESTAMP`).
+pub const TIMESTAMP_RANGE: &str = "timestamps are years -262143 to 262142";
 
 /// Parses a duration literal (`10s`, `-250ms`) or an integer of milliseconds.
 fn parse_duration_text(text: &str) -> Option<i64> {

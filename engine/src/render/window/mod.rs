@@ -46,23 +46,29 @@ pub fn assign(input: Coll<'_>, size: i64, slide: i64, time: TimeRef, replace: Op
                     let mut session = output.session(&cap);
                     for (row, t, diff) in data.drain(..) {
                         let Some(et) = event_time(time, &row, t) else { continue };
-                        // The windows [start, start + size) holding `et`, from the earliest: copies
-                        // go to all but the latest, which gets the record itself.
-                        let last = et - et.rem_euclid(slide);
-                        let mut start = last;
-                        while start - slide > et - size {
-                            start -= slide;
-                        }
+                        let (first, last) = starts(et, size, slide);
+                        // Copies go to all windows but the latest, which gets the record itself.
+                        let mut start = first;
                         while start < last {
                             session.give((with_bounds(row.clone(), start, start + size, replace), t, diff));
                             start += slide;
                         }
-                        session.give((with_bounds(row, last, last + size, replace), t, diff));
+                        session.give((with_bounds(row, last, last.saturating_add(size), replace), t, diff));
                     }
                 });
             }
         })
         .as_collection()
+}
+
+/// The first and last starts of the windows `[start, start + size)` that hold `et`: the
+/// multiples of `slide` in `(et - size, et]` (the check keeps `slide <= size`). Timestamps and
+/// window sizes are bounded (`eddy_dsl::time::MAX_WINDOW`), so this cannot overflow; it
+/// saturates all the same rather than panic.
+fn starts(et: i64, size: i64, slide: i64) -> (i64, i64) {
+    let last = et - et.rem_euclid(slide);
+    let span = last.saturating_sub(et.saturating_sub(size).saturating_add(1));
+    (last.saturating_sub(span / slide * slide), last)
 }
 
 /// A record with a window's bounds appended, or written at `at`.
@@ -398,4 +404,26 @@ fn sessions<'s>(
         }
     });
     output.as_collection()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::starts;
+
+    #[test]
+    fn a_record_falls_in_every_window_that_holds_it() {
+        // Sliding windows of 10 every 5: 25 is in [20, 30) and [25, 35).
+        assert_eq!(starts(25, 10, 5), (20, 25));
+        assert_eq!(starts(24, 10, 5), (15, 20));
+        // Tumbling: one window.
+        assert_eq!(starts(7, 10, 10), (0, 0));
+        assert_eq!(starts(-1, 10, 10), (-10, -10));
+        // Brute force over small values.
+        for (size, slide) in [(10, 3), (12, 4), (7, 7), (9, 1)] {
+            for et in -30..30 {
+                let holding: Vec<i64> = (-60..60).filter(|s| s % slide == 0 && *s <= et && et < s + size).collect();
+                assert_eq!(starts(et, size, slide), (holding[0], *holding.last().unwrap()), "{et} {size} {slide}");
+            }
+        }
+    }
 }
