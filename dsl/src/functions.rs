@@ -97,7 +97,7 @@ impl Builtin {
             Builtin::String => "string(any) -> string",
             Builtin::ToTimestamp => "to_timestamp(int | string) -> timestamp",
             Builtin::FormatTimestamp => "format_timestamp(timestamp, pattern: string) -> string",
-            Builtin::ToFixed => "to_fixed(int | float, digits: int) -> string",
+            Builtin::ToFixed => "to_fixed(int | float, digits: int) -> string (digits from 0 to 1074, else null)",
             Builtin::Now => "now() -> timestamp",
         }
     }
@@ -300,7 +300,14 @@ impl Builtin {
                         Ceil => f64::ceil,
                         _ => f64::round,
                     };
-                    Value::float(if digits.is_some() { f(x * scale) / scale } else { f(x) })
+                    let scaled = x * scale;
+                    // At 2^52 and beyond, a float has no fraction: `x` has nothing to round at
+                    // these digits (and scaling it could overflow to infinity).
+                    Value::float(match digits {
+                        None => f(x),
+                        Some(_) if !scaled.is_finite() || scaled.abs() >= (1u64 << 52) as f64 => x,
+                        Some(_) => f(scaled) / scale,
+                    })
                 }
             },
             Int => match &args[0] {
@@ -337,15 +344,34 @@ impl Builtin {
                 (Value::Timestamp(t), Some(p)) => time::format_timestamp(*t, p).map_or(Value::Null, |s| Value::str(&s)),
                 _ => Value::Null,
             },
-            ToFixed => {
-                let digits = int_arg(1).unwrap_or(0).clamp(0, 100) as usize;
-                match args[0].as_float() {
-                    Some(x) => Value::str(&format!("{x:.digits$}")),
-                    None => Value::Null,
-                }
-            }
+            ToFixed => match (&args[0], int_arg(1)) {
+                (v, Some(digits)) if (0..=MAX_FIXED_DIGITS).contains(&digits) => to_fixed(v, digits as usize),
+                _ => Value::Null,
+            },
             Coalesce | Now => Value::Null,
         }
+    }
+}
+
+/// The most digits `to_fixed` writes after the point: a float's exact decimal expansion has at
+/// most 1074 (the smallest subnormal, 2^-1074).
+pub const MAX_FIXED_DIGITS: i64 = 1074;
+
+/// `to_fixed(v, digits)`: an int exactly (not through a float), a float rounded to `digits`,
+/// a non-finite float as sinks write it (`NaN`, `Infinity`, `-Infinity`).
+fn to_fixed(v: &Value, digits: usize) -> Value {
+    match v {
+        Value::Int(i) if digits == 0 => Value::str(&i.to_string()),
+        Value::Int(i) => Value::str(&format!("{i}.{:0<digits$}", "")),
+        v => match v.as_float() {
+            Some(x) if x.is_finite() => Value::str(&format!("{x:.digits$}")),
+            Some(x) => {
+                let mut s = String::new();
+                Value::float(x).write_text(&mut s);
+                Value::str(&s)
+            }
+            None => Value::Null,
+        },
     }
 }
 
@@ -391,6 +417,32 @@ mod tests {
     fn numbers() {
         assert_eq!(call(Builtin::ToFixed, &[Value::float(2.0 / 3.0), Value::Int(3)]), Value::str("0.667"));
         assert_eq!(call(Builtin::ToFixed, &[Value::Int(5), Value::Int(2)]), Value::str("5.00"));
+    }
+
+    #[test]
+    fn to_fixed_is_exact_for_ints_and_total_for_floats() {
+        let fixed = |v: Value, d: i64| call(Builtin::ToFixed, &[v, Value::Int(d)]);
+        assert_eq!(fixed(Value::Int(i64::MAX), 0), Value::str("9223372036854775807"));
+        assert_eq!(fixed(Value::Int(i64::MIN), 2), Value::str("-9223372036854775808.00"));
+        assert_eq!(fixed(Value::float(f64::INFINITY), 2), Value::str("Infinity"));
+        assert_eq!(fixed(Value::float(f64::NEG_INFINITY), 0), Value::str("-Infinity"));
+        assert_eq!(fixed(Value::float(f64::NAN), 1), Value::str("NaN"));
+        // More than 100 digits, exactly: 0.1 is 0.1000000000000000055511151231257827...
+        let long = fixed(Value::float(0.1), 120);
+        assert_eq!(long.as_str().map(str::len), Some(122));
+        assert!(long.as_str().is_some_and(|s| s.starts_with("0.1000000000000000055511151231257827")));
+        assert_eq!(fixed(Value::float(0.5), 1075), Value::Null);
+        assert_eq!(fixed(Value::float(0.5), -1), Value::Null);
+    }
+
+    #[test]
+    fn round_leaves_numbers_without_a_fraction_at_those_digits() {
+        let round = |x: f64, d: i64| call(Builtin::Round, &[Value::float(x), Value::Int(d)]);
+        assert_eq!(round(1e300, 10), Value::float(1e300));
+        assert_eq!(round(-1e300, 300), Value::float(-1e300));
+        assert_eq!(round(2.5e15, 3), Value::float(2.5e15));
+        assert_eq!(round(1.25, 1), Value::float(1.3));
+        assert_eq!(round(1234.5, -2), Value::float(1200.0));
         assert_eq!(call(Builtin::Round, &[Value::float(2.5)]), Value::float(3.0));
         assert_eq!(call(Builtin::Round, &[Value::float(1.2345), Value::Int(2)]), Value::float(1.23));
         assert_eq!(call(Builtin::Int, &[Value::str("x")]), Value::Null);
