@@ -142,3 +142,68 @@ fn an_unwritable_output_is_a_runtime_error() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("blocker/out.txt"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_field_that_is_never_read_is_not_checked() {
+    // A pipeline that reads country and total only: order 6's `"id": "six"` and a
+    // missing `id` lose nothing, as the docs say and `explain` shows ("decodes only").
+    let dir = temp_dir();
+    std::fs::write(
+        dir.path().join("orders.jsonl"),
+        "{\"id\": 1, \"customer\": \"ada\", \"country\": \"FR\", \"total\": 2.5}\n\
+         {\"id\": \"six\", \"customer\": \"eve\", \"country\": \"FR\", \"total\": 1.0}\n\
+         {\"customer\": \"bob\", \"country\": \"DE\", \"total\": 3.0}\n\
+         {\"id\": 4, \"customer\": \"cy\", \"country\": \"DE\", \"total\": \"lots\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("orders.csv"),
+        "customer,total,country\nada,2.5,FR\neve,1.0,FR\nbob,3.0,DE\ncy,lots,DE\n",
+    )
+    .unwrap();
+    for input in ["orders.jsonl", "orders.csv"] {
+        std::fs::write(
+            dir.path().join("p.eddy"),
+            format!(
+                "schema Order {{ id: int, customer: string, country: string, total: float }}\n\
+                 source orders: Order = file(\"{input}\")\n\
+                 stream by_country = orders | group by country | aggregate {{ n: count(), revenue: sum(total) }}\n\
+                 sink by_country -> stdout(format: \"csv\", header: false)\n\
+                 sink orders.errors -> file(\"errors.jsonl\")\n"
+            ),
+        )
+        .unwrap();
+        let explain = eddy(dir.path(), &["explain", "p.eddy"]);
+        assert!(stdout(&explain).contains("decodes only: country, total"), "{}", stdout(&explain));
+        for parallelism in PARALLELISM {
+            let mut args = vec!["run", "p.eddy"];
+            args.extend_from_slice(parallelism);
+            let out = eddy(dir.path(), &args);
+            assert_ok(&out);
+            // cy's total is read, and "lots" is no float: that one record is rejected.
+            assert_eq!(sorted_lines(&stdout(&out)), vec!["DE,1,3.0", "FR,2,3.5"], "{input} {parallelism:?}");
+            assert!(stderr(&out).contains("read 4, accepted 3, rejected 1"), "{}", stderr(&out));
+            let errors = std::fs::read_to_string(dir.path().join("errors.jsonl")).unwrap();
+            assert!(errors.contains("field 'total'"), "{errors}");
+        }
+    }
+}
+
+#[test]
+fn a_csv_header_without_a_column_the_pipeline_reads_names_it_and_its_place() {
+    let dir = temp_dir();
+    std::fs::write(dir.path().join("orders.csv"), "customer,country\nada,FR\n").unwrap();
+    std::fs::write(
+        dir.path().join("p.eddy"),
+        "schema Order { customer: string, total: float }\nsource orders: Order = file(\"orders.csv\")\n\
+         sink orders -> stdout()\n",
+    )
+    .unwrap();
+    let out = eddy(dir.path(), &["run", "p.eddy"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("orders.csv:1: bad CSV header: missing column 'total', which the pipeline reads"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -232,7 +232,7 @@ impl FileReader {
         };
         if matches!(format, Format::Csv { header: true, .. }) {
             let n = read_line(&mut reader.reader, &mut reader.buf, limit).map_err(io)?.consumed;
-            reader.lines.decoder.set_header(&reader.buf).map_err(|e| format!("'{path}': bad CSV header: {e}"))?;
+            reader.lines.decoder.set_header(&reader.buf).map_err(|e| format!("{path}:1: bad CSV header: {e}"))?;
             reader.offset = n as u64;
         }
         reader.seek(start.max(reader.offset))?;

@@ -9,9 +9,8 @@
 //! RFC 3339) and durations (ms or `10s`) are parsed from the text, ignoring surrounding
 //! spaces; lists are JSON text in the cell.
 //!
-//! A cell of a field the pipeline does not read is checked without building a value
-//! ([`check_cell`]): the empty-cell rule above, then `int`, `float` and `bool` cells must
-//! parse; the text of `string`, `timestamp`, `duration` and `list` cells is not validated.
+//! A cell of a field the pipeline does not read is not checked (only the line's quoting is),
+//! and its column may be missing from the header: a wrong value there loses no record.
 
 use eddy_dsl::{Base, Row, Schema, Value};
 use memchr::{memchr, memchr3};
@@ -31,7 +30,7 @@ struct Cell {
 pub(super) struct CsvDecoder {
     fields: Vec<FieldInfo>,
     delimiter: u8,
-    /// The schema field of each column, if any (used or not: unused ones are checked).
+    /// The schema field of each column, if any.
     columns: Vec<Option<usize>>,
     cells: Vec<Cell>,
     scratch: String,
@@ -59,9 +58,9 @@ impl CsvDecoder {
             }
             columns.push(field);
         }
-        // Every non-nullable field must be there, whether the pipeline reads it or not.
-        if let Some(f) = self.fields.iter().zip(&seen).find(|(f, seen)| !f.ty.nullable && !**seen) {
-            return Err(format!("missing column '{}' in CSV header", f.0.name));
+        // Every non-nullable field the pipeline reads must be there.
+        if let Some(f) = self.fields.iter().zip(&seen).find(|(f, seen)| f.used && !f.ty.nullable && !**seen) {
+            return Err(format!("missing column '{}', which the pipeline reads", f.0.name));
         }
         self.columns = columns;
         Ok(())
@@ -81,8 +80,6 @@ impl CsvDecoder {
                 let field = &self.fields[i];
                 if field.used {
                     row[i] = cell_value(&src[cell.start..cell.end], cell.quoted, field)?;
-                } else {
-                    check_cell(&src[cell.start..cell.end], field)?;
                 }
             }
         }
@@ -183,38 +180,6 @@ fn cell_value(text: &str, quoted: bool, field: &FieldInfo) -> Result<Value, Stri
         Base::Null => None,
     };
     value.ok_or_else(|| format!("field '{}': expected {ty}, found {}", field.name, quote_snippet(text)))
-}
-
-/// Checks a cell of a field the pipeline does not read, allocating nothing: an empty cell
-/// (quoted or not) only for a string or nullable field, as `cell_value` reads it; otherwise
-/// `int`, `float` and `bool` text must parse, and any other text passes unvalidated.
-#[inline]
-fn check_cell(text: &str, field: &FieldInfo) -> Result<(), String> {
-    let ty = &field.ty;
-    let ok = match ty.base {
-        _ if text.is_empty() => ty.nullable || ty.base == Base::String,
-        Base::String | Base::Timestamp | Base::Duration | Base::List(_) => true,
-        Base::Int => text.trim_ascii().parse::<i64>().is_ok(),
-        Base::Float => text.trim_ascii().parse::<f64>().is_ok(),
-        Base::Bool => matches!(text.trim_ascii(), "true" | "false"),
-        Base::Null => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(check_error(text, field))
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn check_error(text: &str, field: &FieldInfo) -> String {
-    let ty = &field.ty;
-    if text.is_empty() {
-        format!("field '{}': expected {ty}, found an empty cell", field.name)
-    } else {
-        format!("field '{}': expected {ty}, found {}", field.name, quote_snippet(text))
-    }
 }
 
 pub(super) struct CsvEncoder {
@@ -401,64 +366,36 @@ mod tests {
         let row = dec(&CSV, Some("name,id"), "bob,7").unwrap();
         assert_eq!(row, vec![Value::Int(7), Value::str("bob"), Value::Null]);
         assert_eq!(dec(&CSV, Some("name,id"), "bob,7,1").unwrap_err(), "expected 2 columns, found 3");
-        assert_eq!(dec(&CSV, Some("name,score"), "").unwrap_err(), "missing column 'id' in CSV header");
+        assert_eq!(dec(&CSV, Some("name,score"), "").unwrap_err(), "missing column 'id', which the pipeline reads");
         assert_eq!(dec(&CSV, Some("id,name,id"), "").unwrap_err(), "duplicate column 'id' in CSV header");
-        // An unused non-nullable field must be in the header too; an unused nullable one
-        // may be absent.
+        // A field that is not read may be absent, nullable or not, and is not checked.
         let mut d = Decoder::new(&CSV, &s3(), &[false, true, false]);
-        assert_eq!(d.set_header(b"name,score").unwrap_err(), "missing column 'id' in CSV header");
+        d.set_header(b"name,score").unwrap();
         d.set_header(b"name,id").unwrap();
         let mut row = Row::new();
         d.decode(b"bob,7", &mut row).unwrap();
         assert_eq!(row, vec![Value::Null, Value::str("bob"), Value::Null]);
-        assert_eq!(d.decode(b"bob,x", &mut row).unwrap_err(), "field 'id': expected int, found \"x\"");
+        d.decode(b"bob,x", &mut row).unwrap();
+        assert_eq!(row, vec![Value::Null, Value::str("bob"), Value::Null]);
     }
 
     #[test]
-    fn unused_columns_are_checked_but_not_built() {
+    fn unread_columns_are_neither_checked_nor_built() {
         let mut d = Decoder::new(&NO_HEADER, &s3(), &[false, true, false]);
         let mut row = Row::new();
-        d.decode(b" 7 ,x,\" 2.5\"", &mut row).unwrap();
-        assert_eq!(row, vec![Value::Null, Value::str("x"), Value::Null]);
-        // An empty unused nullable cell is null, quoted or not.
-        d.decode(b"7,x,", &mut row).unwrap();
-        d.decode(b"7,x,\"\"", &mut row).unwrap();
-        let cases = [
-            ("abc,x,1", "field 'id': expected int, found \"abc\""),
-            ("1.5,x,1", "field 'id': expected int, found \"1.5\""),
-            ("9223372036854775808,x,1", "field 'id': expected int, found \"9223372036854775808\""),
-            ("1,x,\"q\"\"\"", "field 'score': expected float?, found \"q\\\"\""),
-            (",x,1", "field 'id': expected int, found an empty cell"),
-            ("\"\",x,1", "field 'id': expected int, found an empty cell"),
-            // Quoting is still checked.
-            ("1,x,\"q", "invalid CSV at column 5: unterminated quoted field (fields spanning lines are not supported)"),
-        ];
-        for (line, want) in cases {
-            assert_eq!(d.decode(line.as_bytes(), &mut row).unwrap_err(), want, "{line}");
+        for line in ["abc,x,1", "1.5,x,q", ",x,", "\"\",x,\"\"", "9223372036854775808,x,\"q\"\"\""] {
+            d.decode(line.as_bytes(), &mut row).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(row, vec![Value::Null, Value::str("x"), Value::Null], "{line}");
         }
-        // bool cells must parse; the text of timestamp, duration, list and string cells is
-        // not validated; an empty cell is the empty string for a non-nullable string.
-        let s = schema(&[
-            ("b", Type::BOOL),
-            ("t", Type::TIMESTAMP),
-            ("d", Type::DURATION),
-            ("l", Type::list(Type::INT)),
-            ("s", Type::STRING),
-            ("nt", Type::TIMESTAMP.nullable()),
-        ]);
-        let mut d = Decoder::new(&NO_HEADER, &s, &[false; 6]);
-        d.decode(b"true,garbage,ten,[1,s,", &mut row).unwrap_or_else(|e| panic!("{e}"));
-        d.decode(b" false ,1,1s,\"[1,\"\"x\"\"]\",,", &mut row).unwrap();
-        assert_eq!(row, vec![Value::Null; 6]);
-        assert_eq!(d.decode(b"yes,1,1s,[],s,", &mut row).unwrap_err(), "field 'b': expected bool, found \"yes\"");
+        // Quoting is still checked.
         assert_eq!(
-            d.decode(b"true,,1s,[],s,", &mut row).unwrap_err(),
-            "field 't': expected timestamp, found an empty cell"
+            d.decode(b"1,x,\"q", &mut row).unwrap_err(),
+            "invalid CSV at column 5: unterminated quoted field (fields spanning lines are not supported)"
         );
-        assert_eq!(
-            d.decode(b"true,1,1s,,s,", &mut row).unwrap_err(),
-            "field 'l': expected list<int>, found an empty cell"
-        );
+        // And the cells that are read.
+        assert_eq!(d.decode(b"1,,1", &mut row), Ok(()));
+        let mut d = Decoder::new(&NO_HEADER, &s3(), &[true, false, false]);
+        assert_eq!(d.decode(b"x,a,1", &mut row).unwrap_err(), "field 'id': expected int, found \"x\"");
     }
 
     #[test]
