@@ -1,0 +1,1 @@
+SELECT channel, bidder, spent FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY spent DESC) AS r FROM (SELECT bidder, channel, sum(price) AS spent FROM bids GROUP BY bidder, channel)) WHERE r <= 2

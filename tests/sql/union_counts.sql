@@ -1,0 +1,1 @@
+SELECT who, count(*), min(t), max(t) FROM (SELECT bidder AS who, (CAST(strftime('%s', substr(date_time, 1, 19)) AS INTEGER) * 1000 + CAST(substr(date_time, 21, 3) AS INTEGER)) AS t FROM bids UNION ALL SELECT seller AS who, (CAST(strftime('%s', substr(date_time, 1, 19)) AS INTEGER) * 1000 + CAST(substr(date_time, 21, 3) AS INTEGER)) AS t FROM auctions) GROUP BY who
