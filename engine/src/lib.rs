@@ -2,14 +2,14 @@
 //! processes and machines.
 
 mod cluster;
+mod connector;
 pub mod format;
 pub mod nexmark;
-mod readers;
 mod render;
 mod run;
 mod summary;
 
-pub use readers::Feed;
+pub use connector::Feed;
 pub use render::RustSink;
 pub use run::{run, Bindings, Error, RunConfig};
 pub use summary::{IterateSummary, SinkSummary, SourceSummary, Summary};

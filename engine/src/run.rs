@@ -11,7 +11,7 @@ use timely::dataflow::operators::capture::Extract;
 use timely::dataflow::operators::{Capture, Exchange, ToStream};
 use timely::{CommunicationConfig, WorkerConfig};
 
-use crate::readers::Feed;
+use crate::connector::Feed;
 use crate::render::{self, RustSink, Shared, SinkTarget};
 use crate::summary::{Counters, Summary};
 

@@ -10,7 +10,7 @@ mod iterate;
 mod join;
 mod map;
 mod sink;
-pub mod source;
+mod source;
 mod window;
 
 use std::collections::HashMap;
@@ -24,7 +24,7 @@ use eddy_dsl::plan::{AggStrategy, JoinKind, NodeKind, Plan};
 use eddy_dsl::Row;
 use timely::dataflow::Scope;
 
-use crate::readers::{Dealer, Feed};
+use crate::connector::{self, Connectors, Feed, SourceSpec};
 use crate::summary::Counters;
 
 pub use sink::{RustSink, SinkTarget};
@@ -42,13 +42,11 @@ pub type Coll<'s, T = u64> = VecCollection<'s, T, Row, isize>;
 pub trait Time: timely::progress::Timestamp + Lattice + std::hash::Hash {}
 impl<T: timely::progress::Timestamp + Lattice + std::hash::Hash> Time for T {}
 
-/// What the workers of one process share: sink targets, program feeds, the first error.
+/// What the workers of one process share: sink targets, the connectors' state, the first
+/// error.
 pub struct Shared {
     pub sinks: Vec<SinkTarget>,
-    pub rust_sources: HashMap<String, Arc<Feed>>,
-    pub max_line_bytes: usize,
-    /// Per file source, what deals its stripes to this process's workers.
-    dealers: Mutex<HashMap<String, Dealer>>,
+    pub connectors: Connectors,
     /// This process, of how many.
     process: (usize, usize),
     /// Set to stop the job (see `RunConfig::stop`).
@@ -69,9 +67,7 @@ impl Shared {
     ) -> Shared {
         Shared {
             sinks,
-            rust_sources,
-            max_line_bytes,
-            dealers: Mutex::new(HashMap::new()),
+            connectors: Connectors::new(rust_sources, max_line_bytes, (process, processes)),
             process: (process, processes),
             stop,
             streaming,
@@ -82,15 +78,6 @@ impl Shared {
     /// Whether more than one process runs the job (single-file sinks then gather at worker 0).
     pub fn multi_process(&self) -> bool {
         self.process.1 > 1
-    }
-
-    /// What deals the stripes of file source `source` to this process's workers (the same for
-    /// all of them).
-    pub fn dealer(&self, source: &str) -> Dealer {
-        let (process, processes) = self.process;
-        let mut dealers = self.dealers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let new = || Dealer::new(process, processes, crate::readers::STRIPE);
-        dealers.entry(source.to_string()).or_insert_with(new).clone()
     }
 
     /// Records a run-time failure (the first one wins); the job then ends with it.
@@ -121,7 +108,11 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
         let coll = match &node.kind {
             NodeKind::Source { connector, used, time } => {
                 let (index, peers) = (scope.index(), scope.peers());
-                let reader = source::open(index, peers, &node.name, connector, &node.schema, used, shared);
+                let spec = SourceSpec { name: &node.name, connector, schema: &node.schema, used };
+                let reader = connector::open((index, peers), spec, &shared.connectors).unwrap_or_else(|e| {
+                    shared.fail(e);
+                    None
+                });
                 let clock = source::Clock::new(time, shared.streaming);
                 let outputs = source::render(scope, &node.name, reader, clock, source_index, &align, shared, counters);
                 source_index += 1;

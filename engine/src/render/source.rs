@@ -8,20 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use differential_dataflow::AsCollection;
-use eddy_dsl::plan::{SourceConnector, SourceTime};
-use eddy_dsl::{Row, Schema, Value};
+use eddy_dsl::plan::SourceTime;
+use eddy_dsl::{Row, Value};
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::{Scope, StreamVec};
 
 use super::{Coll, Shared};
-use crate::readers::{self, now_ms, Reader, Status, Stripes};
+use crate::connector::{error_row, now_ms, raw_row, Reader, Status, BATCH};
 use crate::summary::Counters;
-
-/// Records per batch: one timely message, one time check. Small enough that a batch's rows
-/// are still in the cache when the operators after the source read them (4096 was 10-20 %
-/// slower on Nexmark's aggregates and joins), large enough that per-message costs vanish.
-pub const BATCH: usize = 1024;
 
 /// A source's three outputs: records, rejected records (`.errors`), late records (`.late`).
 pub struct Outputs<'s> {
@@ -224,7 +219,7 @@ impl Clock {
                 let mut kept = Vec::with_capacity(ok.len());
                 for row in ok.drain(..) {
                     let Value::Timestamp(t) = row[*field] else {
-                        let raw = format!("{row:?}");
+                        let raw = raw_row(&row);
                         err.push(error_row(raw.as_bytes(), "the event time is null".into(), source, String::new()));
                         continue;
                     };
@@ -255,54 +250,6 @@ impl Clock {
             }
         }
     }
-}
-
-/// This worker's reader for the source, or `None` when it has no share of it.
-pub fn open(
-    worker: usize,
-    peers: usize,
-    name: &str,
-    connector: &SourceConnector,
-    schema: &Schema,
-    used: &[bool],
-    shared: &Arc<Shared>,
-) -> Option<Box<dyn Reader>> {
-    let result: Result<Option<Box<dyn Reader>>, String> = match connector {
-        SourceConnector::File { path, format, follow } => readers::FileReader::open(
-            name,
-            path,
-            format,
-            schema,
-            used,
-            (worker, peers),
-            shared.max_line_bytes,
-            if *follow { Stripes::Range } else { Stripes::Dealt(shared.dealer(name)) },
-        )
-        .map(|r| Some(Box::new(r) as Box<dyn Reader>)),
-        SourceConnector::Stdin { format } => Ok((worker == 0).then(|| {
-            Box::new(readers::StdinReader::new(name, format, schema, used, shared.max_line_bytes)) as Box<dyn Reader>
-        })),
-        SourceConnector::Generate { kind, events, seed, rate } => {
-            readers::GenerateReader::new(kind, *events, *seed, *rate, schema, worker, peers)
-                .map(|r| Some(Box::new(r) as Box<dyn Reader>))
-        }
-        SourceConnector::Rust => Ok(shared
-            .rust_sources
-            .get(name)
-            .filter(|feed| worker == 0 || !matches!(***feed, readers::Feed::Script(_)))
-            .map(|feed| Box::new(readers::RustReader::new(name, Arc::clone(feed), schema)) as Box<dyn Reader>)),
-    };
-    result.unwrap_or_else(|e| {
-        shared.fail(e);
-        None
-    })
-}
-
-/// The row of `source.errors` for a record that failed to decode.
-pub fn error_row(raw: &[u8], error: String, source: &str, position: String) -> Row {
-    const MAX_RAW: usize = 4096;
-    let raw = String::from_utf8_lossy(&raw[..raw.len().min(MAX_RAW)]);
-    vec![Value::str(&raw), Value::str(&error), Value::str(source), Value::str(&position)]
 }
 
 #[cfg(test)]
