@@ -207,3 +207,20 @@ fn a_csv_header_without_a_column_the_pipeline_reads_names_it_and_its_place() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_stdin_that_cannot_be_read_is_an_error_not_an_empty_input() {
+    // Reading a directory fails (EISDIR): the job says so and exits 2, rather than ending as
+    // if the input were empty.
+    let dir = temp_dir();
+    std::fs::write(dir.path().join("p.eddy"), "schema E { k: string }\nsource e: E = stdin()\nsink e -> stdout()\n")
+        .unwrap();
+    let out = std::process::Command::new(eddy_bin())
+        .args(["run", "p.eddy"])
+        .current_dir(dir.path())
+        .stdin(std::fs::File::open(dir.path()).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot read stdin"), "{}", stderr(&out));
+}

@@ -8,6 +8,7 @@ mod file;
 mod generate;
 mod lines;
 mod stdin;
+mod task;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,8 @@ use eddy_dsl::{Row, Schema, Value};
 
 pub use feed::Feed;
 use file::{Dealer, Stripes};
+use task::Runtime;
+pub use task::Wake;
 
 /// Records per batch: one timely message, one time check. Small enough that a batch's rows
 /// are still in the cache when the operators after the source read them (4096 was 10-20 %
@@ -54,11 +57,19 @@ pub struct Connectors {
     dealers: Mutex<HashMap<String, Dealer>>,
     /// This process, of how many.
     process: (usize, usize),
+    /// The async runtime of the client tasks, made when a connector first needs one.
+    runtime: Runtime,
 }
 
 impl Connectors {
     pub fn new(rust_sources: HashMap<String, Arc<Feed>>, max_line_bytes: usize, process: (usize, usize)) -> Connectors {
-        Connectors { rust_sources, max_line_bytes, dealers: Mutex::new(HashMap::new()), process }
+        Connectors {
+            rust_sources,
+            max_line_bytes,
+            dealers: Mutex::new(HashMap::new()),
+            process,
+            runtime: Runtime::default(),
+        }
     }
 
     /// What deals the stripes of file source `source` to this process's workers (the same for
@@ -79,11 +90,13 @@ pub struct SourceSpec<'a> {
     pub used: &'a [bool],
 }
 
-/// Worker `worker` of `peers`' reader for a source, or `None` when it has no share of it.
+/// Worker `worker` of `peers`' reader for a source, or `None` when it has no share of it;
+/// `wake` schedules the source's operator (for clients that hand over data as it arrives).
 pub fn open(
     (worker, peers): (usize, usize),
     source: SourceSpec,
     connectors: &Connectors,
+    wake: Wake,
 ) -> Result<Option<Box<dyn Reader>>, String> {
     let SourceSpec { name, connector, schema, used } = source;
     match connector {
@@ -98,9 +111,12 @@ pub fn open(
             if *follow { Stripes::Range } else { Stripes::Dealt(connectors.dealer(name)) },
         )
         .map(|r| Some(Box::new(r) as Box<dyn Reader>)),
-        SourceConnector::Stdin { format } => Ok((worker == 0).then(|| {
-            Box::new(stdin::StdinReader::new(name, format, schema, used, connectors.max_line_bytes)) as Box<dyn Reader>
-        })),
+        SourceConnector::Stdin { .. } if worker > 0 => Ok(None),
+        SourceConnector::Stdin { format } => {
+            let limit = connectors.max_line_bytes;
+            stdin::StdinReader::new(name, format, schema, used, limit, &connectors.runtime, wake)
+                .map(|r| Some(Box::new(r) as Box<dyn Reader>))
+        }
         SourceConnector::Generate { kind, events, seed, rate } => {
             generate::GenerateReader::new(kind, *events, *seed, *rate, schema, worker, peers)
                 .map(|r| Some(Box::new(r) as Box<dyn Reader>))

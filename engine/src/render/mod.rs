@@ -24,7 +24,7 @@ use eddy_dsl::plan::{AggStrategy, JoinKind, NodeKind, Plan};
 use eddy_dsl::Row;
 use timely::dataflow::Scope;
 
-use crate::connector::{self, Connectors, Feed, SourceSpec};
+use crate::connector::{Connectors, Feed, SourceSpec};
 use crate::summary::Counters;
 
 pub use sink::{RustSink, SinkTarget};
@@ -107,14 +107,9 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
         let input = |i: &usize| colls[*i].clone().expect("plan: inputs come before their consumers");
         let coll = match &node.kind {
             NodeKind::Source { connector, used, time } => {
-                let (index, peers) = (scope.index(), scope.peers());
                 let spec = SourceSpec { name: &node.name, connector, schema: &node.schema, used };
-                let reader = connector::open((index, peers), spec, &shared.connectors).unwrap_or_else(|e| {
-                    shared.fail(e);
-                    None
-                });
                 let clock = source::Clock::new(time, shared.streaming);
-                let outputs = source::render(scope, &node.name, reader, clock, source_index, &align, shared, counters);
+                let outputs = source::render(scope, spec, clock, source_index, &align, shared, counters);
                 source_index += 1;
                 let ok = outputs.ok.clone();
                 side.insert(id, outputs);

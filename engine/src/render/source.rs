@@ -15,7 +15,7 @@ use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::{Scope, StreamVec};
 
 use super::{Coll, Shared};
-use crate::connector::{error_row, now_ms, raw_row, Reader, Status, BATCH};
+use crate::connector::{self, error_row, now_ms, raw_row, SourceSpec, Status, Wake, BATCH};
 use crate::summary::Counters;
 
 /// A source's three outputs: records, rejected records (`.errors`), late records (`.late`).
@@ -54,21 +54,27 @@ impl Alignment {
     }
 }
 
-/// Renders source number `source_index` of the plan, reading with `reader` (see `open`).
-#[allow(clippy::too_many_arguments)]
+/// Renders source number `source_index` of the plan, reading this worker's share of it.
 pub fn render<'s>(
     scope: Scope<'s, u64>,
-    name: &str,
-    reader: Option<Box<dyn Reader>>,
+    spec: SourceSpec,
     mut clock: Clock,
     source_index: usize,
     align: &Rc<Alignment>,
     shared: &Arc<Shared>,
     counters: &Rc<Counters>,
 ) -> Outputs<'s> {
+    let name = spec.name;
     let mut builder = OperatorBuilder::new(format!("Source {name}"), scope);
     let info = builder.operator_info();
     let activator = scope.activator_for(Rc::clone(&info.address));
+    // A client that hands data over as it arrives wakes the operator from its own thread.
+    let sync = scope.worker().sync_activator_for(info.address.to_vec());
+    let wake: Wake = Box::new(move || _ = sync.activate());
+    let reader = connector::open((scope.index(), scope.peers()), spec, &shared.connectors, wake).unwrap_or_else(|e| {
+        shared.fail(e);
+        None
+    });
     let (ok_out, ok_stream) = builder.new_output::<Vec<(Row, u64, isize)>>();
     let (err_out, err_stream) = builder.new_output::<Vec<(Row, u64, isize)>>();
     let (late_out, late_stream) = builder.new_output::<Vec<(Row, u64, isize)>>();
