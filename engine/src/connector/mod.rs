@@ -45,6 +45,18 @@ pub trait Reader {
     fn advance(&mut self) -> Option<i64> {
         None
     }
+
+    /// How many partitions this reader holds: each has its own watermark, and the source's
+    /// is their minimum (a slow partition's records are judged against its own).
+    fn partitions(&self) -> usize {
+        1
+    }
+
+    /// The partition of each run of the rows the last `read` appended, as `(partition, rows)`
+    /// in order; empty when they are all of partition 0.
+    fn runs(&self) -> &[(usize, usize)] {
+        &[]
+    }
 }
 
 /// What the connectors of one process share across its workers.

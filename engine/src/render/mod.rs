@@ -5,6 +5,7 @@
 //! `symmetric`), and render obeys it.
 
 mod aggregate;
+mod clock;
 mod distinct;
 mod iterate;
 mod join;
@@ -108,7 +109,7 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
         let coll = match &node.kind {
             NodeKind::Source { connector, used, time } => {
                 let spec = SourceSpec { name: &node.name, connector, schema: &node.schema, used };
-                let clock = source::Clock::new(time, shared.streaming);
+                let clock = clock::Clock::new(time, shared.streaming);
                 let outputs = source::render(scope, spec, clock, source_index, &align, shared, counters);
                 source_index += 1;
                 let ok = outputs.ok.clone();

@@ -5,17 +5,17 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use differential_dataflow::AsCollection;
-use eddy_dsl::plan::SourceTime;
-use eddy_dsl::{Row, Value};
+use eddy_dsl::Row;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::{Scope, StreamVec};
 
+use super::clock::{Clock, Read};
 use super::{Coll, Shared};
-use crate::connector::{self, error_row, now_ms, raw_row, SourceSpec, Status, Wake, BATCH};
+use crate::connector::{self, SourceSpec, Status, Wake, BATCH};
 use crate::summary::Counters;
 
 /// A source's three outputs: records, rejected records (`.errors`), late records (`.late`).
@@ -75,6 +75,9 @@ pub fn render<'s>(
         shared.fail(e);
         None
     });
+    if let Some(r) = &reader {
+        clock.partitions(r.partitions());
+    }
     let (ok_out, ok_stream) = builder.new_output::<Vec<(Row, u64, isize)>>();
     let (err_out, err_stream) = builder.new_output::<Vec<(Row, u64, isize)>>();
     let (late_out, late_stream) = builder.new_output::<Vec<(Row, u64, isize)>>();
@@ -113,7 +116,8 @@ pub fn render<'s>(
             };
             let time = held[0].time().to_owned();
             let advance = reader.as_mut().and_then(|r| r.advance());
-            let next = clock.stamp(time, status, advance, &mut batches, &source);
+            let runs = reader.as_ref().map_or(&[][..], |r| r.runs());
+            let next = clock.stamp(time, Read { runs, advance }, &mut batches, &source);
             let [ok, err, late] = &mut batches;
             Counters::add(&counters.read[source_index], (ok.len() + err.len() + late.len()) as u64);
             Counters::add(&counters.rejected[source_index], err.len() as u64);
@@ -149,113 +153,6 @@ pub fn render<'s>(
     let streams: [StreamVec<'s, u64, (Row, u64, isize)>; 3] = [ok_stream, err_stream, late_stream];
     let [ok, errors, late] = streams.map(|s| s.as_collection());
     Outputs { ok, errors, late }
-}
-
-/// How a source gives its records times and moves its watermark.
-pub struct Clock {
-    mode: Mode,
-    idle_ms: i64,
-    /// Whether the source had no data for `idle_ms` at its last read.
-    idle: bool,
-    epoch_ms: i64,
-    last_data: Instant,
-}
-
-enum Mode {
-    /// A batch job without event time: everything at time 0.
-    Batch,
-    /// Arrival time (rounded down to the epoch).
-    Arrival,
-    /// Event time from a field; the watermark trails the largest seen by `delay`.
-    Event { field: usize, delay: i64, largest: Option<i64>, streaming: bool },
-}
-
-impl Clock {
-    pub fn new(time: &SourceTime, streaming: bool) -> Clock {
-        let mode = match time.watermark {
-            Some((field, delay)) => Mode::Event { field, delay, largest: None, streaming },
-            None if streaming => Mode::Arrival,
-            None => Mode::Batch,
-        };
-        Clock { mode, idle_ms: time.idle_ms, idle: false, epoch_ms: time.epoch_ms.max(1), last_data: Instant::now() }
-    }
-
-    /// Whether the source has event time (and a watermark).
-    fn event_time(&self) -> bool {
-        matches!(self.mode, Mode::Event { .. })
-    }
-
-    fn streaming(&self) -> bool {
-        matches!(self.mode, Mode::Arrival | Mode::Event { streaming: true, .. })
-    }
-
-    /// The time at which this activation's records are sent, given the capability's time.
-    fn record_time(&self, held: u64) -> u64 {
-        match self.mode {
-            Mode::Arrival => held.max(self.epoch(now_ms())),
-            _ => held,
-        }
-    }
-
-    fn epoch(&self, ms: i64) -> u64 {
-        (ms - ms.rem_euclid(self.epoch_ms)).max(0) as u64
-    }
-
-    /// Sorts late records out of `batches[0]` into `batches[2]` (and records without an event
-    /// time into `batches[1]`), and returns the time the capabilities may move to.
-    fn stamp(
-        &mut self,
-        held: u64,
-        status: Status,
-        advance: Option<i64>,
-        batches: &mut [Vec<Row>; 3],
-        source: &str,
-    ) -> u64 {
-        let had_data = !batches[0].is_empty() || !batches[1].is_empty();
-        if had_data {
-            self.last_data = Instant::now();
-        }
-        let idle = status == Status::Idle && self.last_data.elapsed().as_millis() as i64 >= self.idle_ms;
-        self.idle = idle;
-        match &mut self.mode {
-            Mode::Batch => held,
-            Mode::Arrival => held.max(self.epoch(now_ms())),
-            Mode::Event { field, delay, largest, .. } => {
-                let [ok, err, late] = batches;
-                let mut kept = Vec::with_capacity(ok.len());
-                for row in ok.drain(..) {
-                    let Value::Timestamp(t) = row[*field] else {
-                        let raw = raw_row(&row);
-                        err.push(error_row(raw.as_bytes(), "the event time is null".into(), source, String::new()));
-                        continue;
-                    };
-                    match *largest {
-                        Some(max) if t < max.saturating_sub(*delay) => late.push(row),
-                        _ => {
-                            *largest = Some(largest.map_or(t, |m| m.max(t)));
-                            kept.push(row);
-                        }
-                    }
-                }
-                *ok = kept;
-                if let Some(t) = advance {
-                    // Moving the watermark to t is seeing a record at t + delay.
-                    let seen = t.saturating_add(*delay);
-                    *largest = Some(largest.map_or(seen, |m| m.max(seen)));
-                }
-                let mut watermark = largest.map_or(0, |m| m.saturating_sub(*delay)).max(0) as u64;
-                if idle {
-                    // A partition without data does not hold windows open: its event time moves
-                    // on from its last record's by the wall time since, so replayed history is
-                    // not made late by a jump to now. One that never had data follows the clock.
-                    let quiet = self.last_data.elapsed().as_millis().min(i64::MAX as u128) as i64;
-                    let moved = largest.map_or_else(now_ms, |m| m.saturating_add(quiet));
-                    watermark = watermark.max(moved.saturating_sub(*delay).max(0) as u64);
-                }
-                held.max(watermark)
-            }
-        }
-    }
 }
 
 #[cfg(test)]
