@@ -191,3 +191,26 @@ fn diff(expected: &str, actual: &str) -> String {
     }
     out
 }
+
+/// `eddy run` ignores `test` blocks, as the reference says: a mistake inside one does not stop
+/// the run, while `eddy check` (and `eddy test`) still report it.
+#[test]
+fn a_mistake_in_a_test_block_stops_check_but_not_run() {
+    let dir = temp_dir();
+    fs::write(dir.path().join("in.jsonl"), "{\"n\": 1}\n").unwrap();
+    let pipeline = "schema R { n: int }\n\
+        source r: R = file(\"in.jsonl\")\n\
+        sink r -> stdout()\n\
+        test \"broken\" { given r = [{ m: 1 }] expect r = [] }\n";
+    fs::write(dir.path().join("p.eddy"), pipeline).unwrap();
+
+    let run = eddy(dir.path(), &["run", "p.eddy", "--quiet"]);
+    assert_ok(&run);
+    assert_eq!(common::stdout(&run), "{\"n\":1}\n");
+
+    for command in ["check", "test"] {
+        let out = eddy(dir.path(), &[command, "p.eddy"]);
+        assert_eq!(out.status.code(), Some(1), "eddy {command}:\n{}", stderr(&out));
+        assert!(stderr(&out).contains("unknown field 'm'"), "eddy {command}:\n{}", stderr(&out));
+    }
+}

@@ -22,7 +22,8 @@ pub use types::{Base, Field, Schema, Type};
 pub use value::{Row, Value, F64};
 
 /// Parses, checks and lowers a pipeline: the whole front end in one call. On success, the plan
-/// and the warnings; on failure, every diagnostic found.
+/// and the warnings; on failure, every diagnostic found. The `test` blocks are checked too
+/// unless `options.ignore_tests` (a run ignores them, so their mistakes do not stop it).
 pub fn compile(src: &str, options: &check::Options) -> Result<(plan::Plan, Vec<Diagnostic>), Vec<Diagnostic>> {
     let file = parse::parse(src)?;
     let checked = check::check(&file, options)?;
@@ -42,6 +43,8 @@ pub fn compile_tests(
         let options = check::Options {
             test_mode: true,
             check_files: false,
+            // Checked above already.
+            ignore_tests: true,
             rust_sinks: case.expects.iter().map(|e| e.stream.clone()).collect(),
             ..options.clone()
         };

@@ -15,6 +15,38 @@ pub struct Scope<'a> {
     pub streams: &'a [String],
     pub params: &'a [(String, Value, Type)],
     pub functions: &'a Functions,
+    /// Names whose mistakes were already reported: using one is not reported again.
+    pub unknown: &'a Unknown,
+}
+
+/// The names of fields and params whose type is not known because of a mistake reported
+/// elsewhere (a select entry that failed, a param with a bad value). An expression that uses
+/// one is dropped without a second error: one mistake, one message.
+#[derive(Clone, Debug, Default)]
+pub struct Unknown {
+    names: std::collections::HashSet<String>,
+}
+
+impl Unknown {
+    pub fn names(names: impl IntoIterator<Item = String>) -> Unknown {
+        Unknown { names: names.into_iter().collect() }
+    }
+
+    pub fn covers(&self, name: &str) -> bool {
+        self.names.contains(name)
+    }
+
+    pub fn insert(&mut self, name: &str) {
+        self.names.insert(name.to_string());
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.names.remove(name);
+    }
+
+    pub fn extend(&mut self, other: &Unknown) {
+        self.names.extend(other.names.iter().cloned());
+    }
 }
 
 /// Types an expression, pushing what is wrong to `diags`; `None` when it has an error.
@@ -185,6 +217,9 @@ fn check_name(
         if let Some((_, v, t)) = scope.params.iter().find(|(n, _, _)| *n == name.node) {
             return Some((Expr::Lit(v.clone()), t.clone()));
         }
+    }
+    if scope.unknown.covers(&name.node) {
+        return None;
     }
     let mut d =
         Diagnostic::error(name.span, format!("unknown field '{}'", name.node)).label("not a field of the input");

@@ -1,7 +1,7 @@
 //! `join OTHER on L == R [and ...] [within D]` and `left join`: the keys on both sides, the
 //! joined schema (a name on both sides becomes `stream.name`), and which kind of join it is.
 
-use super::expr::{check_expr, Scope};
+use super::expr::{check_expr, Scope, Unknown};
 use super::stages::Kind;
 use super::window::{Flow, Mark, Time};
 use super::{Checker, Input};
@@ -20,6 +20,8 @@ pub struct Other<'a> {
     pub name: &'a str,
     pub schema: &'a Schema,
     pub flow: &'a Flow,
+    /// Its names whose type is unknown because of a mistake.
+    pub unknown: &'a Unknown,
 }
 
 /// A join's conditions and options, as written.
@@ -40,8 +42,13 @@ pub fn join(
     flow: &mut Flow,
 ) -> Option<Kind> {
     let theirs = [other.name.to_string()];
-    let other_scope =
-        Scope { schema: other.schema, streams: &theirs, params: scope.params, functions: scope.functions };
+    let other_scope = Scope {
+        schema: other.schema,
+        streams: &theirs,
+        params: scope.params,
+        functions: scope.functions,
+        unknown: other.unknown,
+    };
     let (mut left_keys, mut right_keys, mut ok) = (Vec::new(), Vec::new(), true);
     for (l, r) in spec.on {
         let lx = check_expr(l, scope, &mut cx.diags);
