@@ -16,9 +16,9 @@ use crate::value::Value;
 #[grammar = "../grammar/eddy.pest"]
 struct EddyParser;
 
-/// Parses a pipeline file; on failure, the syntax error or the bad literals as diagnostics.
+/// Parses a pipeline file; on failure, every syntax error, or the bad literals, as diagnostics.
 pub fn parse(src: &str) -> Result<File, Vec<Diagnostic>> {
-    let mut pairs = EddyParser::parse(Rule::file, src).map_err(|e| vec![syntax_error(src, &e)])?;
+    let mut pairs = EddyParser::parse(Rule::file, src).map_err(|e| syntax_errors(src, e))?;
     let file = pairs.next().expect("grammar: `file` is the only top-level pair");
     let mut b = Builder::default();
     let decls = children(file).map(|d| b.decl(d)).collect();
@@ -125,10 +125,14 @@ fn next<'i>(it: &mut impl Iterator<Item = P<'i>>, what: &str) -> P<'i> {
     it.next().unwrap_or_else(|| panic!("grammar guarantees {what}"))
 }
 
-/// How deeply expressions (and `iterate` bodies) may nest. pest copes with about ten times
-/// more, but the builders, the checker and the evaluator recurse on the tree, and a test
-/// thread has a 2 MiB stack; no real pipeline comes close.
-const MAX_DEPTH: usize = 100;
+/// How deeply expressions (and `iterate` bodies) may nest, counting every level of the tree
+/// the checker, `lower`, `explain` and the evaluator walk recursively: each parenthesis,
+/// call, list, `if`, `not`, unary minus and comparison, and each operator of a chain
+/// (`a + b + c` is two levels: it folds into `(a + b) + c`). The evaluator runs on timely's
+/// worker threads, which have the default 2 MiB stack, as do test threads; the limit keeps
+/// every pass far inside that (see the test `deepest_expressions_fit_a_worker_stack`). pest
+/// copes with about ten times more. No real pipeline comes close.
+pub const MAX_DEPTH: usize = 100;
 
 /// Builds the AST, collecting literal errors instead of stopping at the first.
 #[derive(Default)]
@@ -140,19 +144,25 @@ struct Builder {
 impl Builder {
     /// Runs `build` one level deeper, or reports the nesting (once) when it is too deep.
     fn nested<T>(&mut self, sp: Span, fallback: T, build: impl FnOnce(&mut Self) -> T) -> T {
-        if self.depth >= MAX_DEPTH {
+        self.nested_by(1, sp, fallback, build)
+    }
+
+    /// Runs `build` `levels` deeper (an operator chain adds a level per operator), or reports
+    /// the nesting (once) when that is too deep, without building the tree.
+    fn nested_by<T>(&mut self, levels: usize, sp: Span, fallback: T, build: impl FnOnce(&mut Self) -> T) -> T {
+        if self.depth + levels > MAX_DEPTH {
             if !self.diags.iter().any(|d| d.message.starts_with("nested too deeply")) {
                 self.diags.push(
                     Diagnostic::error(sp, format!("nested too deeply (more than {MAX_DEPTH} levels)"))
                         .label("this is nested too deeply")
-                        .help("split the expression, e.g. into several derive stages"),
+                        .help("split the expression into several derive stages; for a long `or` of equalities, write `x in [a, b, ...]`"),
                 );
             }
             return fallback;
         }
-        self.depth += 1;
+        self.depth += levels;
         let built = build(self);
-        self.depth -= 1;
+        self.depth -= levels;
         built
     }
 
@@ -436,13 +446,23 @@ impl Builder {
     }
 
     fn or_expr(&mut self, p: P) -> Expr {
-        let operands: Vec<Expr> = children(p).map(|c| self.and_expr(c)).collect();
-        fold_same(BinOp::Or, operands)
+        let levels = chain_levels(&p);
+        let build = |b: &mut Self, p: P| fold_same(BinOp::Or, children(p).map(|c| b.and_expr(c)).collect());
+        if levels == 0 {
+            return build(self, p);
+        }
+        let sp = span(&p);
+        self.nested_by(levels, sp, null_at(sp), |b| build(b, p))
     }
 
     fn and_expr(&mut self, p: P) -> Expr {
-        let operands: Vec<Expr> = children(p).map(|c| self.not_expr(c)).collect();
-        fold_same(BinOp::And, operands)
+        let levels = chain_levels(&p);
+        let build = |b: &mut Self, p: P| fold_same(BinOp::And, children(p).map(|c| b.not_expr(c)).collect());
+        if levels == 0 {
+            return build(self, p);
+        }
+        let sp = span(&p);
+        self.nested_by(levels, sp, null_at(sp), |b| build(b, p))
     }
 
     fn not_expr(&mut self, p: P) -> Expr {
@@ -459,6 +479,15 @@ impl Builder {
 
     fn cmp_expr(&mut self, p: P) -> Expr {
         // grammar: cmp_expr = { arith ~ (cmp_op ~ arith | in_op ~ arith | is_op)? }
+        let sp = span(&p);
+        if chain_levels(&p) == 0 {
+            return self.arith(next(&mut children(p), "cmp_expr: left"));
+        }
+        self.nested(sp, null_at(sp), |b| b.comparison(p))
+    }
+
+    /// `cmp_expr` with its operator: one level above its operands.
+    fn comparison(&mut self, p: P) -> Expr {
         let sp = span(&p);
         let mut it = children(p);
         let left = self.arith(next(&mut it, "cmp_expr: left"));
@@ -493,6 +522,17 @@ impl Builder {
 
     fn arith(&mut self, p: P) -> Expr {
         // grammar: arith = { term ~ (add_op ~ term)* }
+        let levels = chain_levels(&p) / 2;
+        if levels == 0 {
+            return self.arith_chain(p);
+        }
+        // The span is only needed now: it walks down the pair (cheap for a chain, not for
+        // every level of deep parentheses).
+        let sp = span(&p);
+        self.nested_by(levels, sp, null_at(sp), |b| b.arith_chain(p))
+    }
+
+    fn arith_chain(&mut self, p: P) -> Expr {
         let mut it = children(p);
         let mut acc = self.term(next(&mut it, "arith: first term"));
         while let Some(op) = it.next() {
@@ -505,6 +545,17 @@ impl Builder {
 
     fn term(&mut self, p: P) -> Expr {
         // grammar: term = { unary ~ (mul_op ~ unary)* }
+        let levels = chain_levels(&p) / 2;
+        if levels == 0 {
+            return self.term_chain(p);
+        }
+        // The span is only needed now: it walks down the pair (cheap for a chain, not for
+        // every level of deep parentheses).
+        let sp = span(&p);
+        self.nested_by(levels, sp, null_at(sp), |b| b.term_chain(p))
+    }
+
+    fn term_chain(&mut self, p: P) -> Expr {
         let mut it = children(p);
         let mut acc = self.unary(next(&mut it, "term: first factor"));
         while let Some(op) = it.next() {
@@ -790,6 +841,12 @@ fn name(p: P) -> Expr {
     Expr { kind, span: sp }
 }
 
+/// How many levels an operator chain adds to the tree: one per operator. Counted on the
+/// pairs (operands and, for `arith` and `term`, operator pairs too), before anything is built.
+fn chain_levels(p: &P) -> usize {
+    children(p.clone()).count().saturating_sub(1)
+}
+
 /// A placeholder where an expression could not be built (a diagnostic says why).
 fn null_at(span: Span) -> Expr {
     Expr { kind: ExprKind::Lit(Value::Null), span }
@@ -971,12 +1028,83 @@ const RESERVED: [&str; 33] = [
     "false",
 ];
 
-/// Turns pest's error into one diagnostic: where, what was expected, what was found.
-fn syntax_error(src: &str, err: &pest::error::Error<Rule>) -> Diagnostic {
-    let pos = match err.location {
-        InputLocation::Pos(p) => p,
-        InputLocation::Span((s, _)) => s,
-    };
+/// How many syntax errors one run reports at most: past that, the rest is probably not Eddy.
+const MAX_SYNTAX_ERRORS: usize = 100;
+
+/// Every syntax error of the file. Declarations begin with keywords, so after an error the
+/// parser starts again at the next declaration keyword (`resume_at`) and goes on; the
+/// declaration with the error is skipped to there. Each parse reads only from one
+/// resumption point to the next error, so the whole costs about one parse of the file.
+fn syntax_errors(src: &str, first: pest::error::Error<Rule>) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let (mut err, mut offset) = (first, 0);
+    loop {
+        let pos = offset
+            + match err.location {
+                InputLocation::Pos(p) => p,
+                InputLocation::Span((s, _)) => s,
+            };
+        diags.push(syntax_error(src, pos, &err));
+        if diags.len() >= MAX_SYNTAX_ERRORS {
+            break;
+        }
+        let Some(next) = resume_at(src, offset, pos) else { break };
+        match EddyParser::parse(Rule::file, &src[next..]) {
+            Ok(_) => break,
+            Err(e) => (err, offset) = (e, next),
+        }
+    }
+    diags
+}
+
+/// Where parsing starts again after an error at `pos` (the current parse began at `start`):
+/// the next declaration keyword. One right at the error counts only at the start of a line
+/// (`| select { stream }` is a misused keyword, not a new declaration); a keyword before a
+/// `:` is a label; keywords in strings, comments and backquotes do not count.
+fn resume_at(src: &str, start: usize, pos: usize) -> Option<usize> {
+    let bytes = src.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut i = start;
+    // Whether only layout stands between the last line break and `i`.
+    let mut first_on_line = start == 0 || src[..start].ends_with('\n');
+    while i < bytes.len() {
+        let at_line_start = first_on_line;
+        first_on_line = match bytes[i] {
+            b'\n' => true,
+            b' ' | b'\t' | b'\r' => first_on_line,
+            _ => false,
+        };
+        match bytes[i] {
+            b'"' | b'`' => {
+                let close = bytes[i];
+                i += 1;
+                while i < bytes.len() && bytes[i] != close && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            c if word(c) => {
+                let end = (i..bytes.len()).find(|&j| !word(bytes[j])).unwrap_or(bytes.len());
+                let keyword = DECL_KEYWORDS.contains(&&src[i..end]);
+                let label = keyword && src[end..].trim_start().starts_with(':');
+                if keyword && !label && i > start && (i > pos || (i == pos && at_line_start)) {
+                    return Some(i);
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Turns pest's error at `pos` into one diagnostic: where, what was expected, what was found.
+fn syntax_error(src: &str, pos: usize, err: &pest::error::Error<Rule>) -> Diagnostic {
     let (found_span, found) = found_at(src, pos);
     let positives: Vec<Rule> = match &err.variant {
         ErrorVariant::ParsingError { positives, .. } => positives.clone(),
@@ -1084,6 +1212,10 @@ fn help_for(src: &str, pos: usize, found: &Found, positives: &[Rule]) -> Option<
     }
     if STAGE_KEYWORDS.contains(&token) && expects(Rule::bar) {
         return Some(format!("each stage starts with '|': write '| {token} ...'"));
+    }
+    let line_start = src[..pos].rfind('\n').map_or(0, |n| n + 1);
+    if DECL_KEYWORDS.contains(&token) && src[line_start..pos].trim().is_empty() {
+        return Some(format!("the declaration before ends unfinished: '{token}' starts the next one"));
     }
     let wants_name = [Rule::ident, Rule::label, Rule::expr, Rule::unary, Rule::stream_ref].iter().any(|r| expects(*r));
     if RESERVED.contains(&token) && wants_name {
@@ -1611,6 +1743,26 @@ test "windows" {
             assert_eq!(&d.label, label, "{src}");
             assert_eq!(d.help.as_deref(), *help, "{src}");
         }
+    }
+
+    /// After a syntax error, parsing starts again at the next declaration, so every broken
+    /// declaration is reported, once, and nothing about the sound ones in between.
+    #[test]
+    fn every_syntax_error_is_reported() {
+        let src = "stream a = = x\n\
+                   stream b = x | filter (\n\
+                   sink a -> stdout()\n\
+                   stream c = x | select { stream }\n\
+                   # a comment with sink in it\n\
+                   sink c => stdout()\n\
+                   stream d = x | select { sink: 1 }\n";
+        let diags = parse(src).expect_err("four broken declarations");
+        let lines: Vec<usize> = diags.iter().map(|d| crate::span::line_col(src, d.span.start).0).collect();
+        assert_eq!(lines, [1, 3, 4, 6], "{diags:?}");
+        // A file of thousands of broken declarations on one line is reported in linear time,
+        // and at most MAX_SYNTAX_ERRORS of them.
+        let many = "stream s = = x ".repeat(20_000);
+        assert_eq!(parse(&many).expect_err("broken").len(), MAX_SYNTAX_ERRORS);
     }
 
     #[test]
