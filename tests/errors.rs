@@ -56,7 +56,13 @@ fn structural_problems(file: &str, err: &str) -> Vec<String> {
         problems.push("no line with a '^' caret".into());
     }
     let last = err.trim_end().lines().last().unwrap_or("");
-    let errors = err.lines().filter(|line| line.starts_with("error")).count();
+    // Past the first errors, the rest are counted on a line of their own.
+    let not_shown: usize = err
+        .lines()
+        .filter_map(|line| line.strip_prefix("note: "))
+        .filter_map(|rest| rest.split_once(" more error").and_then(|(n, _)| n.parse::<usize>().ok()))
+        .sum();
+    let errors = err.lines().filter(|line| line.starts_with("error")).count() + not_shown;
     let expected = format!("the pipeline has {errors} error{}", if errors == 1 { "" } else { "s" });
     if errors == 0 {
         problems.push("no 'error' line".into());
