@@ -118,4 +118,23 @@ mod tests {
             }
         }
     }
+
+    /// A constant `regex_match` pattern is checked with the size limits before anything runs;
+    /// at run time it is compiled once per compiled call, and one that cannot compile gives
+    /// null rather than being compiled again for each record.
+    #[test]
+    fn regex_patterns_are_checked_once_and_bounded() {
+        assert!(functions::regex_problem("\\w{1000}{1000}").is_some_and(|p| p.contains("too large")));
+        assert!(functions::regex_problem("(x").is_some_and(|p| p.contains("unclosed group")));
+        assert_eq!(functions::regex_problem("^a+$"), None);
+        let call = |pattern: &str| plan::Expr::Call {
+            func: functions::Function::Builtin(functions::Builtin::RegexMatch),
+            args: vec![plan::Expr::Field(0), plan::Expr::Lit(Value::str(pattern))],
+        };
+        let matches = eval::compile(&call("^a+$"));
+        assert_eq!(matches(&[Value::str("aaa")]), Value::Bool(true));
+        assert_eq!(matches(&[Value::str("ab")]), Value::Bool(false));
+        let broken = eval::compile(&call("\\w{1000}{1000}"));
+        assert_eq!(broken(&[Value::str("a")]), Value::Null);
+    }
 }

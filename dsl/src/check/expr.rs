@@ -353,6 +353,10 @@ fn check_call(
     let typed: Option<Vec<(Expr, Type)>> = typed.into_iter().collect();
     let (exprs, types): (Vec<Expr>, Vec<Type>) = typed?.into_iter().unzip();
     if let Some(b) = Builtin::from_name(name) {
+        if let Some(d) = bad_constant_pattern(b, args, &exprs) {
+            diags.push(d);
+            return None;
+        }
         return match b.check(&types) {
             Ok(ty) => Some((fold(Expr::Call { func: Function::Builtin(b), args: exprs }), ty)),
             Err(msg) => {
@@ -392,6 +396,20 @@ fn check_call(
     }
     diags.push(d);
     None
+}
+
+/// A constant `regex_match` pattern that does not compile, or compiles too large: reported
+/// here, with its place, rather than found (slowly, or as nulls) on every record.
+fn bad_constant_pattern(b: Builtin, args: &[ast::Expr], exprs: &[Expr]) -> Option<Diagnostic> {
+    let (Builtin::RegexMatch, Some(Expr::Lit(Value::Str(pattern))), Some(arg)) = (b, exprs.get(1), args.get(1)) else {
+        return None;
+    };
+    let problem = crate::functions::regex_problem(pattern)?;
+    Some(
+        Diagnostic::error(arg.span, format!("regex_match: {problem}"))
+            .label("this pattern")
+            .help("patterns use the syntax of Rust's regex crate, e.g. \"^[a-z]+@example\\\\.com$\""),
+    )
 }
 
 pub fn type_of_value(v: &Value) -> Type {
