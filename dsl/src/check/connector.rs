@@ -329,19 +329,25 @@ impl Checker<'_> {
         };
         time.idle_ms = self.arg::<Millis>(&mut args, "idle").map_or(DEFAULT_IDLE_MS, |(d, _)| d.0);
         time.epoch_ms = self.arg::<Millis>(&mut args, "epoch").map_or(1, |(d, _)| d.0.max(1));
-        let (connector, own_schema) = match c.name.node.as_str() {
+        let (connector, own_schema, known) = match c.name.node.as_str() {
             "file" | "stdin" => self.file_source(&mut args, c.name.node == "file", rust),
             _ => self.generate_source(&mut args),
         };
-        let schema = self.source_schema(c, declared, own_schema);
+        let schema = self.source_schema(c, declared, own_schema, known);
         let connector = connector.filter(|_| !args.failed);
         let bounded = connector.as_ref().map(SourceConnector::bounded);
         let connector = if rust { connector.map(|_| SourceConnector::Rust) } else { connector };
         SourceOutcome { connector, bounded, schema, time }
     }
 
-    /// `file(path, ...)` or `stdin(...)`, and the schema its format brings (text: `line`).
-    fn file_source(&mut self, args: &mut Args, file: bool, rust: bool) -> (Option<SourceConnector>, Option<Schema>) {
+    /// `file(path, ...)` or `stdin(...)`, the schema its format brings (text: `line`), and
+    /// whether the format is known (else whether it brings a schema is not known either).
+    fn file_source(
+        &mut self,
+        args: &mut Args,
+        file: bool,
+        rust: bool,
+    ) -> (Option<SourceConnector>, Option<Schema>, bool) {
         let path = if file { self.required::<String>(args, "path", "file(\"data/events.jsonl\")") } else { None };
         // A directory has no extension worth reporting: that it is a directory is reported.
         let is_dir = self.options.check_files && !rust && path.as_ref().is_some_and(|(p, _)| Path::new(p).is_dir());
@@ -357,12 +363,14 @@ impl Checker<'_> {
                 self.outputs.push(Access::read(p, *span));
             }
         }
+        // Without its path, a file's format is known only when it is given.
+        let known = format.is_some() && (!file || path.is_some() || args.values.contains_key("format"));
         let connector = match (file, path, format) {
             (true, Some((path, _)), Some(format)) => Some(SourceConnector::File { path, format, follow }),
             (false, _, Some(format)) => Some(SourceConnector::Stdin { format }),
             _ => None,
         };
-        (connector, own)
+        (connector, own, known)
     }
 
     /// Reports an input path that is not a readable file.
@@ -384,27 +392,34 @@ impl Checker<'_> {
         self.error(d);
     }
 
-    /// `generate(nexmark: KIND, ...)`, and the schema of its events.
-    fn generate_source(&mut self, args: &mut Args) -> (Option<SourceConnector>, Option<Schema>) {
+    /// `generate(nexmark: KIND, ...)`, the schema of its events, and whether the kind is known.
+    fn generate_source(&mut self, args: &mut Args) -> (Option<SourceConnector>, Option<Schema>, bool) {
         let kind = self.required::<String>(args, "nexmark", "generate(nexmark: \"bid\", events: 100000)");
         let events = self.arg::<Count>(args, "events").map(|(n, _)| n.0);
         let seed = self.arg::<Count>(args, "seed").map_or(42, |(n, _)| n.0);
         let rate = self.arg::<Count>(args, "rate").map_or(0, |(n, _)| n.0);
-        let Some((kind, kind_span)) = kind else { return (None, None) };
+        let Some((kind, kind_span)) = kind else { return (None, None, false) };
         let Some(schema) = nexmark_schema(&kind) else {
             self.error(
                 Diagnostic::error(kind_span, format!("unknown Nexmark event kind '{kind}'"))
                     .label("expected person, auction or bid")
                     .suggest(&kind, NEXMARK_KINDS.iter().copied()),
             );
-            return (None, None);
+            return (None, None, false);
         };
-        (Some(SourceConnector::Generate { kind, events, seed, rate }), Some(schema))
+        (Some(SourceConnector::Generate { kind, events, seed, rate }), Some(schema), true)
     }
 
     /// The schema of a source's records: the declared one (which, for the generator, must fit
-    /// what it generates), else the connector's own.
-    fn source_schema(&mut self, c: &ast::Connector, declared: Option<&Schema>, own: Option<Schema>) -> Option<Schema> {
+    /// what it generates), else the connector's own. `known`: whether the connector's own
+    /// schema is known (not when its format or kind has a mistake, reported already).
+    fn source_schema(
+        &mut self,
+        c: &ast::Connector,
+        declared: Option<&Schema>,
+        own: Option<Schema>,
+        known: bool,
+    ) -> Option<Schema> {
         match (declared, own) {
             (Some(d), Some(own)) if c.name.node == "generate" => {
                 self.declared_fits_generator(c, d, &own);
@@ -412,8 +427,7 @@ impl Checker<'_> {
             }
             (Some(d), _) => Some(d.clone()),
             (None, Some(own)) => Some(own),
-            // A connector with a mistake may not know its format: that was reported.
-            (None, None) if !SOURCES.contains(&c.name.node.as_str()) => None,
+            (None, None) if !known => None,
             (None, None) => {
                 self.error(
                     Diagnostic::error(c.span, "this source needs a schema")

@@ -1,7 +1,7 @@
 //! Typing expressions: AST expressions → plan expressions over row positions, with their types.
 
 use crate::ast::{self, BinOp, ExprKind, UnOp};
-use crate::diag::{suggest, Diagnostic};
+use crate::diag::Diagnostic;
 use crate::functions::{Builtin, Function, Functions};
 use crate::plan::{AggFunc, Arith, Cmp, Expr};
 use crate::types::{Base, Schema, Type};
@@ -221,16 +221,14 @@ fn check_name(
     if scope.unknown.covers(&name.node) {
         return None;
     }
-    let mut d =
-        Diagnostic::error(name.span, format!("unknown field '{}'", name.node)).label("not a field of the input");
     let candidates = scope.schema.names().chain(scope.params.iter().map(|(n, _, _)| n.as_str()));
-    if let Some(s) = suggest(&name.node, candidates) {
-        d = d.help(format!("did you mean '{s}'?"));
-    } else {
-        d = d.help(format!("the input has {}", scope.schema));
-    }
+    diags.push(
+        Diagnostic::error(name.span, format!("unknown field '{}'", name.node))
+            .label("not a field of the input")
+            .suggest(&name.node, candidates)
+            .or_help(format!("the input has {}", scope.schema)),
+    );
     let _ = e;
-    diags.push(d);
     None
 }
 
@@ -390,11 +388,9 @@ fn check_call(
         return Some((Expr::Call { func: Function::Udf(udf.clone()), args: exprs }, udf.ret.clone()));
     }
     let known = Builtin::ALL.iter().map(|b| b.name()).chain(scope.functions.udfs.keys().map(String::as_str));
-    let mut d = Diagnostic::error(func.span, format!("unknown function '{name}'")).label("not a function");
-    if let Some(s) = suggest(name, known) {
-        d = d.help(format!("did you mean '{s}'?"));
-    }
-    diags.push(d);
+    diags.push(
+        Diagnostic::error(func.span, format!("unknown function '{name}'")).label("not a function").suggest(name, known),
+    );
     None
 }
 

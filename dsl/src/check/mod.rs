@@ -7,6 +7,8 @@ mod files;
 mod join;
 mod stages;
 mod tests;
+#[cfg(test)]
+mod unit_tests;
 mod window;
 
 pub use tests::{Expect, TestCase};
@@ -14,7 +16,7 @@ pub use tests::{Expect, TestCase};
 use std::collections::{HashMap, HashSet};
 
 use crate::ast::{self, Decl};
-use crate::diag::{suggest, Diagnostic};
+use crate::diag::Diagnostic;
 use crate::functions::Functions;
 use crate::plan::{SinkConnector, SourceConnector, SourceTime};
 use crate::span::Span;
@@ -357,14 +359,14 @@ impl Checker<'_> {
                 return None;
             }
             (name, _) => {
-                let mut d = Diagnostic::error(t.name.span, format!("unknown type '{name}'")).label("not a type");
-                d = match suggest(name, NAMES) {
-                    Some(s) => d.help(format!("did you mean '{s}'?")),
-                    None => {
-                        d.help("types are bool, int, float, string, timestamp, duration, list<T>, and T? for nullable")
-                    }
-                };
-                self.error(d);
+                self.error(
+                    Diagnostic::error(t.name.span, format!("unknown type '{name}'"))
+                        .label("not a type")
+                        .suggest(name, NAMES)
+                        .or_help(
+                            "types are bool, int, float, string, timestamp, duration, list<T>, and T? for nullable",
+                        ),
+                );
                 return None;
             }
         };
@@ -437,13 +439,16 @@ impl Checker<'_> {
             self.params.iter().map(|(n, _, _)| n.clone()).chain(self.failed_params.iter().cloned()).collect();
         for (name, _) in &self.options.params {
             if !known.contains(name) {
-                let mut d = Diagnostic::global(format!("--param {name}: the pipeline has no param '{name}'"));
-                d = match suggest(name, known.iter().map(String::as_str)) {
-                    Some(s) => d.help(format!("did you mean '{s}'?")),
-                    None if known.is_empty() => d.help("the pipeline declares no params"),
-                    None => d.help(format!("its params are: {}", known.join(", "))),
+                let others = if known.is_empty() {
+                    "the pipeline declares no params".to_string()
+                } else {
+                    format!("its params are: {}", known.join(", "))
                 };
-                self.diags.push(d);
+                self.diags.push(
+                    Diagnostic::global(format!("--param {name}: the pipeline has no param '{name}'"))
+                        .suggest(name, known.iter().map(String::as_str))
+                        .or_help(others),
+                );
             }
         }
     }
@@ -485,12 +490,11 @@ impl Checker<'_> {
     /// `watermark FIELD - DELAY`: the field's position and the delay in ms.
     fn watermark(&mut self, w: &ast::Watermark, schema: &Schema) -> Option<(usize, i64)> {
         let Some(field) = schema.index_of(&w.field.node) else {
-            let mut d = Diagnostic::error(w.field.span, format!("unknown field '{}'", w.field.node))
-                .label("the event time must be a field of the source");
-            if let Some(s) = suggest(&w.field.node, schema.names()) {
-                d = d.help(format!("did you mean '{s}'?"));
-            }
-            self.error(d);
+            self.error(
+                Diagnostic::error(w.field.span, format!("unknown field '{}'", w.field.node))
+                    .label("the event time must be a field of the source")
+                    .suggest(&w.field.node, schema.names()),
+            );
             return None;
         };
         let ty = &schema.fields[field].ty;

@@ -160,6 +160,15 @@ impl<'a> StreamGraph<'a> {
                 self.stream(cx, i, &mut Vec::new());
             }
         }
+        // `lower` finds a stream by its declaration index in what is returned, so every stream
+        // must be there unless a mistake (which stops the pipeline) was reported.
+        let missing = self.checked.iter().position(Option::is_none);
+        if let Some(i) = missing.filter(|_| !cx.diags.iter().any(Diagnostic::is_error)) {
+            cx.error(Diagnostic::global(format!(
+                "internal error: stream '{}' failed to check without a message; please report it",
+                self.decls[i].name.node
+            )));
+        }
         self.checked.iter().flatten().cloned().collect()
     }
 
@@ -855,14 +864,13 @@ fn aggregate(e: &ast::Expr, scope: &Scope, cx: &mut Checker) -> Option<Agg> {
         return None;
     };
     let Some(func) = AggFunc::from_name(&name.node) else {
-        let mut d =
-            Diagnostic::error(name.span, format!("unknown aggregate '{}'", name.node)).label("not an aggregate");
         let names = AggFunc::ALL.map(AggFunc::name);
-        d = match suggest(&name.node, names) {
-            Some(s) => d.help(format!("did you mean '{s}'?")),
-            None => d.help(format!("aggregates are: {}", names.join(", "))),
-        };
-        cx.error(d);
+        cx.error(
+            Diagnostic::error(name.span, format!("unknown aggregate '{}'", name.node))
+                .label("not an aggregate")
+                .suggest(&name.node, names)
+                .or_help(format!("aggregates are: {}", names.join(", "))),
+        );
         return None;
     };
     let arity_ok = match func {

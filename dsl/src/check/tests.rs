@@ -5,7 +5,7 @@ use super::expr::{check_expr, type_of_value, Scope};
 use super::stages::StreamGraph;
 use super::Checker;
 use crate::ast::{self, ExprKind, TestStep};
-use crate::diag::{suggest, Diagnostic};
+use crate::diag::Diagnostic;
 use crate::functions::Functions;
 use crate::plan::{Expr, FeedItem, Format, SourceConnector};
 use crate::span::Span;
@@ -138,12 +138,11 @@ impl Checker<'_> {
                 Some((name.clone(), source.schema.clone(), source.time.watermark.is_some()))
             }
             _ => {
-                let mut d =
-                    Diagnostic::error(r.span, format!("'{}' is not a source", name)).label("tests feed sources");
-                if let Some(s) = suggest(name, graph.source_names()) {
-                    d = d.help(format!("did you mean '{s}'?"));
-                }
-                self.error(d);
+                self.error(
+                    Diagnostic::error(r.span, format!("'{}' is not a source", name))
+                        .label("tests feed sources")
+                        .suggest(name, graph.source_names()),
+                );
                 None
             }
         }
@@ -190,13 +189,12 @@ impl Checker<'_> {
         let mut ok = true;
         for (name, value) in fields {
             let Some(i) = schema.index_of(&name.node) else {
-                let mut d =
-                    Diagnostic::error(name.span, format!("unknown field '{}'", name.node)).label("not in the schema");
-                d = match suggest(&name.node, schema.names()) {
-                    Some(s) => d.help(format!("did you mean '{s}'?")),
-                    None => d.help(format!("the records have {schema}")),
-                };
-                self.error(d);
+                self.error(
+                    Diagnostic::error(name.span, format!("unknown field '{}'", name.node))
+                        .label("not in the schema")
+                        .suggest(&name.node, schema.names())
+                        .or_help(format!("the records have {schema}")),
+                );
                 ok = false;
                 continue;
             };
