@@ -364,6 +364,32 @@ fn substr(s: &str, start: i64, len: Option<i64>) -> Value {
     Value::str(&text)
 }
 
+/// The largest compiled form a `regex_match` pattern may take (and its lazy DFA's cache):
+/// it bounds the time and memory compiling a pattern takes, so a pathological one is
+/// rejected at check time (or, for a pattern computed per record, gives null) instead of
+/// running for minutes.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Compiles a `regex_match` pattern within `REGEX_SIZE_LIMIT`.
+pub fn regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT).build()
+}
+
+/// Why a constant `regex_match` pattern cannot be used, in one line.
+pub fn regex_problem(pattern: &str) -> Option<String> {
+    match regex(pattern) {
+        Ok(_) => None,
+        Err(regex::Error::CompiledTooBig(limit)) => {
+            Some(format!("the pattern is too large once compiled (over {} KiB)", limit >> 10))
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid pattern");
+            Some(format!("invalid pattern: {}", last.trim().trim_start_matches("error: ")))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,31 +428,5 @@ mod tests {
         assert!(Builtin::Lower.check(&[Type::INT]).unwrap_err().contains("found int"));
         assert!(Builtin::Substr.check(&[Type::STRING]).unwrap_err().contains("2 to 3 arguments"));
         assert_eq!(Builtin::Coalesce.check(&[Type::INT.nullable(), Type::INT]), Ok(Type::INT));
-    }
-}
-
-/// The largest compiled form a `regex_match` pattern may take (and its lazy DFA's cache):
-/// it bounds the time and memory compiling a pattern takes, so a pathological one is
-/// rejected at check time (or, for a pattern computed per record, gives null) instead of
-/// running for minutes.
-pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
-/// Compiles a `regex_match` pattern within `REGEX_SIZE_LIMIT`.
-pub fn regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT).build()
-}
-
-/// Why a constant `regex_match` pattern cannot be used, in one line.
-pub fn regex_problem(pattern: &str) -> Option<String> {
-    match regex(pattern) {
-        Ok(_) => None,
-        Err(regex::Error::CompiledTooBig(limit)) => {
-            Some(format!("the pattern is too large once compiled (over {} KiB)", limit >> 10))
-        }
-        Err(e) => {
-            let text = e.to_string();
-            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid pattern");
-            Some(format!("invalid pattern: {}", last.trim().trim_start_matches("error: ")))
-        }
     }
 }

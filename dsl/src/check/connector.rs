@@ -137,17 +137,18 @@ impl Checker<'_> {
                 continue;
             };
             match value {
-                Some((crate::plan::Expr::Lit(v), t)) => {
-                    if args.values.contains_key(&key) {
+                Some((crate::plan::Expr::Lit(v), t)) => match args.values.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(e) => {
                         self.error(
-                            Diagnostic::error(arg.value.span, format!("argument '{key}' is given twice"))
+                            Diagnostic::error(arg.value.span, format!("argument '{}' is given twice", e.key()))
                                 .label("duplicate argument"),
                         );
                         args.failed = true;
-                    } else {
-                        args.values.insert(key, (v, t, arg.value.span));
                     }
-                }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert((v, t, arg.value.span));
+                    }
+                },
                 Some(_) => {
                     self.error(
                         Diagnostic::error(arg.value.span, "connector arguments must be constant")
@@ -246,7 +247,7 @@ impl Checker<'_> {
 
     /// The format from `format:` (with `header:`/`delimiter:`), else from the path's extension.
     fn format(&mut self, args: &mut Args, path: Option<&(String, Span)>) -> Option<Format> {
-        let header = self.arg::<bool>(args, "header").map_or(true, |(h, _)| h);
+        let header = self.arg::<bool>(args, "header").is_none_or(|(h, _)| h);
         let delimiter = self.delimiter(args);
         let (name, span) = match (self.arg::<String>(args, "format"), path) {
             (Some(f), _) => f,

@@ -88,7 +88,7 @@ pub(super) struct Shape {
 }
 
 /// Why a pipe did not check: its mistakes were reported; its shape, when it can be known.
-type Failed = Option<Shape>;
+type Failed = Option<Box<Shape>>;
 
 /// The streams of a file, checked in dependency order.
 pub(super) struct StreamGraph<'a> {
@@ -198,7 +198,7 @@ impl<'a> StreamGraph<'a> {
         self.visit[i] = Some(Visit::Done);
         match self.stages(cx, &decl.pipe, &decl.name.node) {
             Ok(stream) => self.checked[i] = Some(stream),
-            Err(shape) => self.shapes[i] = shape,
+            Err(shape) => self.shapes[i] = shape.map(|s| *s),
         }
     }
 
@@ -579,7 +579,7 @@ impl<'a> StreamGraph<'a> {
         if ok {
             Ok(Stream { name: name.to_string(), input, stages, schema, flow })
         } else {
-            Err(Some(Shape { schema, unknown, flow }))
+            Err(Some(Box::new(Shape { schema, unknown, flow })))
         }
     }
 
