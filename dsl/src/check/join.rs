@@ -33,6 +33,8 @@ pub struct Spec<'a> {
 }
 
 /// Checks a join; `scope` is this side's, `schema` and `flow` become the joined stream's.
+/// `Ok(None)` when a join condition has a mistake (reported) but the joined schema is known
+/// (so the stages after it are checked); `Err(())` when it is not.
 pub fn join(
     cx: &mut Checker,
     scope: &Scope,
@@ -40,7 +42,7 @@ pub fn join(
     other: Other,
     schema: &mut Schema,
     flow: &mut Flow,
-) -> Option<Kind> {
+) -> Result<Option<Kind>, ()> {
     let theirs = [other.name.to_string()];
     let other_scope = Scope {
         schema: other.schema,
@@ -84,15 +86,12 @@ pub fn join(
                     Diagnostic::error(d.span, format!("within needs a constant duration, found {t}"))
                         .label("expected e.g. 10s"),
                 );
-                return None;
+                return Err(());
             }
-            None => return None,
+            None => return Err(()),
         },
         None => None,
     };
-    if !ok {
-        return None;
-    }
     let marks = (flow.window.as_ref().map(|(m, _)| m), other.flow.window.as_ref().map(|(m, _)| m));
     // Results per window meet the records of the same windows (windowed, or results too) within
     // their window; otherwise they are plain records.
@@ -112,10 +111,10 @@ pub fn join(
                         .label("no event time on one side")
                         .help("give both sources a `watermark FIELD - DELAY`"),
                 );
-                return None;
+                return Err(());
             };
             let (Some(left_time), Some(right_time)) = (schema.index_of(l), other.schema.index_of(r)) else {
-                return None;
+                return Err(());
             };
             let lag = flow.lag.max(other.flow.lag);
             (JoinKind::Interval { within: ms, left_time, right_time, lag }, lag.saturating_add(ms))
@@ -128,7 +127,7 @@ pub fn join(
                     Diagnostic::error(spec.span, "the windows' fields were dropped before the join")
                         .label("needs window_end"),
                 );
-                return None;
+                return Err(());
             };
             // A window's records come less than their lag after its end; the results of a window
             // at its last millisecond, or later by the lag of the records they were made of.
@@ -150,7 +149,7 @@ pub fn join(
                 .label("windowed differently")
                 .help("window both streams alike, or join before windowing"),
             );
-            return None;
+            return Err(());
         }
     };
     // The right side's window fields are the left side's in a windowed join.
@@ -192,5 +191,5 @@ pub fn join(
         unbounded: flow.unbounded || other.flow.unbounded,
         lag: pair_lag,
     };
-    Some(Kind::Join { other: other.input, left_keys, right_keys, right_fields, outer: spec.outer, kind })
+    Ok(ok.then_some(Kind::Join { other: other.input, left_keys, right_keys, right_fields, outer: spec.outer, kind }))
 }

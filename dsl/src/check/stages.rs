@@ -6,7 +6,7 @@ use super::expr::{check_expr, Scope, Unknown};
 use super::join::{self, Other, Spec};
 use super::window::{self, Flow, Op, Time};
 use super::{Checker, Input, Source, Stream};
-use crate::ast::{self, ExprKind, StageKind};
+use crate::ast::{self, ExprKind, StageKind, WindowSpec};
 use crate::connectors::errors_schema;
 use crate::diag::{suggest, Diagnostic};
 use crate::plan::{Agg, AggFunc, Expr, JoinKind, Lag, TimeRef, WindowKind, WindowOp};
@@ -361,9 +361,10 @@ impl<'a> StreamGraph<'a> {
     /// stage with a mistake is reported, and checking goes on with the schema the stage would
     /// have given — unchanged for `filter`, `distinct`, `top`, `union` and `iterate`; without
     /// the entries that failed (their names marked unknown, so that their uses are not
-    /// reported) for `select`, `derive`, `unnest`, `group by` and `aggregate`. When a stage's
-    /// output cannot be known (a `window` or a `join` with a mistake), the rest of the pipe is
-    /// not checked, and neither are its readers.
+    /// reported) for `select`, `derive`, `unnest`, `group by` and `aggregate`; a window size
+    /// with a mistake stands as 1 ms, a join condition with one still joins the schemas. When
+    /// a stage's output cannot be known (a second window, a join whose kind cannot be told),
+    /// the rest of the pipe is not checked, and neither are its readers.
     fn stages(&mut self, cx: &mut Checker, pipe: &ast::Pipe, name: &str) -> Result<Stream, Failed> {
         let input = self.resolve(cx, &pipe.input).ok_or(None)?;
         // An input whose shape is not known had a mistake, reported already.
@@ -507,7 +508,14 @@ impl<'a> StreamGraph<'a> {
                     return Err(None);
                 }
                 StageKind::Window(spec) => {
-                    let sizes = window::sizes(cx, &scope, spec).ok_or(None)?;
+                    // A size with a mistake (reported) stands as 1 ms, so that the stages after
+                    // the window are checked as windowed.
+                    let sizes = window::sizes(cx, &scope, spec);
+                    ok &= sizes.is_some();
+                    let sizes = sizes.unwrap_or(match spec {
+                        WindowSpec::Session { .. } => window::Sizes::Session { gap: 1 },
+                        _ => window::Sizes::Assigned { size: 1, slide: 1 },
+                    });
                     match window::window(cx, sizes, stage.span, &mut schema, &mut flow) {
                         Ok(Some(kind)) => Some(kind),
                         Ok(None) => continue,
@@ -539,11 +547,12 @@ impl<'a> StreamGraph<'a> {
                         unknown: &other_unknown,
                     };
                     let mut joined = schema.clone();
-                    let kind = join::join(cx, &scope, spec, other, &mut joined, &mut flow).ok_or(None)?;
+                    let kind = join::join(cx, &scope, spec, other, &mut joined, &mut flow).map_err(|()| None)?;
                     schema = joined;
                     unknown.extend(&other_unknown);
                     qualifiers.push(name);
-                    if self.looping.is_some() && !matches!(kind, Kind::Join { kind: JoinKind::Incremental, .. }) {
+                    let incremental = matches!(kind, None | Some(Kind::Join { kind: JoinKind::Incremental, .. }));
+                    if self.looping.is_some() && !incremental {
                         cx.error(
                             Diagnostic::error(
                                 stage.span,
@@ -553,7 +562,7 @@ impl<'a> StreamGraph<'a> {
                         );
                         None
                     } else {
-                        Some(kind)
+                        kind
                     }
                 }
                 StageKind::Iterate { max, body } => {

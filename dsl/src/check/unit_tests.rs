@@ -197,3 +197,21 @@ fn an_input_that_is_a_directory_says_so() {
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert!(diags[0].ends_with("is a directory, not a file"), "{diags:?}");
 }
+
+#[test]
+fn the_stages_after_a_bad_window_size_or_join_condition_are_checked() {
+    let src = "schema V { user: int, t: timestamp }\nsource v: V = file(\"v.jsonl\") watermark t - 1s\n\
+               source w: V = file(\"w.jsonl\") watermark t - 1s\n\
+               stream a = v | window tumbling(10) | group by user | aggregate { n: count() } | filter n > 1 and nn > 1\n\
+               stream b = v | join w on usr == user | filter v.t > t0\n\
+               sink a -> stdout()\nsink b -> stdout()\n";
+    assert_eq!(
+        diagnostics(src),
+        [
+            "4: the window size must be a constant positive duration, found int",
+            "4: unknown field 'nn'",
+            "5: unknown field 'usr'",
+            "5: unknown field 't0'",
+        ]
+    );
+}
