@@ -193,7 +193,7 @@ impl Builder {
     fn field_decl(&mut self, p: P) -> FieldDecl {
         let mut it = children(p);
         let name = ident(next(&mut it, "field_decl: label"));
-        let ty = type_expr(next(&mut it, "field_decl: type"));
+        let ty = self.type_expr(next(&mut it, "field_decl: type"));
         FieldDecl { name, ty }
     }
 
@@ -201,7 +201,7 @@ impl Builder {
         let sp = span(&p);
         let mut it = children(p);
         let name = ident(next(&mut it, "param_decl: name"));
-        let ty = type_expr(next(&mut it, "param_decl: type"));
+        let ty = self.type_expr(next(&mut it, "param_decl: type"));
         let default = self.expr(next(&mut it, "param_decl: default"));
         ParamDecl { name, ty, default, span: sp }
     }
@@ -317,6 +317,27 @@ impl Builder {
         let stream = stream_ref(next(&mut it, "test clause: stream"));
         let records = self.expr(next(&mut it, "test clause: records"));
         (stream, records)
+    }
+
+    fn type_expr(&mut self, p: P) -> TypeExpr {
+        // grammar: type_expr = { ident ~ (langle ~ type_expr ~ rangle)? ~ question? }
+        let sp = span(&p);
+        let mut it = children(p);
+        let name = ident(next(&mut it, "type_expr: name"));
+        let mut arg = None;
+        let mut nullable = false;
+        for c in it {
+            match c.as_rule() {
+                // `list<...>` nests like an expression, and is limited alike.
+                Rule::type_expr => {
+                    let fallback = TypeExpr { name: name.clone(), arg: None, nullable: false, span: sp };
+                    arg = Some(Box::new(self.nested(sp, fallback, |b| b.type_expr(c))));
+                }
+                Rule::question => nullable = true,
+                r => unreachable!("grammar: type_expr has no {r:?}"),
+            }
+        }
+        TypeExpr { name, arg, nullable, span: sp }
     }
 
     // --- stages -------------------------------------------------------------------------
@@ -801,23 +822,6 @@ fn ident(p: P) -> Ident {
     let text = p.as_str();
     let node = text.strip_prefix('`').and_then(|t| t.strip_suffix('`')).unwrap_or(text);
     Spanned::new(node.to_string(), span(&p))
-}
-
-fn type_expr(p: P) -> TypeExpr {
-    // grammar: type_expr = { ident ~ (langle ~ type_expr ~ rangle)? ~ question? }
-    let sp = span(&p);
-    let mut it = children(p);
-    let name = ident(next(&mut it, "type_expr: name"));
-    let mut arg = None;
-    let mut nullable = false;
-    for c in it {
-        match c.as_rule() {
-            Rule::type_expr => arg = Some(Box::new(type_expr(c))),
-            Rule::question => nullable = true,
-            r => unreachable!("grammar: type_expr has no {r:?}"),
-        }
-    }
-    TypeExpr { name, arg, nullable, span: sp }
 }
 
 fn stream_ref(p: P) -> StreamRef {
@@ -1790,7 +1794,8 @@ test "windows" {
             let open = " | iterate (max 1) { loop".repeat(n);
             format!("stream s = x{open}{}", " }".repeat(n))
         };
-        for make in [parens, negs, nots, lists, loops] {
+        let types = |n: usize| format!("schema A {{ a: {}int{} }}", "list<".repeat(n), ">".repeat(n));
+        for make in [parens, negs, nots, lists, loops, types] {
             let fine = make(MAX_DEPTH - 2);
             assert!(parse(&fine).is_ok(), "{fine}");
             for n in [MAX_DEPTH + 1, 1000, 3000, 100_000] {
