@@ -155,7 +155,15 @@ impl Checker<'_> {
         let scope = Scope { schema: &schema, streams: &[], params: &params, functions: &functions, unknown: &unknown };
         match check_expr(e, &scope, &mut self.diags)? {
             (Expr::Lit(v), _) => Some(v),
-            _ => None,
+            // `now()` (or a function of the program) is not a constant: a test fixes its data.
+            _ => {
+                self.error(
+                    Diagnostic::error(e.span, "a value in a test must be a constant")
+                        .label("not a constant")
+                        .help("write the value itself, e.g. @2024-05-01T12:00:00Z instead of now()"),
+                );
+                None
+            }
         }
     }
 

@@ -215,3 +215,10 @@ fn the_stages_after_a_bad_window_size_or_join_condition_are_checked() {
         ]
     );
 }
+
+#[test]
+fn a_value_in_a_test_that_is_not_a_constant_is_an_error() {
+    let src = "schema E { t: timestamp }\nsource e: E = stdin()\nsink e -> stdout()\n\
+               test \"t\" { given e = [{ t: now() }] expect e = [] }\n";
+    assert_eq!(diagnostics(src), ["4: a value in a test must be a constant"]);
+}
