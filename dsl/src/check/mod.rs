@@ -1,9 +1,11 @@
 //! `check`: names, types and connector arguments of a parsed file, every mistake at once.
 //! Produces the typed pipeline that `lower` turns into a plan.
 
+mod aggregate;
 mod connector;
 mod expr;
 mod files;
+mod graph;
 mod join;
 mod stages;
 mod tests;
@@ -201,7 +203,7 @@ impl Checker<'_> {
             })
             .collect();
         self.now_in_batch(&sources, failed.is_empty(), &stream_decls);
-        let mut graph = stages::StreamGraph::new(&sources, &source_index, &failed, &stream_decls);
+        let mut graph = graph::StreamGraph::new(&sources, &source_index, &failed, &stream_decls);
         let streams = graph.check_all(self);
         let mut used: HashSet<Input> = graph.used.clone();
 
@@ -264,7 +266,7 @@ impl Checker<'_> {
     }
 
     /// The `test` blocks, each checked; two with one name are an error.
-    fn tests(&mut self, file: &ast::File, graph: &mut stages::StreamGraph) -> Vec<TestCase> {
+    fn tests(&mut self, file: &ast::File, graph: &mut graph::StreamGraph) -> Vec<TestCase> {
         let mut tests = Vec::new();
         let mut names: HashMap<&str, Span> = HashMap::new();
         for decl in &file.decls {

@@ -2,7 +2,7 @@
 //! of streams, all checked against the schemas like the rest of the pipeline.
 
 use super::expr::{check_expr, type_of_value, Scope};
-use super::stages::StreamGraph;
+use super::graph::StreamGraph;
 use super::Checker;
 use crate::ast::{self, ExprKind, TestStep};
 use crate::diag::Diagnostic;
