@@ -361,7 +361,7 @@ impl Checker<'_> {
                 if self.options.check_files {
                     self.input_file(p, *span);
                 }
-                self.outputs.push(Access::read(p, *span));
+                self.accesses.push(Access::read(p, *span));
             }
         }
         // Without its path, a file's format is known only when it is given.
@@ -469,12 +469,12 @@ impl Checker<'_> {
                 let format = self.format(&mut args, path.as_ref());
                 let partitioned = self.arg::<bool>(&mut args, "partitioned").is_some_and(|(p, _)| p);
                 let (path, span) = path?;
-                self.outputs.push(Access::write(&path, partitioned, span));
+                self.accesses.push(Access::write(&path, partitioned, span));
                 SinkConnector::File { path, format: format?, partitioned }
             }
             _ => {
                 let format = self.format(&mut args, None)?;
-                self.outputs.push(Access::stdout(&format, c.span));
+                self.accesses.push(Access::stdout(&format, c.span));
                 SinkConnector::Stdout { format }
             }
         };

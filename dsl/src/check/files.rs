@@ -56,7 +56,7 @@ impl Access {
 impl Checker<'_> {
     /// Reports every sink that clashes with a source or an earlier sink.
     pub(super) fn clashes(&mut self) {
-        let accesses = std::mem::take(&mut self.outputs);
+        let accesses = std::mem::take(&mut self.accesses);
         for (i, later) in accesses.iter().enumerate() {
             let Some(earlier) = accesses[..i].iter().find(|a| clash(a, later)) else { continue };
             self.error(message(earlier, later));

@@ -106,7 +106,7 @@ pub fn check(file: &ast::File, options: &Options) -> Result<Checked, Vec<Diagnos
         schemas: HashMap::new(),
         params: Vec::new(),
         failed_params: HashSet::new(),
-        outputs: Vec::new(),
+        accesses: Vec::new(),
     };
     let checked = cx.file(file);
     if cx.diags.iter().any(Diagnostic::is_error) {
@@ -125,7 +125,7 @@ struct Checker<'a> {
     /// Params with a mistake (reported): their uses are not reported again.
     failed_params: HashSet<String>,
     /// The files sources read and the places sinks write, to find two that clash.
-    outputs: Vec<files::Access>,
+    accesses: Vec<files::Access>,
 }
 
 impl Checker<'_> {
