@@ -222,9 +222,20 @@ impl Pipeline {
         self
     }
 
-    /// Parses, checks and lowers the pipeline.
+    /// Parses, checks and lowers the pipeline, its `test` blocks included (as `eddy check`
+    /// does): every mistake in the file.
     pub fn compile(&self) -> Result<Compiled, Error> {
-        match eddy_dsl::compile(&self.text, &self.options) {
+        self.compile_with(&self.options)
+    }
+
+    /// Parses, checks and lowers the pipeline to run it: the `test` blocks are left out, as a
+    /// run ignores them, so a mistake inside one does not stop the run.
+    pub fn compile_to_run(&self) -> Result<Compiled, Error> {
+        self.compile_with(&Options { ignore_tests: true, ..self.options.clone() })
+    }
+
+    fn compile_with(&self, options: &Options) -> Result<Compiled, Error> {
+        match eddy_dsl::compile(&self.text, options) {
             Ok((plan, warnings)) => Ok(Compiled { plan, warnings, name: self.name.clone(), text: self.text.clone() }),
             Err(diagnostics) => Err(Error::Pipeline { name: self.name.clone(), text: self.text.clone(), diagnostics }),
         }
@@ -232,7 +243,7 @@ impl Pipeline {
 
     /// Compiles and runs the pipeline to the end; returns the summary.
     pub fn run(self, config: &RunConfig) -> Result<Summary, Error> {
-        let compiled = self.compile()?;
+        let compiled = self.compile_to_run()?;
         self.run_compiled(&compiled, config)
     }
 

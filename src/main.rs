@@ -238,7 +238,7 @@ fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(e) => return Ok(fail(e, color)),
     };
-    let compiled = match p.compile() {
+    let compiled = match p.compile_to_run() {
         Ok(c) => c,
         Err(e) => return Ok(fail(e, color)),
     };

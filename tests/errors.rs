@@ -56,7 +56,13 @@ fn structural_problems(file: &str, err: &str) -> Vec<String> {
         problems.push("no line with a '^' caret".into());
     }
     let last = err.trim_end().lines().last().unwrap_or("");
-    let errors = err.lines().filter(|line| line.starts_with("error")).count();
+    // Past the first errors, the rest are counted on a line of their own.
+    let not_shown: usize = err
+        .lines()
+        .filter_map(|line| line.strip_prefix("note: "))
+        .filter_map(|rest| rest.split_once(" more error").and_then(|(n, _)| n.parse::<usize>().ok()))
+        .sum();
+    let errors = err.lines().filter(|line| line.starts_with("error")).count() + not_shown;
     let expected = format!("the pipeline has {errors} error{}", if errors == 1 { "" } else { "s" });
     if errors == 0 {
         problems.push("no 'error' line".into());
@@ -190,4 +196,55 @@ fn diff(expected: &str, actual: &str) -> String {
         }
     }
     out
+}
+
+/// `eddy run` ignores `test` blocks, as the reference says: a mistake inside one does not stop
+/// the run, while `eddy check` (and `eddy test`) still report it.
+#[test]
+fn a_mistake_in_a_test_block_stops_check_but_not_run() {
+    let dir = temp_dir();
+    fs::write(dir.path().join("in.jsonl"), "{\"n\": 1}\n").unwrap();
+    let pipeline = "schema R { n: int }\n\
+        source r: R = file(\"in.jsonl\")\n\
+        sink r -> stdout()\n\
+        test \"broken\" { given r = [{ m: 1 }] expect r = [] }\n";
+    fs::write(dir.path().join("p.eddy"), pipeline).unwrap();
+
+    let run = eddy(dir.path(), &["run", "p.eddy", "--quiet"]);
+    assert_ok(&run);
+    assert_eq!(common::stdout(&run), "{\"n\":1}\n");
+
+    for command in ["check", "test"] {
+        let out = eddy(dir.path(), &[command, "p.eddy"]);
+        assert_eq!(out.status.code(), Some(1), "eddy {command}:\n{}", stderr(&out));
+        assert!(stderr(&out).contains("unknown field 'm'"), "eddy {command}:\n{}", stderr(&out));
+    }
+}
+
+/// A flat chain of 7 000 or 100 000 terms used to overflow the stack (SIGABRT) in check,
+/// explain, run and test: each now reports that it is nested too deeply, with its place.
+#[test]
+fn long_operator_chains_are_a_diagnostic_in_every_command() {
+    let dir = temp_dir();
+    fs::write(dir.path().join("in.jsonl"), "{\"n\": 1}\n").unwrap();
+    for terms in [7_000, 100_000] {
+        let chain = vec!["n"; terms].join(" + ");
+        let pipeline = format!(
+            "schema R {{ n: int }}\nsource r: R = file(\"in.jsonl\")\n\
+             stream s = r | derive {{ x: {chain} }}\nsink s -> stdout()\n\
+             test \"t\" {{ given r = [{{ n: 1 }}] expect s = [] }}\n"
+        );
+        fs::write(dir.path().join("p.eddy"), pipeline).unwrap();
+        for command in ["check", "explain", "run", "test"] {
+            let out = eddy(dir.path(), &[command, "p.eddy"]);
+            let err = stderr(&out);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "eddy {command} with {terms} terms:\n{}",
+                &err[..err.len().min(2000)]
+            );
+            assert!(err.contains("nested too deeply") && err.contains("p.eddy:3:"), "eddy {command}: {err:.2000}");
+        }
+    }
 }

@@ -292,3 +292,51 @@ impl BinOp {
         }
     }
 }
+
+impl Expr {
+    /// Calls `f` on this expression and every one inside it, parents first. Iterative, so
+    /// that walking a deep tree needs no deep stack.
+    pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
+        let mut todo = vec![self];
+        while let Some(e) = todo.pop() {
+            f(e);
+            match &e.kind {
+                ExprKind::Lit(_) | ExprKind::Name { .. } => {}
+                ExprKind::List(items) | ExprKind::Call { args: items, .. } => todo.extend(items.iter().rev()),
+                ExprKind::Record(fields) => todo.extend(fields.iter().rev().map(|(_, v)| v)),
+                ExprKind::Unary(_, x) | ExprKind::IsNull { expr: x, .. } => todo.push(x),
+                ExprKind::Binary(_, a, b) | ExprKind::In { expr: a, list: b, .. } => todo.extend([&**b, &**a]),
+                ExprKind::If { cond, then, otherwise } => todo.extend([&**otherwise, &**then, &**cond]),
+            }
+        }
+    }
+}
+
+impl Pipe {
+    /// Every expression written in the pipe's stages, those of `iterate` bodies included.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        let mut out = Vec::new();
+        for stage in &self.stages {
+            match &stage.kind {
+                StageKind::Filter(e) | StageKind::Unnest { expr: e, .. } => out.push(e),
+                StageKind::Select(items) | StageKind::Derive(items) | StageKind::Aggregate(items) => {
+                    out.extend(items.iter().map(|(_, e)| e))
+                }
+                StageKind::Window(WindowSpec::Tumbling(e) | WindowSpec::Session { gap: e }) => out.push(e),
+                StageKind::Window(WindowSpec::Sliding { size, every }) => out.extend([size, every]),
+                StageKind::GroupBy(keys) | StageKind::Distinct(keys) => out.extend(keys),
+                StageKind::Top { n, by, .. } => out.extend([n, by]),
+                StageKind::Join { on, within, .. } => {
+                    out.extend(on.iter().flat_map(|(l, r)| [l, r]));
+                    out.extend(within);
+                }
+                StageKind::Union(_) => {}
+                StageKind::Iterate { max, body } => {
+                    out.push(max);
+                    out.extend(body.exprs());
+                }
+            }
+        }
+        out
+    }
+}

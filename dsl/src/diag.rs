@@ -60,6 +60,23 @@ impl Diagnostic {
         self
     }
 
+    /// Adds "did you mean 'x'?" when one of `candidates` is close to `name`.
+    pub fn suggest<'a>(self, name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Diagnostic {
+        match suggest(name, candidates) {
+            Some(s) => self.help(format!("did you mean '{s}'?")),
+            None => self,
+        }
+    }
+
+    /// Sets the help unless there is one already (e.g. from `suggest`).
+    pub fn or_help(self, help: impl Into<String>) -> Diagnostic {
+        if self.help.is_some() {
+            self
+        } else {
+            self.help(help)
+        }
+    }
+
     pub fn related(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
         self.related.push((span, text.into()));
         self

@@ -136,15 +136,16 @@ fn constant_list(items: &[Expr]) -> Option<Value> {
 }
 
 fn compile_call(func: &Function, args: &[Expr]) -> Eval {
-    // A constant pattern is compiled once, not per record.
+    // A constant pattern is compiled once, when the call is (once per worker), not per record;
+    // one that does not compile (check rejects it; a plan built by hand may not) gives null
+    // without being compiled again for every record.
     if let (Function::Builtin(Builtin::RegexMatch), [subject, Expr::Lit(Value::Str(p))]) = (func, args) {
-        if let Ok(re) = regex::Regex::new(p) {
-            let subject = compile(subject);
-            return Box::new(move |row| match subject(row) {
-                Value::Str(s) => Value::Bool(re.is_match(&s)),
-                _ => Value::Null,
-            });
-        }
+        let re = crate::functions::regex(p).ok();
+        let subject = compile(subject);
+        return Box::new(move |row| match (subject(row), &re) {
+            (Value::Str(s), Some(re)) => Value::Bool(re.is_match(&s)),
+            _ => Value::Null,
+        });
     }
     let compiled: Vec<Eval> = args.iter().map(compile).collect();
     match func {

@@ -280,7 +280,7 @@ impl Builtin {
                 Value::List(parts.into())
             }
             Replace => Value::str(&str_arg(0).replace(str_arg(1), str_arg(2))),
-            RegexMatch => match regex::Regex::new(str_arg(1)) {
+            RegexMatch => match regex(str_arg(1)) {
                 Ok(re) => Value::Bool(re.is_match(str_arg(0))),
                 Err(_) => Value::Null,
             },
@@ -390,6 +390,32 @@ fn substr(s: &str, start: i64, len: Option<i64>) -> Value {
     }
     let text: std::string::String = s.chars().skip(from).take(to - from).collect();
     Value::str(&text)
+}
+
+/// The largest compiled form a `regex_match` pattern may take (and its lazy DFA's cache):
+/// it bounds the time and memory compiling a pattern takes, so a pathological one is
+/// rejected at check time (or, for a pattern computed per record, gives null) instead of
+/// running for minutes.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Compiles a `regex_match` pattern within `REGEX_SIZE_LIMIT`.
+pub fn regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT).build()
+}
+
+/// Why a constant `regex_match` pattern cannot be used, in one line.
+pub fn regex_problem(pattern: &str) -> Option<String> {
+    match regex(pattern) {
+        Ok(_) => None,
+        Err(regex::Error::CompiledTooBig(limit)) => {
+            Some(format!("the pattern is too large once compiled (over {} KiB)", limit >> 10))
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid pattern");
+            Some(format!("invalid pattern: {}", last.trim().trim_start_matches("error: ")))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Typing expressions: AST expressions → plan expressions over row positions, with their types.
 
 use crate::ast::{self, BinOp, ExprKind, UnOp};
-use crate::diag::{suggest, Diagnostic};
+use crate::diag::Diagnostic;
 use crate::functions::{Builtin, Function, Functions};
 use crate::plan::{AggFunc, Arith, Cmp, Expr};
 use crate::types::{Base, Schema, Type};
@@ -15,6 +15,38 @@ pub struct Scope<'a> {
     pub streams: &'a [String],
     pub params: &'a [(String, Value, Type)],
     pub functions: &'a Functions,
+    /// Names whose mistakes were already reported: using one is not reported again.
+    pub unknown: &'a Unknown,
+}
+
+/// The names of fields and params whose type is not known because of a mistake reported
+/// elsewhere (a select entry that failed, a param with a bad value). An expression that uses
+/// one is dropped without a second error: one mistake, one message.
+#[derive(Clone, Debug, Default)]
+pub struct Unknown {
+    names: std::collections::HashSet<String>,
+}
+
+impl Unknown {
+    pub fn names(names: impl IntoIterator<Item = String>) -> Unknown {
+        Unknown { names: names.into_iter().collect() }
+    }
+
+    pub fn covers(&self, name: &str) -> bool {
+        self.names.contains(name)
+    }
+
+    pub fn insert(&mut self, name: &str) {
+        self.names.insert(name.to_string());
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.names.remove(name);
+    }
+
+    pub fn extend(&mut self, other: &Unknown) {
+        self.names.extend(other.names.iter().cloned());
+    }
 }
 
 /// Types an expression, pushing what is wrong to `diags`; `None` when it has an error.
@@ -186,16 +218,17 @@ fn check_name(
             return Some((Expr::Lit(v.clone()), t.clone()));
         }
     }
-    let mut d =
-        Diagnostic::error(name.span, format!("unknown field '{}'", name.node)).label("not a field of the input");
-    let candidates = scope.schema.names().chain(scope.params.iter().map(|(n, _, _)| n.as_str()));
-    if let Some(s) = suggest(&name.node, candidates) {
-        d = d.help(format!("did you mean '{s}'?"));
-    } else {
-        d = d.help(format!("the input has {}", scope.schema));
+    if scope.unknown.covers(&name.node) {
+        return None;
     }
+    let candidates = scope.schema.names().chain(scope.params.iter().map(|(n, _, _)| n.as_str()));
+    diags.push(
+        Diagnostic::error(name.span, format!("unknown field '{}'", name.node))
+            .label("not a field of the input")
+            .suggest(&name.node, candidates)
+            .or_help(format!("the input has {}", scope.schema)),
+    );
     let _ = e;
-    diags.push(d);
     None
 }
 
@@ -318,6 +351,10 @@ fn check_call(
     let typed: Option<Vec<(Expr, Type)>> = typed.into_iter().collect();
     let (exprs, types): (Vec<Expr>, Vec<Type>) = typed?.into_iter().unzip();
     if let Some(b) = Builtin::from_name(name) {
+        if let Some(d) = bad_constant_pattern(b, args, &exprs) {
+            diags.push(d);
+            return None;
+        }
         return match b.check(&types) {
             Ok(ty) => Some((fold(Expr::Call { func: Function::Builtin(b), args: exprs }), ty)),
             Err(msg) => {
@@ -351,12 +388,24 @@ fn check_call(
         return Some((Expr::Call { func: Function::Udf(udf.clone()), args: exprs }, udf.ret.clone()));
     }
     let known = Builtin::ALL.iter().map(|b| b.name()).chain(scope.functions.udfs.keys().map(String::as_str));
-    let mut d = Diagnostic::error(func.span, format!("unknown function '{name}'")).label("not a function");
-    if let Some(s) = suggest(name, known) {
-        d = d.help(format!("did you mean '{s}'?"));
-    }
-    diags.push(d);
+    diags.push(
+        Diagnostic::error(func.span, format!("unknown function '{name}'")).label("not a function").suggest(name, known),
+    );
     None
+}
+
+/// A constant `regex_match` pattern that does not compile, or compiles too large: reported
+/// here, with its place, rather than found (slowly, or as nulls) on every record.
+fn bad_constant_pattern(b: Builtin, args: &[ast::Expr], exprs: &[Expr]) -> Option<Diagnostic> {
+    let (Builtin::RegexMatch, Some(Expr::Lit(Value::Str(pattern))), Some(arg)) = (b, exprs.get(1), args.get(1)) else {
+        return None;
+    };
+    let problem = crate::functions::regex_problem(pattern)?;
+    Some(
+        Diagnostic::error(arg.span, format!("regex_match: {problem}"))
+            .label("this pattern")
+            .help("patterns use the syntax of Rust's regex crate, e.g. \"^[a-z]+@example\\\\.com$\""),
+    )
 }
 
 pub fn type_of_value(v: &Value) -> Type {

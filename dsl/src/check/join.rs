@@ -1,7 +1,7 @@
 //! `join OTHER on L == R [and ...] [within D]` and `left join`: the keys on both sides, the
 //! joined schema (a name on both sides becomes `stream.name`), and which kind of join it is.
 
-use super::expr::{check_expr, Scope};
+use super::expr::{check_expr, Scope, Unknown};
 use super::stages::Kind;
 use super::window::{Flow, Mark, Time};
 use super::{Checker, Input};
@@ -20,6 +20,8 @@ pub struct Other<'a> {
     pub name: &'a str,
     pub schema: &'a Schema,
     pub flow: &'a Flow,
+    /// Its names whose type is unknown because of a mistake.
+    pub unknown: &'a Unknown,
 }
 
 /// A join's conditions and options, as written.
@@ -31,6 +33,8 @@ pub struct Spec<'a> {
 }
 
 /// Checks a join; `scope` is this side's, `schema` and `flow` become the joined stream's.
+/// `Ok(None)` when a join condition has a mistake (reported) but the joined schema is known
+/// (so the stages after it are checked); `Err(())` when it is not.
 pub fn join(
     cx: &mut Checker,
     scope: &Scope,
@@ -38,10 +42,15 @@ pub fn join(
     other: Other,
     schema: &mut Schema,
     flow: &mut Flow,
-) -> Option<Kind> {
+) -> Result<Option<Kind>, ()> {
     let theirs = [other.name.to_string()];
-    let other_scope =
-        Scope { schema: other.schema, streams: &theirs, params: scope.params, functions: scope.functions };
+    let other_scope = Scope {
+        schema: other.schema,
+        streams: &theirs,
+        params: scope.params,
+        functions: scope.functions,
+        unknown: other.unknown,
+    };
     let (mut left_keys, mut right_keys, mut ok) = (Vec::new(), Vec::new(), true);
     for (l, r) in spec.on {
         let lx = check_expr(l, scope, &mut cx.diags);
@@ -77,15 +86,12 @@ pub fn join(
                     Diagnostic::error(d.span, format!("within needs a constant duration, found {t}"))
                         .label("expected e.g. 10s"),
                 );
-                return None;
+                return Err(());
             }
-            None => return None,
+            None => return Err(()),
         },
         None => None,
     };
-    if !ok {
-        return None;
-    }
     let marks = (flow.window.as_ref().map(|(m, _)| m), other.flow.window.as_ref().map(|(m, _)| m));
     // Results per window meet the records of the same windows (windowed, or results too) within
     // their window; otherwise they are plain records.
@@ -105,10 +111,10 @@ pub fn join(
                         .label("no event time on one side")
                         .help("give both sources a `watermark FIELD - DELAY`"),
                 );
-                return None;
+                return Err(());
             };
             let (Some(left_time), Some(right_time)) = (schema.index_of(l), other.schema.index_of(r)) else {
-                return None;
+                return Err(());
             };
             let lag = flow.lag.max(other.flow.lag);
             (JoinKind::Interval { within: ms, left_time, right_time, lag }, lag.saturating_add(ms))
@@ -121,7 +127,7 @@ pub fn join(
                     Diagnostic::error(spec.span, "the windows' fields were dropped before the join")
                         .label("needs window_end"),
                 );
-                return None;
+                return Err(());
             };
             // A window's records come less than their lag after its end; the results of a window
             // at its last millisecond, or later by the lag of the records they were made of.
@@ -143,7 +149,7 @@ pub fn join(
                 .label("windowed differently")
                 .help("window both streams alike, or join before windowing"),
             );
-            return None;
+            return Err(());
         }
     };
     // The right side's window fields are the left side's in a windowed join.
@@ -185,5 +191,5 @@ pub fn join(
         unbounded: flow.unbounded || other.flow.unbounded,
         lag: pair_lag,
     };
-    Some(Kind::Join { other: other.input, left_keys, right_keys, right_fields, outer: spec.outer, kind })
+    Ok(ok.then_some(Kind::Join { other: other.input, left_keys, right_keys, right_fields, outer: spec.outer, kind }))
 }

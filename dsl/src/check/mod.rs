@@ -1,11 +1,16 @@
 //! `check`: names, types and connector arguments of a parsed file, every mistake at once.
 //! Produces the typed pipeline that `lower` turns into a plan.
 
+mod aggregate;
 mod connector;
 mod expr;
+mod files;
+mod graph;
 mod join;
 mod stages;
 mod tests;
+#[cfg(test)]
+mod unit_tests;
 mod window;
 
 pub use tests::{Expect, TestCase};
@@ -13,7 +18,7 @@ pub use tests::{Expect, TestCase};
 use std::collections::{HashMap, HashSet};
 
 use crate::ast::{self, Decl};
-use crate::diag::{suggest, Diagnostic};
+use crate::diag::Diagnostic;
 use crate::functions::Functions;
 use crate::plan::{SinkConnector, SourceConnector, SourceTime};
 use crate::span::Span;
@@ -39,6 +44,8 @@ pub struct Options {
     /// Compile for a test: every source is fed by the program, and the declared sinks are
     /// left out (the test's expectations are the sinks).
     pub test_mode: bool,
+    /// Leave the `test` blocks out (`eddy run`: a run ignores them; `check` and `test` do not).
+    pub ignore_tests: bool,
 }
 
 /// A checked pipeline: typed sources, streams in dependency order, and sinks.
@@ -59,6 +66,9 @@ pub struct Source {
     pub schema: Schema,
     pub connector: SourceConnector,
     pub time: SourceTime,
+    /// Whether the declared connector ends (a batch input), also when the program feeds the
+    /// source; `None` when the connector has a mistake.
+    pub bounded: Option<bool>,
 }
 
 /// Where a stream or sink reads from.
@@ -90,7 +100,14 @@ pub struct Sink {
 
 /// Checks a parsed file; on failure, every error found (and the warnings).
 pub fn check(file: &ast::File, options: &Options) -> Result<Checked, Vec<Diagnostic>> {
-    let mut cx = Checker { options, diags: Vec::new(), schemas: HashMap::new(), params: Vec::new() };
+    let mut cx = Checker {
+        options,
+        diags: Vec::new(),
+        schemas: HashMap::new(),
+        params: Vec::new(),
+        failed_params: HashSet::new(),
+        accesses: Vec::new(),
+    };
     let checked = cx.file(file);
     if cx.diags.iter().any(Diagnostic::is_error) {
         Err(cx.diags)
@@ -105,6 +122,10 @@ struct Checker<'a> {
     schemas: HashMap<String, Schema>,
     /// Params with their (possibly overridden) values.
     params: Vec<(String, Value, Type)>,
+    /// Params with a mistake (reported): their uses are not reported again.
+    failed_params: HashSet<String>,
+    /// The files sources read and the places sinks write, to find two that clash.
+    accesses: Vec<files::Access>,
 }
 
 impl Checker<'_> {
@@ -181,17 +202,21 @@ impl Checker<'_> {
                 _ => None,
             })
             .collect();
-        let mut graph = stages::StreamGraph::new(&sources, &source_index, &failed, &stream_decls);
+        self.now_in_batch(&sources, failed.is_empty(), &stream_decls);
+        let mut graph = graph::StreamGraph::new(&sources, &source_index, &failed, &stream_decls);
         let streams = graph.check_all(self);
         let mut used: HashSet<Input> = graph.used.clone();
 
         let mut sinks = Vec::new();
         for decl in &file.decls {
             if let Decl::Sink(s) = decl {
+                // The input is read even when the connector has a mistake: it is not unused.
                 let input = graph.resolve(self, &s.input);
                 let connector = self.sink_connector(&s.connector);
-                if let (Some(input), Some(connector)) = (input, connector) {
+                if let Some(input) = input {
                     used.insert(input);
+                }
+                if let (Some(input), Some(connector)) = (input, connector) {
                     // A test replaces the pipeline's sinks by its expectations.
                     if !self.options.test_mode {
                         sinks.push(Sink { input, connector });
@@ -199,6 +224,7 @@ impl Checker<'_> {
                 }
             }
         }
+        self.clashes();
         for name in &self.options.rust_sinks {
             match graph.lookup(name) {
                 Some(input) => {
@@ -235,21 +261,56 @@ impl Checker<'_> {
                 );
             }
         }
+        let tests = if self.options.ignore_tests { Vec::new() } else { self.tests(file, &mut graph) };
+        Checked { sources, streams, sinks, tests, warnings: Vec::new() }
+    }
+
+    /// The `test` blocks, each checked; two with one name are an error.
+    fn tests(&mut self, file: &ast::File, graph: &mut graph::StreamGraph) -> Vec<TestCase> {
         let mut tests = Vec::new();
+        let mut names: HashMap<&str, Span> = HashMap::new();
         for decl in &file.decls {
-            if let Decl::Test(t) = decl {
-                if tests.iter().any(|c: &TestCase| c.name == t.name.node) {
-                    self.error(
-                        Diagnostic::error(t.name.span, format!("two tests are named \"{}\"", t.name.node))
-                            .label("rename one"),
-                    );
-                }
-                if let Some(case) = self.test(t, &mut graph) {
-                    tests.push(case);
-                }
+            let Decl::Test(t) = decl else { continue };
+            if let Some(first) = names.get(t.name.node.as_str()) {
+                self.error(
+                    Diagnostic::error(t.name.span, format!("two tests are named \"{}\"", t.name.node))
+                        .label("second test with this name")
+                        .related(*first, "first test with this name")
+                        .help("rename one: `eddy test` tells tests apart by their names"),
+                );
+            } else {
+                names.insert(&t.name.node, t.name.span);
+            }
+            if let Some(case) = self.test(t, graph) {
+                tests.push(case);
             }
         }
-        Checked { sources, streams, sinks, tests, warnings: Vec::new() }
+        tests
+    }
+
+    /// `now()` reads the wall clock: in a batch job (every source bounded) the result would
+    /// depend on when the job runs, not on its input, so it is an error there. The pipeline's
+    /// kind is that of its declared connectors, also when a program or a test feeds them.
+    fn now_in_batch(&mut self, sources: &[Source], all_known: bool, streams: &[&ast::StreamDecl]) {
+        let batch = all_known && !sources.is_empty() && sources.iter().all(|s| s.bounded == Some(true));
+        if !batch {
+            return;
+        }
+        for decl in streams {
+            for e in decl.pipe.exprs() {
+                e.walk(&mut |x| {
+                    if let ast::ExprKind::Call { func, .. } = &x.kind {
+                        if func.node == "now" {
+                            self.diags.push(
+                                Diagnostic::error(x.span, "now() is only for streaming jobs, and this is a batch job")
+                                    .label("the wall clock, in a job whose sources all end")
+                                    .help("a batch job's result must not depend on when it runs: use an event-time field, or read an unbounded source (stdin, a file with follow: true, generate without events)"),
+                            );
+                        }
+                    }
+                });
+            }
+        }
     }
 
     fn schema_decl(&mut self, s: &ast::SchemaDecl) -> Schema {
@@ -300,14 +361,14 @@ impl Checker<'_> {
                 return None;
             }
             (name, _) => {
-                let mut d = Diagnostic::error(t.name.span, format!("unknown type '{name}'")).label("not a type");
-                d = match suggest(name, NAMES) {
-                    Some(s) => d.help(format!("did you mean '{s}'?")),
-                    None => {
-                        d.help("types are bool, int, float, string, timestamp, duration, list<T>, and T? for nullable")
-                    }
-                };
-                self.error(d);
+                self.error(
+                    Diagnostic::error(t.name.span, format!("unknown type '{name}'"))
+                        .label("not a type")
+                        .suggest(name, NAMES)
+                        .or_help(
+                            "types are bool, int, float, string, timestamp, duration, list<T>, and T? for nullable",
+                        ),
+                );
                 return None;
             }
         };
@@ -315,18 +376,32 @@ impl Checker<'_> {
     }
 
     fn param(&mut self, p: &ast::ParamDecl) {
-        let Some(ty) = self.type_expr(&p.ty) else { return };
-        // Even a param with a mistake is known by its declared type from here on, so its uses
-        // are not reported again; its value is never used, as the pipeline will not run.
-        let value = self.param_value(p, &ty).unwrap_or(Value::Null);
-        self.params.push((p.name.node.clone(), value, ty));
+        // A param with a mistake is left out of the scope but known by name, so that its uses
+        // are not reported again (with a null value they would be, as the wrong type).
+        let Some(ty) = self.type_expr(&p.ty) else {
+            self.failed_params.insert(p.name.node.clone());
+            return;
+        };
+        match self.param_value(p, &ty) {
+            Some(value) => self.params.push((p.name.node.clone(), value, ty)),
+            None => {
+                self.failed_params.insert(p.name.node.clone());
+            }
+        }
     }
 
     fn param_value(&mut self, p: &ast::ParamDecl, ty: &Type) -> Option<Value> {
         let scope_schema = Schema::default();
         let functions = Functions::default();
         let params = self.params.clone();
-        let scope = expr::Scope { schema: &scope_schema, streams: &[], params: &params, functions: &functions };
+        let unknown = self.failed_params();
+        let scope = expr::Scope {
+            schema: &scope_schema,
+            streams: &[],
+            params: &params,
+            functions: &functions,
+            unknown: &unknown,
+        };
         let (e, t) = expr::check_expr(&p.default, &scope, &mut self.diags)?;
         if !t.fits(ty) {
             self.error(
@@ -362,53 +437,66 @@ impl Checker<'_> {
     }
 
     fn unknown_param_overrides(&mut self) {
-        let known: Vec<String> = self.params.iter().map(|(n, _, _)| n.clone()).collect();
+        let known: Vec<String> =
+            self.params.iter().map(|(n, _, _)| n.clone()).chain(self.failed_params.iter().cloned()).collect();
         for (name, _) in &self.options.params {
             if !known.contains(name) {
-                let mut d = Diagnostic::global(format!("--param {name}: the pipeline has no param '{name}'"));
-                d = match suggest(name, known.iter().map(String::as_str)) {
-                    Some(s) => d.help(format!("did you mean '{s}'?")),
-                    None if known.is_empty() => d.help("the pipeline declares no params"),
-                    None => d.help(format!("its params are: {}", known.join(", "))),
+                let others = if known.is_empty() {
+                    "the pipeline declares no params".to_string()
+                } else {
+                    format!("its params are: {}", known.join(", "))
                 };
-                self.diags.push(d);
+                self.diags.push(
+                    Diagnostic::global(format!("--param {name}: the pipeline has no param '{name}'"))
+                        .suggest(name, known.iter().map(String::as_str))
+                        .or_help(others),
+                );
             }
         }
     }
 
+    /// A source; `None` when its schema cannot be known (its readers are then not checked).
+    /// A source whose connector has a mistake keeps its schema, so its readers are checked.
     fn source(&mut self, s: &ast::SourceDecl) -> Option<Source> {
-        let declared = match &s.schema {
-            Some(name) => match self.schemas.get(&name.node) {
-                Some(schema) => Some(schema.clone()),
-                None => {
-                    let mut d =
-                        Diagnostic::error(name.span, format!("unknown schema '{}'", name.node)).label("not a schema");
-                    if let Some(sug) = suggest(&name.node, self.schemas.keys().map(String::as_str)) {
-                        d = d.help(format!("did you mean '{sug}'?"));
-                    }
-                    self.error(d);
-                    return None;
-                }
-            },
-            None => None,
-        };
+        let declared = s.schema.as_ref().map(|name| self.declared_schema(name));
         let rust = self.options.test_mode || self.options.rust_sources.contains(&s.name.node);
-        let (connector, schema, mut time) = self.source_connector(&s.connector, declared.as_ref(), rust)?;
+        // The connector is checked even when the schema's name is wrong: all mistakes at once.
+        // (An unknown schema stands as an empty one there, so that it is not reported missing.)
+        let stand_in = declared.clone().map(Option::unwrap_or_default);
+        let outcome = self.source_connector(&s.connector, stand_in.as_ref(), rust);
+        let schema = match declared {
+            Some(None) => return None,
+            _ => outcome.schema?,
+        };
+        let mut time = outcome.time;
         if let Some(w) = &s.watermark {
             time.watermark = Some(self.watermark(w, &schema)?);
         }
-        Some(Source { name: s.name.node.clone(), schema, connector, time })
+        // A connector with a mistake is never opened: the pipeline does not run.
+        let connector = outcome.connector.unwrap_or(SourceConnector::Rust);
+        Some(Source { name: s.name.node.clone(), schema, connector, time, bounded: outcome.bounded })
+    }
+
+    /// The schema a source names, reported when there is none.
+    fn declared_schema(&mut self, name: &ast::Ident) -> Option<Schema> {
+        if let Some(schema) = self.schemas.get(&name.node) {
+            return Some(schema.clone());
+        }
+        let d = Diagnostic::error(name.span, format!("unknown schema '{}'", name.node))
+            .label("not a schema")
+            .suggest(&name.node, self.schemas.keys().map(String::as_str));
+        self.error(d);
+        None
     }
 
     /// `watermark FIELD - DELAY`: the field's position and the delay in ms.
     fn watermark(&mut self, w: &ast::Watermark, schema: &Schema) -> Option<(usize, i64)> {
         let Some(field) = schema.index_of(&w.field.node) else {
-            let mut d = Diagnostic::error(w.field.span, format!("unknown field '{}'", w.field.node))
-                .label("the event time must be a field of the source");
-            if let Some(s) = suggest(&w.field.node, schema.names()) {
-                d = d.help(format!("did you mean '{s}'?"));
-            }
-            self.error(d);
+            self.error(
+                Diagnostic::error(w.field.span, format!("unknown field '{}'", w.field.node))
+                    .label("the event time must be a field of the source")
+                    .suggest(&w.field.node, schema.names()),
+            );
             return None;
         };
         let ty = &schema.fields[field].ty;
@@ -425,8 +513,12 @@ impl Checker<'_> {
         }
         let params = self.scope_params();
         let (schema0, functions) = (Schema::default(), Functions::default());
-        let scope = expr::Scope { schema: &schema0, streams: &[], params: &params, functions: &functions };
-        let (e, t) = expr::check_expr(&w.delay, &scope, &mut self.diags)?;
+        let unknown = self.failed_params();
+        let scope =
+            expr::Scope { schema: &schema0, streams: &[], params: &params, functions: &functions, unknown: &unknown };
+        let Some((e, t)) = expr::check_expr(&w.delay, &scope, &mut self.diags) else {
+            return Some((field, 0));
+        };
         match e {
             crate::plan::Expr::Lit(Value::Duration(d)) if d >= 0 => Some((field, d)),
             _ => {
@@ -438,7 +530,8 @@ impl Checker<'_> {
                     .label("expected e.g. 2s")
                     .help("write `watermark date_time - 2s`"),
                 );
-                None
+                // The event time is known: the readers are checked with it.
+                Some((field, 0))
             }
         }
     }

@@ -1,15 +1,16 @@
-//! Streams and their stages: resolving inputs (with cycle detection) and typing every stage.
+//! Typing every stage of a pipe, with one rule to recover from a mistake (see `stages`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use super::expr::{check_expr, Scope};
+use super::aggregate::aggregate;
+use super::expr::{check_expr, Scope, Unknown};
+use super::graph::{Failed, Shape, StreamGraph};
 use super::join::{self, Other, Spec};
-use super::window::{self, Flow, Op, Time};
-use super::{Checker, Input, Source, Stream};
-use crate::ast::{self, ExprKind, StageKind};
-use crate::connectors::errors_schema;
-use crate::diag::{suggest, Diagnostic};
-use crate::plan::{Agg, AggFunc, Expr, JoinKind, Lag, TimeRef, WindowKind, WindowOp};
+use super::window::{self, Flow, Op};
+use super::{Checker, Input, Stream};
+use crate::ast::{self, ExprKind, StageKind, WindowSpec};
+use crate::diag::Diagnostic;
+use crate::plan::{Agg, Expr, JoinKind, Lag, TimeRef, WindowKind, WindowOp};
 use crate::span::Span;
 use crate::types::{Base, Field, Schema, Type};
 
@@ -72,392 +73,90 @@ pub enum Kind {
     },
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Visit {
-    Active,
-    Done,
-}
-
-/// The streams of a file, checked in dependency order.
-pub(super) struct StreamGraph<'a> {
-    sources: &'a [Source],
-    source_index: &'a HashMap<String, usize>,
-    failed: &'a HashSet<String>,
-    decls: &'a [&'a ast::StreamDecl],
-    index: HashMap<&'a str, usize>,
-    visit: Vec<Option<Visit>>,
-    checked: Vec<Option<Stream>>,
-    /// The inputs something reads.
-    pub(super) used: HashSet<Input>,
-    /// Inside an iterate body: the loop variable's schema and flow.
-    looping: Option<(Schema, Flow)>,
-}
-
-impl<'a> StreamGraph<'a> {
-    pub(super) fn new(
-        sources: &'a [Source],
-        source_index: &'a HashMap<String, usize>,
-        failed: &'a HashSet<String>,
-        decls: &'a [&'a ast::StreamDecl],
-    ) -> Self {
-        let mut index = HashMap::new();
-        for (i, d) in decls.iter().enumerate() {
-            index.entry(d.name.node.as_str()).or_insert(i);
-        }
-        let n = decls.len();
-        StreamGraph {
-            sources,
-            source_index,
-            failed,
-            decls,
-            index,
-            visit: vec![None; n],
-            checked: vec![None; n],
-            used: HashSet::new(),
-            looping: None,
-        }
-    }
-
-    pub(super) fn index_of(&self, name: &str) -> Option<usize> {
-        self.index.get(name).copied()
-    }
-
-    /// A stream or source by name (for sinks requested by an embedding program).
-    pub(super) fn lookup(&self, name: &str) -> Option<Input> {
-        if let Some(i) = self.source_index.get(name) {
-            return Some(Input::Source(*i));
-        }
-        match name.split_once('.') {
-            Some((source, "errors")) => return self.source_index.get(source).map(|i| Input::Errors(*i)),
-            Some((source, "late")) => return self.source_index.get(source).map(|i| Input::Late(*i)),
-            _ => {}
-        }
-        self.index_of(name).map(Input::Stream)
-    }
-
-    /// Checks every stream; on success, all of them in declaration order.
-    pub(super) fn check_all(&mut self, cx: &mut Checker) -> Vec<Stream> {
-        for i in 0..self.decls.len() {
-            if self.index_of(&self.decls[i].name.node) == Some(i) {
-                self.stream(cx, i, &mut Vec::new());
-            }
-        }
-        self.checked.iter().flatten().cloned().collect()
-    }
-
-    fn stream(&mut self, cx: &mut Checker, i: usize, path: &mut Vec<usize>) {
-        match self.visit[i] {
-            Some(Visit::Done) => return,
-            Some(Visit::Active) => {
-                let start = path.iter().position(|p| *p == i).unwrap_or(0);
-                let mut names: Vec<&str> = path[start..].iter().map(|p| self.decls[*p].name.node.as_str()).collect();
-                names.push(&self.decls[i].name.node);
-                let d = self.decls[i];
-                cx.error(
-                    Diagnostic::error(d.name.span, format!("streams form a cycle: {}", names.join(" -> ")))
-                        .label("this stream depends on itself")
-                        .help("a stream may only read sources and other streams; use `iterate` for loops"),
-                );
-                return;
-            }
-            None => {}
-        }
-        self.visit[i] = Some(Visit::Active);
-        path.push(i);
-        let decl = self.decls[i];
-        // Check what the stream reads first, so its schema is known.
-        let mut deps = Vec::new();
-        reads(&decl.pipe, &mut deps);
-        for r in deps {
-            if r.side.is_none() && !self.source_index.contains_key(&r.name.node) {
-                if let Some(j) = self.index_of(&r.name.node) {
-                    self.stream(cx, j, path);
-                }
-            }
-        }
-        path.pop();
-        self.visit[i] = Some(Visit::Done);
-        if let Some(stream) = self.pipe(cx, decl) {
-            self.checked[i] = Some(stream);
-        }
-    }
-
-    /// Resolves `name`, `name.errors`, `name.late` (or `loop`, in an iterate body) to an input.
-    pub(super) fn resolve(&mut self, cx: &mut Checker, r: &ast::StreamRef) -> Option<Input> {
-        let name = r.name.node.as_str();
-        if self.failed.contains(name) {
-            return None;
-        }
-        if name == "loop" && r.side.is_none() {
-            if self.looping.is_some() {
-                return Some(Input::Loop);
-            }
-            cx.error(
-                Diagnostic::error(r.span, "'loop' is only defined inside `iterate { ... }`")
-                    .label("no loop here")
-                    .help("`loop` names the stream being iterated, inside the iterate's braces"),
-            );
-            return None;
-        }
-        let input = match &r.side {
-            Some(side) => {
-                let Some(&s) = self.source_index.get(name) else {
-                    let what = if self.index.contains_key(name) { "a stream" } else { "unknown" };
-                    cx.error(
-                        Diagnostic::error(
-                            r.name.span,
-                            format!("'{name}.{}' needs a source, but '{name}' is {what}", side.node),
-                        )
-                        .label("not a source")
-                        .help("only sources have the side streams .errors and .late"),
-                    );
-                    return None;
-                };
-                match side.node.as_str() {
-                    "errors" => Input::Errors(s),
-                    "late" if self.sources[s].time.watermark.is_some() => Input::Late(s),
-                    "late" => {
-                        cx.error(
-                            Diagnostic::error(
-                                r.span,
-                                format!("'{name}.late' is always empty: '{name}' has no watermark"),
-                            )
-                            .label("no late records without event time")
-                            .help(format!("add `watermark FIELD - DELAY` to source '{name}'")),
-                        );
-                        return None;
-                    }
-                    other => {
-                        let mut d = Diagnostic::error(side.span, format!("unknown side stream '.{other}'"))
-                            .label("expected .errors or .late");
-                        if let Some(sug) = suggest(other, ["errors", "late"]) {
-                            d = d.help(format!("did you mean '{name}.{sug}'?"));
-                        }
-                        cx.error(d);
-                        return None;
-                    }
-                }
-            }
-            None => {
-                if let Some(&s) = self.source_index.get(name) {
-                    Input::Source(s)
-                } else if let Some(j) = self.index_of(name) {
-                    Input::Stream(j)
-                } else {
-                    let mut d = Diagnostic::error(r.name.span, format!("unknown stream '{name}'"))
-                        .label("not a source or stream");
-                    let known = self.source_index.keys().map(String::as_str).chain(self.index.keys().copied());
-                    if let Some(s) = suggest(name, known) {
-                        d = d.help(format!("did you mean '{s}'?"));
-                    }
-                    cx.error(d);
-                    return None;
-                }
-            }
-        };
-        self.used.insert(input);
-        Some(input)
-    }
-
-    /// A source by name.
-    pub(super) fn source(&self, name: &str) -> Option<&Source> {
-        self.source_index.get(name).map(|i| &self.sources[*i])
-    }
-
-    pub(super) fn source_names(&self) -> impl Iterator<Item = &str> {
-        self.source_index.keys().map(String::as_str)
-    }
-
-    pub(super) fn schema_of(&self, input: Input) -> Option<Schema> {
-        match input {
-            Input::Source(s) | Input::Late(s) => Some(self.sources[s].schema.clone()),
-            Input::Errors(_) => Some(errors_schema()),
-            Input::Stream(j) => self.checked[j].as_ref().map(|s| s.schema.clone()),
-            Input::Loop => self.looping.as_ref().map(|(schema, _)| schema.clone()),
-        }
-    }
-
-    fn flow_of(&self, input: Input) -> Flow {
-        match input {
-            Input::Source(s) | Input::Late(s) | Input::Errors(s) => {
-                let source = &self.sources[s];
-                let unbounded = !source.connector.bounded();
-                let time = match (source.time.watermark, input) {
-                    (Some((f, _)), Input::Source(_) | Input::Late(_)) => {
-                        Some(Time::Field(source.schema.fields[f].name.clone()))
-                    }
-                    _ if unbounded => Some(Time::Arrival),
-                    _ => None,
-                };
-                Flow { time, window: None, results_of: None, unbounded, lag: 0 }
-            }
-            Input::Stream(j) => self.checked[j].as_ref().map(|s| s.flow.clone()).unwrap_or_default(),
-            Input::Loop => self.looping.as_ref().map(|(_, flow)| flow.clone()).unwrap_or_default(),
-        }
-    }
-
-    fn pipe(&mut self, cx: &mut Checker, decl: &ast::StreamDecl) -> Option<Stream> {
-        self.stages(cx, &decl.pipe, &decl.name.node)
-    }
-
+impl StreamGraph<'_> {
     /// Checks a pipe — its input and its stages — as a stream named `name`.
-    fn stages(&mut self, cx: &mut Checker, pipe: &ast::Pipe, name: &str) -> Option<Stream> {
-        let decl = pipe;
-        let input = self.resolve(cx, &decl.input)?;
-        // A stream that failed to check has already been reported.
-        let mut schema = self.schema_of(input)?;
+    ///
+    /// One recovery rule, so that every mistake is reported once and none causes another: a
+    /// stage with a mistake is reported, and checking goes on with the schema the stage would
+    /// have given — unchanged for `filter`, `distinct`, `top`, `union` and `iterate`; without
+    /// the entries that failed (their names marked unknown, so that their uses are not
+    /// reported) for `select`, `derive`, `unnest`, `group by` and `aggregate`; a window size
+    /// with a mistake stands as 1 ms, a join condition with one still joins the schemas. When
+    /// a stage's output cannot be known (a second window, a join whose kind cannot be told),
+    /// the rest of the pipe is not checked, and neither are its readers.
+    pub(super) fn stages(&mut self, cx: &mut Checker, pipe: &ast::Pipe, name: &str) -> Result<Stream, Failed> {
+        let input = self.resolve(cx, &pipe.input).ok_or(None)?;
+        // An input whose shape is not known had a mistake, reported already.
+        let mut schema = self.schema_of(input).ok_or(None)?;
+        let mut unknown = self.unknown_of(input);
+        unknown.extend(&cx.failed_params());
+        // A stream reading one with mistakes cannot run either, but has no mistake of its own.
+        let mut ok = self.is_sound(input);
         let mut flow = self.flow_of(input);
-        let stream_name = decl.input.name.node.clone();
-        let mut qualifiers = vec![stream_name.clone()];
+        let mut qualifiers = vec![pipe.input.name.node.clone()];
         let mut stages = Vec::new();
-        let mut group: Option<(Vec<Expr>, Vec<Field>, Span)> = None;
-        let mut ok = true;
+        let mut group: Option<Group> = None;
         let params = cx.scope_params();
-        for stage in &decl.stages {
-            let functions = cx.options.functions.clone();
-            let scope = Scope { schema: &schema, streams: &qualifiers, params: &params, functions: &functions };
+        let options = cx.options;
+        for stage in &pipe.stages {
             let keyed = matches!(stage.kind, StageKind::Aggregate(_) | StageKind::Distinct(_) | StageKind::Top { .. });
-            if let (Some((_, _, span)), false) = (&group, keyed) {
+            if let (Some(g), false) = (&group, keyed) {
                 cx.error(
                     Diagnostic::error(stage.span, format!("'{}' cannot follow 'group by'", stage.kind.keyword()))
                         .label("expected aggregate, distinct or top")
-                        .related(*span, "grouped here"),
+                        .related(g.span, "grouped here"),
                 );
-                return None;
+                ok = false;
+                group = None;
             }
+            let scope = Scope {
+                schema: &schema,
+                streams: &qualifiers,
+                params: &params,
+                functions: &options.functions,
+                unknown: &unknown,
+            };
             let kind = match &stage.kind {
-                StageKind::Filter(e) => {
-                    let Some((x, t)) = check_expr(e, &scope, &mut cx.diags) else {
-                        ok = false;
-                        continue;
-                    };
-                    if !matches!(t.base, Base::Bool | Base::Null) {
-                        cx.error(
-                            Diagnostic::error(e.span, format!("filter needs a bool condition, found {t}"))
-                                .label("expected bool")
-                                .help("compare it, e.g. `filter price > 100`"),
-                        );
-                        ok = false;
-                        continue;
-                    }
-                    Kind::Filter(x)
-                }
+                StageKind::Filter(e) => filter(cx, e, &scope),
                 StageKind::Select(items) | StageKind::Derive(items) => {
                     let derive = matches!(stage.kind, StageKind::Derive(_));
-                    let mut exprs: Vec<Expr> = Vec::new();
-                    let mut fields: Vec<Field> = Vec::new();
-                    if derive {
-                        exprs = (0..schema.len()).map(Expr::Field).collect();
-                        fields = schema.fields.clone();
+                    let (kind, fields, failed) = project(cx, items, derive, &scope);
+                    if !derive {
+                        unknown = cx.failed_params();
                     }
-                    let mut seen: HashMap<&str, Span> = HashMap::new();
-                    for (name, e) in items {
-                        if let Some(first) = seen.insert(&name.node, name.span) {
-                            cx.error(
-                                Diagnostic::error(name.span, format!("field '{}' is given twice", name.node))
-                                    .label("duplicate field")
-                                    .related(first, "first given here"),
-                            );
-                            ok = false;
-                            continue;
-                        }
-                        let Some((x, t)) = check_expr(e, &scope, &mut cx.diags) else {
-                            ok = false;
-                            continue;
-                        };
-                        let t = if t.base == Base::Null { Type::STRING.nullable() } else { t };
-                        let field = Field { name: name.node.clone(), ty: t };
-                        match fields.iter().position(|f| f.name == name.node) {
-                            Some(p) => {
-                                exprs[p] = x;
-                                fields[p] = field;
-                            }
-                            None => {
-                                exprs.push(x);
-                                fields.push(field);
-                            }
-                        }
+                    for (name, _) in items {
+                        unknown.remove(&name.node);
                     }
+                    failed.iter().for_each(|n| unknown.insert(n));
                     schema = Schema::new(fields);
                     flow.project(&schema);
-                    stages.push(Stage { kind: Kind::Project(exprs), schema: schema.clone() });
-                    continue;
+                    kind
                 }
-                StageKind::Unnest { expr, alias } => {
-                    let Some((x, t)) = check_expr(expr, &scope, &mut cx.diags) else {
-                        ok = false;
-                        continue;
-                    };
-                    let Base::List(elem) = &t.base else {
-                        cx.error(
-                            Diagnostic::error(expr.span, format!("unnest needs a list, found {t}"))
-                                .label("expected list<T>"),
-                        );
-                        ok = false;
-                        continue;
-                    };
-                    if schema.index_of(&alias.node).is_some() {
-                        cx.error(
-                            Diagnostic::error(alias.span, format!("'{}' is already a field of the stream", alias.node))
-                                .label("name taken")
-                                .help("choose another name after 'as'"),
-                        );
-                        ok = false;
-                        continue;
+                StageKind::Unnest { expr, alias } => match unnest(cx, expr, alias, &scope) {
+                    Some((kind, field)) => {
+                        schema.fields.push(field);
+                        Some(kind)
                     }
-                    let elem = if elem.base == Base::Null { Type::STRING.nullable() } else { (**elem).clone() };
-                    schema.fields.push(Field { name: alias.node.clone(), ty: elem });
-                    Kind::Unnest(x)
-                }
+                    None => {
+                        if schema.index_of(&alias.node).is_none() {
+                            unknown.insert(&alias.node);
+                        }
+                        None
+                    }
+                },
                 StageKind::GroupBy(keys) => {
-                    let mut exprs = Vec::new();
-                    let mut fields = Vec::new();
-                    for k in keys {
-                        let Some((x, t)) = check_expr(k, &scope, &mut cx.diags) else {
-                            ok = false;
-                            continue;
-                        };
-                        let name = match &k.kind {
-                            ExprKind::Name { name, .. } => name.node.clone(),
-                            _ => {
-                                cx.error(
-                                    Diagnostic::error(k.span, "a computed group key needs a name")
-                                        .label("not a field")
-                                        .help("derive it first: `| derive { key: EXPR } | group by key`"),
-                                );
-                                ok = false;
-                                continue;
-                            }
-                        };
-                        exprs.push(x);
-                        fields.push(Field { name, ty: t });
-                    }
-                    group = Some((exprs, fields, stage.span));
+                    let g = group_by(cx, keys, stage.span, &scope);
+                    ok &= g.failed.is_empty() && g.ok;
+                    group = Some(g);
                     continue;
                 }
                 StageKind::Aggregate(items) => {
-                    let (keys, mut fields) = group.take().map(|(k, f, _)| (k, f)).unwrap_or_default();
-                    let mut aggs = Vec::new();
-                    for (name, e) in items {
-                        if fields.iter().any(|f| f.name == name.node) {
-                            cx.error(
-                                Diagnostic::error(
-                                    name.span,
-                                    format!("'{}' is already a key or an aggregate of this stage", name.node),
-                                )
-                                .label("duplicate name"),
-                            );
-                            ok = false;
-                            continue;
-                        }
-                        match aggregate(e, &scope, cx) {
-                            Some(agg) => {
-                                fields.push(Field { name: name.node.clone(), ty: agg.ty.clone() });
-                                aggs.push(agg);
-                            }
-                            None => ok = false,
-                        }
-                    }
+                    let g = group.take().unwrap_or_else(|| Group::none(stage.span));
+                    let (aggs, fields, failed) = aggregates(cx, items, &g, &scope);
+                    let keys = g.keys;
+                    unknown = cx.failed_params();
+                    failed.iter().for_each(|n| unknown.insert(n));
+                    let all_ok = failed.is_empty();
                     if let Some((mark, _)) = flow.window.take() {
                         let key_fields: Vec<Field> = fields[..keys.len()].to_vec();
                         let agg_fields: Vec<Field> = fields[keys.len()..].to_vec();
@@ -465,44 +164,59 @@ impl<'a> StreamGraph<'a> {
                             keys: keys.into_iter().zip(key_fields).collect(),
                             aggs: aggs.into_iter().zip(agg_fields).collect(),
                         };
-                        let kind = window::windowed(cx, &mark, op, stage.span, &mut schema, &mut flow)?;
-                        stages.push(Stage { kind, schema: schema.clone() });
-                        continue;
+                        let kind = window::windowed(cx, &mark, op, stage.span, &mut schema, &mut flow).ok_or(None)?;
+                        all_ok.then_some(kind)
+                    } else {
+                        self.warn_unbounded(cx, &flow, stage.span, "aggregate");
+                        schema = Schema::new(fields);
+                        flow.updated();
+                        all_ok.then_some(Kind::Aggregate { keys, aggs })
                     }
-                    self.warn_unbounded(cx, &flow, stage.span, "aggregate");
-                    schema = Schema::new(fields);
-                    flow.updated();
-                    Kind::Aggregate { keys, aggs }
                 }
                 StageKind::Distinct(keys) => {
                     let mut exprs = Vec::new();
+                    let mut keys_ok = true;
                     for k in keys {
                         match check_expr(k, &scope, &mut cx.diags) {
                             Some((x, _)) => exprs.push(x),
-                            None => ok = false,
+                            None => keys_ok = false,
                         }
                     }
-                    if let Some((group_keys, _, _)) = group.take() {
-                        exprs.extend(group_keys);
+                    if let Some(g) = group.take() {
+                        exprs.extend(g.keys);
                     }
-                    if let Some((mark, _)) = flow.window.take() {
+                    let kind = if let Some((mark, _)) = flow.window.take() {
                         let op = Op::Distinct { keys: exprs };
-                        let kind = window::windowed(cx, &mark, op, stage.span, &mut schema, &mut flow)?;
-                        stages.push(Stage { kind, schema: schema.clone() });
-                        continue;
-                    }
-                    self.warn_unbounded(cx, &flow, stage.span, "distinct");
-                    flow.updated();
-                    Kind::Distinct { keys: exprs }
+                        window::windowed(cx, &mark, op, stage.span, &mut schema, &mut flow).ok_or(None)?
+                    } else {
+                        self.warn_unbounded(cx, &flow, stage.span, "distinct");
+                        flow.updated();
+                        Kind::Distinct { keys: exprs }
+                    };
+                    keys_ok.then_some(kind)
                 }
-                StageKind::Top { n, by, desc, ties } if flow.window.is_some() => {
+                StageKind::Top { n, by, desc, ties } => {
                     let n = window::count(cx, &scope, n, "top");
                     let by = check_expr(by, &scope, &mut cx.diags);
-                    let (Some(n), Some((by, _))) = (n, by) else { return None };
-                    let keys = group.take().map(|(k, _, _)| k).unwrap_or_default();
-                    let mark = flow.window.take().map(|(m, _)| m)?;
+                    let keys = group.take().map(|g| g.keys).unwrap_or_default();
+                    let (Some(n), Some((by, _))) = (n, by) else {
+                        // `top` keeps the schema: go on as if it had checked.
+                        match flow.window.take() {
+                            Some((mark, _)) => flow.results(&mark),
+                            None => flow.updated(),
+                        }
+                        ok = false;
+                        continue;
+                    };
                     let op = Op::Top { keys, n, by, desc: *desc, ties: *ties };
-                    window::windowed(cx, &mark, op, stage.span, &mut schema, &mut flow)?
+                    if let Some((mark, _)) = flow.window.take() {
+                        Some(window::windowed(cx, &mark, op, stage.span, &mut schema, &mut flow).ok_or(None)?)
+                    } else {
+                        let Op::Top { keys, n, by, desc, ties } = op else { unreachable!("built above") };
+                        self.warn_unbounded(cx, &flow, stage.span, "top");
+                        flow.updated();
+                        Some(Kind::Top { keys, n, by, desc, ties })
+                    }
                 }
                 StageKind::Window(_) if self.looping.is_some() => {
                     cx.error(
@@ -510,77 +224,54 @@ impl<'a> StreamGraph<'a> {
                             .label("not in a loop")
                             .help("window the stream before or after the iterate"),
                     );
-                    return None;
+                    return Err(None);
                 }
                 StageKind::Window(spec) => {
-                    let sizes = window::sizes(cx, &scope, spec)?;
+                    // A size with a mistake (reported) stands as 1 ms, so that the stages after
+                    // the window are checked as windowed.
+                    let sizes = window::sizes(cx, &scope, spec);
+                    ok &= sizes.is_some();
+                    let sizes = sizes.unwrap_or(match spec {
+                        WindowSpec::Session { .. } => window::Sizes::Session { gap: 1 },
+                        _ => window::Sizes::Assigned { size: 1, slide: 1 },
+                    });
                     match window::window(cx, sizes, stage.span, &mut schema, &mut flow) {
-                        Ok(Some(kind)) => kind,
+                        Ok(Some(kind)) => Some(kind),
                         Ok(None) => continue,
-                        Err(()) => return None,
+                        Err(()) => return Err(None),
                     }
                 }
                 StageKind::Union(others) => {
-                    let mut inputs = Vec::new();
-                    for other in others {
-                        let Some(input) = self.resolve(cx, other) else {
-                            ok = false;
-                            continue;
-                        };
-                        let Some(theirs) = self.schema_of(input) else {
-                            ok = false;
-                            continue;
-                        };
-                        match flow.union(&self.flow_of(input)) {
-                            Ok(f) => flow = f,
-                            Err(why) => {
-                                cx.error(
-                                    Diagnostic::error(other.span, format!("cannot union '{}': {why}", other.name.node))
-                                        .label("windowed differently")
-                                        .help("window the streams after the union instead"),
-                                );
-                                ok = false;
-                                continue;
-                            }
-                        }
-                        match union_schema(&schema, &theirs) {
-                            Ok(s) => schema = s,
-                            Err(why) => {
-                                cx.error(
-                                    Diagnostic::error(other.span, format!("cannot union '{}': {why}", other.name.node))
-                                        .label(format!("it has {theirs}"))
-                                        .help(format!("the stream here has {schema}; select the same fields in the same order on both sides")),
-                                );
-                                ok = false;
-                                continue;
-                            }
-                        }
-                        inputs.push(input);
-                    }
-                    Kind::Union(inputs)
-                }
-                StageKind::Top { n, by, desc, ties } => {
-                    let n = window::count(cx, &scope, n, "top");
-                    let by = check_expr(by, &scope, &mut cx.diags);
-                    let (Some(n), Some((by, _))) = (n, by) else { return None };
-                    let keys = group.take().map(|(k, _, _)| k).unwrap_or_default();
-                    self.warn_unbounded(cx, &flow, stage.span, "top");
-                    flow.updated();
-                    Kind::Top { keys, n, by, desc: *desc, ties: *ties }
+                    let (kind, union_ok) = self.union(cx, others, &mut schema, &mut flow, &mut unknown);
+                    ok &= union_ok;
+                    Some(kind)
                 }
                 StageKind::Join { left, other, on, within } => {
-                    let other_input = self.resolve(cx, other)?;
-                    let other_schema = self.schema_of(other_input)?;
+                    let other_input = self.resolve(cx, other).ok_or(None)?;
+                    let other_schema = self.schema_of(other_input).ok_or(None)?;
+                    ok &= self.is_sound(other_input);
+                    let mut other_unknown = self.unknown_of(other_input);
+                    other_unknown.extend(&cx.failed_params());
                     let other_flow = self.flow_of(other_input);
                     let name = match &other.side {
                         Some(side) => format!("{}.{}", other.name.node, side.node),
                         None => other.name.node.clone(),
                     };
                     let spec = Spec { outer: *left, on, within: within.as_ref(), span: stage.span };
-                    let other = Other { input: other_input, name: &name, schema: &other_schema, flow: &other_flow };
+                    let other = Other {
+                        input: other_input,
+                        name: &name,
+                        schema: &other_schema,
+                        flow: &other_flow,
+                        unknown: &other_unknown,
+                    };
                     let mut joined = schema.clone();
-                    let kind = join::join(cx, &scope, spec, other, &mut joined, &mut flow)?;
-                    if self.looping.is_some() && !matches!(kind, Kind::Join { kind: JoinKind::Incremental, .. }) {
+                    let kind = join::join(cx, &scope, spec, other, &mut joined, &mut flow).map_err(|()| None)?;
+                    schema = joined;
+                    unknown.extend(&other_unknown);
+                    qualifiers.push(name);
+                    let incremental = matches!(kind, None | Some(Kind::Join { kind: JoinKind::Incremental, .. }));
+                    if self.looping.is_some() && !incremental {
                         cx.error(
                             Diagnostic::error(
                                 stage.span,
@@ -588,54 +279,125 @@ impl<'a> StreamGraph<'a> {
                             )
                             .label("windowed or interval join in a loop"),
                         );
-                        return None;
+                        None
+                    } else {
+                        kind
                     }
-                    schema = joined;
-                    qualifiers.push(name);
-                    kind
                 }
                 StageKind::Iterate { max, body } => {
-                    let max = window::count(cx, &scope, max, "iterate (max N)")? as u64;
-                    if self.looping.is_some() || flow.window.is_some() {
-                        cx.error(
-                            Diagnostic::error(stage.span, "an iterate cannot be inside another, nor follow a window")
-                                .label("not here"),
-                        );
-                        return None;
-                    }
-                    self.looping = Some((
-                        schema.clone(),
-                        Flow { time: None, window: None, results_of: None, unbounded: flow.unbounded, lag: 0 },
-                    ));
-                    let checked = self.stages(cx, body, name);
-                    self.looping = None;
-                    let body_stream = checked?;
-                    if let Err(why) = same_fields(&schema, &body_stream.schema) {
-                        cx.error(
-                            Diagnostic::error(
-                                body.span,
-                                format!("the loop's body must give records like its input: {why}"),
-                            )
-                            .label(format!("gives {}", body_stream.schema))
-                            .help(format!("the loop's records are {schema}; select the same fields in the same order")),
-                        );
-                        return None;
-                    }
+                    let max = window::count(cx, &scope, max, "iterate (max N)");
+                    let kind = self.iterate(cx, max, body, stage.span, &schema, &flow, name);
                     flow.updated();
-                    Kind::Iterate { max, body: Box::new(body_stream) }
+                    kind
                 }
             };
-            stages.push(Stage { kind, schema: schema.clone() });
+            match kind {
+                Some(kind) => stages.push(Stage { kind, schema: schema.clone() }),
+                None => ok = false,
+            }
         }
-        if let Some((_, _, span)) = group {
+        if let Some(g) = group {
             cx.error(
-                Diagnostic::error(span, "'group by' must be followed by aggregate, distinct or top")
+                Diagnostic::error(g.span, "'group by' must be followed by aggregate, distinct or top")
                     .label("nothing uses this grouping")
                     .help("e.g. `| group by auction | aggregate { bids: count() }`"),
             );
             ok = false;
         }
-        ok.then(|| Stream { name: name.to_string(), input, stages, schema, flow })
+        if ok {
+            Ok(Stream { name: name.to_string(), input, stages, schema, flow })
+        } else {
+            Err(Some(Box::new(Shape { schema, unknown, flow })))
+        }
+    }
+
+    /// `union OTHER, ...`: the stage, and whether every input checked.
+    fn union(
+        &mut self,
+        cx: &mut Checker,
+        others: &[ast::StreamRef],
+        schema: &mut Schema,
+        flow: &mut Flow,
+        unknown: &mut Unknown,
+    ) -> (Kind, bool) {
+        let mut inputs = Vec::new();
+        let mut ok = true;
+        for other in others {
+            let Some(input) = self.resolve(cx, other) else {
+                ok = false;
+                continue;
+            };
+            let Some(theirs) = self.schema_of(input) else {
+                ok = false;
+                continue;
+            };
+            ok &= self.is_sound(input);
+            unknown.extend(&self.unknown_of(input));
+            match flow.union(&self.flow_of(input)) {
+                Ok(f) => *flow = f,
+                Err(why) => {
+                    cx.error(
+                        Diagnostic::error(other.span, format!("cannot union '{}': {why}", other.name.node))
+                            .label("windowed differently")
+                            .help("window the streams after the union instead"),
+                    );
+                    ok = false;
+                    continue;
+                }
+            }
+            match union_schema(schema, &theirs) {
+                Ok(s) => *schema = s,
+                Err(why) => {
+                    cx.error(
+                        Diagnostic::error(other.span, format!("cannot union '{}': {why}", other.name.node))
+                            .label(format!("it has {theirs}"))
+                            .help(format!(
+                                "the stream here has {schema}; select the same fields in the same order on both sides"
+                            )),
+                    );
+                    ok = false;
+                    continue;
+                }
+            }
+            inputs.push(input);
+        }
+        (Kind::Union(inputs), ok)
+    }
+
+    /// `iterate (max N) { body }`: the body is checked as a pipe reading `loop`.
+    #[allow(clippy::too_many_arguments)]
+    fn iterate(
+        &mut self,
+        cx: &mut Checker,
+        max: Option<usize>,
+        body: &ast::Pipe,
+        span: Span,
+        schema: &Schema,
+        flow: &Flow,
+        name: &str,
+    ) -> Option<Kind> {
+        if self.looping.is_some() || flow.window.is_some() {
+            cx.error(
+                Diagnostic::error(span, "an iterate cannot be inside another, nor follow a window").label("not here"),
+            );
+            return None;
+        }
+        self.looping = Some((
+            schema.clone(),
+            Flow { time: None, window: None, results_of: None, unbounded: flow.unbounded, lag: 0 },
+        ));
+        let checked = self.stages(cx, body, name);
+        self.looping = None;
+        let body_stream = checked.ok()?;
+        if let Err(why) = same_fields(schema, &body_stream.schema) {
+            cx.error(
+                Diagnostic::error(body.span, format!("the loop's body must give records like its input: {why}"))
+                    .label(format!("gives {}", body_stream.schema))
+                    .help(format!("the loop's records are {schema}; select the same fields in the same order")),
+            );
+            return None;
+        }
+        Some(Kind::Iterate { max: max? as u64, body: Box::new(body_stream) })
     }
 
     /// Warns about state that grows without end: an un-windowed keyed stage over an unbounded
@@ -654,77 +416,169 @@ impl<'a> StreamGraph<'a> {
     }
 }
 
-/// Types one entry of `aggregate { ... }`: a call of an aggregate function.
-fn aggregate(e: &ast::Expr, scope: &Scope, cx: &mut Checker) -> Option<Agg> {
-    let ExprKind::Call { func: name, args } = &e.kind else {
+/// A `group by` waiting for its `aggregate`, `distinct` or `top`.
+struct Group {
+    keys: Vec<Expr>,
+    fields: Vec<Field>,
+    span: Span,
+    /// The names of keys with mistakes: unknown in the aggregate's output.
+    failed: Vec<String>,
+    /// Whether every key checked (a computed key without a name has no name to fail).
+    ok: bool,
+}
+
+impl Group {
+    /// No grouping: one group.
+    fn none(span: Span) -> Group {
+        Group { keys: Vec::new(), fields: Vec::new(), span, failed: Vec::new(), ok: true }
+    }
+}
+
+/// `filter EXPR`.
+fn filter(cx: &mut Checker, e: &ast::Expr, scope: &Scope) -> Option<Kind> {
+    let (x, t) = check_expr(e, scope, &mut cx.diags)?;
+    if !matches!(t.base, Base::Bool | Base::Null) {
         cx.error(
-            Diagnostic::error(e.span, "each entry of 'aggregate' must be an aggregate call")
-                .label("not an aggregate")
-                .help("aggregates are count, sum, min, max, avg, count_distinct, first, last, collect; compute other values in a `derive` after the aggregate"),
-        );
-        return None;
-    };
-    let Some(func) = AggFunc::from_name(&name.node) else {
-        let mut d =
-            Diagnostic::error(name.span, format!("unknown aggregate '{}'", name.node)).label("not an aggregate");
-        let names = AggFunc::ALL.map(AggFunc::name);
-        d = match suggest(&name.node, names) {
-            Some(s) => d.help(format!("did you mean '{s}'?")),
-            None => d.help(format!("aggregates are: {}", names.join(", "))),
-        };
-        cx.error(d);
-        return None;
-    };
-    let arity_ok = match func {
-        AggFunc::Count => args.len() <= 1,
-        _ => args.len() == 1,
-    };
-    if !arity_ok {
-        let expected = if func == AggFunc::Count { "0 or 1" } else { "1" };
-        cx.error(
-            Diagnostic::error(
-                e.span,
-                format!(
-                    "{}() takes {expected} argument{}, found {}",
-                    func.name(),
-                    if expected == "1" { "" } else { "s" },
-                    args.len()
-                ),
-            )
-            .label("wrong number of arguments"),
+            Diagnostic::error(e.span, format!("filter needs a bool condition, found {t}"))
+                .label("expected bool")
+                .help("compare it, e.g. `filter price > 100`"),
         );
         return None;
     }
-    let Some(arg) = args.first() else {
-        return Some(Agg { func, arg: None, ty: Type::INT });
-    };
-    let (x, t) = check_expr(arg, scope, &mut cx.diags)?;
-    let nullable = t.nullable;
-    let ty = match func {
-        AggFunc::Count | AggFunc::CountDistinct => Type::INT,
-        AggFunc::Sum => match t.base {
-            Base::Int | Base::Float | Base::Duration => t.clone(),
-            _ => return wrong(cx, arg.span, func, &t, "a number or a duration"),
-        },
-        AggFunc::Avg => match t.base {
-            Base::Int | Base::Float => Type::FLOAT.with_nullable(nullable),
-            _ => return wrong(cx, arg.span, func, &t, "a number"),
-        },
-        AggFunc::Min | AggFunc::Max => match t.base {
-            Base::List(_) | Base::Null => return wrong(cx, arg.span, func, &t, "a value with an order"),
-            _ => t.clone(),
-        },
-        AggFunc::First | AggFunc::Last => t.clone(),
-        AggFunc::Collect => Type::list(t.clone()),
-    };
-    Some(Agg { func, arg: Some(x), ty })
+    Some(Kind::Filter(x))
 }
 
-fn wrong(cx: &mut Checker, span: Span, func: AggFunc, t: &Type, want: &str) -> Option<Agg> {
-    cx.error(
-        Diagnostic::error(span, format!("{}() needs {want}, found {t}", func.name())).label(format!("expected {want}")),
-    );
-    None
+/// `select { ... }` or `derive { ... }`: the stage (unless an entry failed), the output
+/// fields, and the names of the entries that failed.
+fn project(
+    cx: &mut Checker,
+    items: &[(ast::Ident, ast::Expr)],
+    derive: bool,
+    scope: &Scope,
+) -> (Option<Kind>, Vec<Field>, Vec<String>) {
+    let (mut exprs, mut fields): (Vec<Expr>, Vec<Field>) = if derive {
+        ((0..scope.schema.len()).map(Expr::Field).collect(), scope.schema.fields.clone())
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let mut failed = Vec::new();
+    let mut ok = true;
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for (name, e) in items {
+        if let Some(first) = seen.insert(&name.node, name.span) {
+            cx.error(
+                Diagnostic::error(name.span, format!("field '{}' is given twice", name.node))
+                    .label("duplicate field")
+                    .related(first, "first given here"),
+            );
+            ok = false;
+            continue;
+        }
+        let position = fields.iter().position(|f| f.name == name.node);
+        let Some((x, t)) = check_expr(e, scope, &mut cx.diags) else {
+            ok = false;
+            failed.push(name.node.clone());
+            // A field replaced by an entry that failed has an unknown type now.
+            if let Some(p) = position {
+                exprs.remove(p);
+                fields.remove(p);
+            }
+            continue;
+        };
+        let t = if t.base == Base::Null { Type::STRING.nullable() } else { t };
+        let field = Field { name: name.node.clone(), ty: t };
+        match position {
+            Some(p) => {
+                exprs[p] = x;
+                fields[p] = field;
+            }
+            None => {
+                exprs.push(x);
+                fields.push(field);
+            }
+        }
+    }
+    (ok.then_some(Kind::Project(exprs)), fields, failed)
+}
+
+/// `unnest EXPR as alias`: the stage and the alias's field.
+fn unnest(cx: &mut Checker, e: &ast::Expr, alias: &ast::Ident, scope: &Scope) -> Option<(Kind, Field)> {
+    let (x, t) = check_expr(e, scope, &mut cx.diags)?;
+    let Base::List(elem) = &t.base else {
+        cx.error(Diagnostic::error(e.span, format!("unnest needs a list, found {t}")).label("expected list<T>"));
+        return None;
+    };
+    if scope.schema.index_of(&alias.node).is_some() {
+        cx.error(
+            Diagnostic::error(alias.span, format!("'{}' is already a field of the stream", alias.node))
+                .label("name taken")
+                .help("choose another name after 'as'"),
+        );
+        return None;
+    }
+    let elem = if elem.base == Base::Null { Type::STRING.nullable() } else { (**elem).clone() };
+    Some((Kind::Unnest(x), Field { name: alias.node.clone(), ty: elem }))
+}
+
+/// `group by KEY, ...`: the keys that checked, with their names.
+fn group_by(cx: &mut Checker, keys: &[ast::Expr], span: Span, scope: &Scope) -> Group {
+    let mut g = Group::none(span);
+    for k in keys {
+        let name = match &k.kind {
+            ExprKind::Name { name, .. } => Some(name.node.clone()),
+            _ => None,
+        };
+        let Some((x, t)) = check_expr(k, scope, &mut cx.diags) else {
+            match name {
+                Some(name) => g.failed.push(name),
+                None => g.ok = false,
+            }
+            continue;
+        };
+        let Some(name) = name else {
+            cx.error(
+                Diagnostic::error(k.span, "a computed group key needs a name")
+                    .label("not a field")
+                    .help("derive it first: `| derive { key: EXPR } | group by key`"),
+            );
+            g.ok = false;
+            continue;
+        };
+        g.keys.push(x);
+        g.fields.push(Field { name, ty: t });
+    }
+    g
+}
+
+/// The entries of `aggregate { ... }`: the aggregates that checked, the output fields (keys
+/// first), and the names that failed (keys and entries).
+fn aggregates(
+    cx: &mut Checker,
+    items: &[(ast::Ident, ast::Expr)],
+    group: &Group,
+    scope: &Scope,
+) -> (Vec<Agg>, Vec<Field>, Vec<String>) {
+    let mut fields = group.fields.clone();
+    let mut failed = group.failed.clone();
+    let mut aggs = Vec::new();
+    for (name, e) in items {
+        if fields.iter().any(|f| f.name == name.node) || failed.contains(&name.node) {
+            cx.error(
+                Diagnostic::error(name.span, format!("'{}' is already a key or an aggregate of this stage", name.node))
+                    .label("duplicate name"),
+            );
+            failed.push(name.node.clone());
+            continue;
+        }
+        match aggregate(e, scope, cx) {
+            Some(agg) => {
+                fields.push(Field { name: name.node.clone(), ty: agg.ty.clone() });
+                aggs.push(agg);
+            }
+            None => failed.push(name.node.clone()),
+        }
+    }
+    (aggs, fields, failed)
 }
 
 /// The schema of a union: the same field names in the same order, types unified.
@@ -741,20 +595,6 @@ fn union_schema(ours: &Schema, theirs: &Schema) -> Result<Schema, String> {
         fields.push(Field { name: a.name.clone(), ty });
     }
     Ok(Schema::new(fields))
-}
-
-/// The streams a pipe reads besides its stages' own: its input, what it unions and joins with,
-/// also inside iterate bodies.
-fn reads<'a>(pipe: &'a ast::Pipe, out: &mut Vec<&'a ast::StreamRef>) {
-    out.push(&pipe.input);
-    for stage in &pipe.stages {
-        match &stage.kind {
-            StageKind::Union(others) => out.extend(others.iter()),
-            StageKind::Join { other, .. } => out.push(other),
-            StageKind::Iterate { body, .. } => reads(body, out),
-            _ => {}
-        }
-    }
 }
 
 /// Whether two schemas have the same field names in the same order with fitting types.
