@@ -1,8 +1,7 @@
 //! Sources and sinks that would clash at run time: a sink that writes the file a source reads
-//! (it would truncate its own input), two sinks writing one file, and several sinks writing to
-//! stdout when one of them writes CSV or text: lines of several stdout sinks interleave (each
-//! line whole), which leaves JSON lines readable but mixes CSV headers and rows of different
-//! streams, or text lines, beyond telling apart. Paths are compared in canonical form, so
+//! (it would truncate its own input), two sinks writing one file, and a stdout sink that writes
+//! a CSV header beside another stdout sink: the lines of several stdout sinks interleave (each
+//! line whole), so a header would stand above rows of other streams. Paths are compared in canonical form, so
 //! `out.csv`, `./out.csv` and `dir/../out.csv` are one file.
 
 use std::path::{Component, Path, PathBuf};
@@ -28,9 +27,9 @@ enum Target {
         path: PathBuf,
         partitioned: bool,
     },
-    /// Standard output, in a format: only `jsonl` lines stay readable when interleaved.
+    /// Standard output; `header`: a CSV header comes first.
     Stdout {
-        format: String,
+        header: bool,
     },
 }
 
@@ -44,12 +43,8 @@ impl Access {
     }
 
     pub(super) fn stdout(format: &Format, span: Span) -> Access {
-        let format = match format {
-            Format::Jsonl => "jsonl",
-            Format::Csv { .. } => "csv",
-            Format::Text => "text",
-        };
-        Access { target: Target::Stdout { format: format.into() }, shown: "stdout".into(), span }
+        let header = matches!(format, Format::Csv { header: true, .. });
+        Access { target: Target::Stdout { header }, shown: "stdout".into(), span }
     }
 }
 
@@ -71,7 +66,7 @@ fn clash(a: &Access, b: &Access) -> bool {
         (Target::Read(r), Target::Write { path, partitioned: false })
         | (Target::Write { path, partitioned: false }, Target::Read(r)) => r == path,
         (Target::Write { .. }, Target::Write { .. }) => a.target == b.target,
-        (Target::Stdout { format: x }, Target::Stdout { format: y }) => x != "jsonl" || y != "jsonl",
+        (Target::Stdout { header: x }, Target::Stdout { header: y }) => *x || *y,
         _ => false,
     }
 }
@@ -90,12 +85,11 @@ fn message(a: &Access, b: &Access) -> Diagnostic {
                 .related(a.span, "written here")
                 .help("write to another file: opening it for writing would truncate the input before it is read")
         }
-        (Target::Stdout { format: x }, Target::Stdout { format: y }) => {
-            let format = if x == "jsonl" { y } else { x };
-            Diagnostic::error(b.span, format!("two sinks write to stdout, and one of them writes {format}"))
+        (Target::Stdout { .. }, Target::Stdout { .. }) => {
+            Diagnostic::error(b.span, "two sinks write to stdout, and one of them writes a CSV header")
                 .label("second stdout sink")
                 .related(a.span, "first stdout sink")
-                .help("the lines of several stdout sinks interleave, which only JSON lines survive: use one stdout sink (union the streams first), file sinks, or format: \"jsonl\"")
+                .help("the lines of several stdout sinks interleave, so the header would stand above rows of other streams: give it `header: false`, use one stdout sink (union the streams first), or file sinks")
         }
         _ => Diagnostic::error(b.span, format!("two sinks write '{}'", b.shown))
             .label("second sink of this file")

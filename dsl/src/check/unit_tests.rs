@@ -129,14 +129,15 @@ fn sinks_that_clash_with_a_source_or_each_other_are_errors() {
     let src = format!(
         "{SCHEMA}source b: Bid = file(\"in/b.jsonl\")\nsink b -> file(\"./in/../in/b.jsonl\")\n\
          sink b -> file(\"out.csv\")\nsink b -> file(\"./out.csv\")\n\
-         sink b -> stdout()\nsink b -> stdout()\nsink b -> stdout(format: \"csv\")\n"
+         sink b -> stdout()\nsink b -> stdout(format: \"csv\", header: false)\nsink b -> stdout(format: \"text\")\n\
+         sink b -> stdout(format: \"csv\")\n"
     );
     assert_eq!(
         diagnostics(&src),
         [
             "3: this sink writes './in/../in/b.jsonl', which a source reads",
             "5: two sinks write './out.csv'",
-            "8: two sinks write to stdout, and one of them writes csv",
+            "9: two sinks write to stdout, and one of them writes a CSV header",
         ]
     );
     // One file per worker is not the file itself.
