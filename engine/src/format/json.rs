@@ -676,6 +676,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
         match self.ty.base {
             Base::Float => self.put(Value::float(v)),
+            // A whole number beyond i64 (serde reads it as a float): out of range, not a float.
+            Base::Int | Base::Timestamp | Base::Duration if v.fract() == 0.0 && v.abs() >= 9.2e18 => {
+                fail(self.err, format!("field '{}': integer out of range (about {v:e}; ints are 64-bit)", self.path))
+            }
             _ => self.mismatch(Found::Float(v)),
         }
     }
@@ -948,6 +952,23 @@ mod tests {
             r#"field 'm[1][1]': expected int, found string "x""#
         );
         assert_eq!(d.decode(br#"{"m":[null]}"#, &mut row).unwrap_err(), "field 'm[0]': expected list<int>, found null");
+    }
+
+    #[test]
+    fn an_integer_beyond_64_bits_is_out_of_range_not_a_float() {
+        let used = [true, true, false, true, false];
+        for (price, want) in [
+            ("99999999999999999999", "field 'price': integer out of range (about 1e20; ints are 64-bit)"),
+            (
+                "-9223372036854775809",
+                "field 'price': integer out of range (about -9.223372036854776e18; ints are 64-bit)",
+            ),
+            ("9223372036854775808", "field 'price': integer 9223372036854775808 out of range"),
+            ("1.5", "field 'price': expected int, found float 1.5"),
+        ] {
+            let line = format!(r#"{{"auction":7,"price":{price},"date_time":5}}"#);
+            assert_eq!(decode_with(&used, &line).unwrap_err(), want, "{line}");
+        }
     }
 
     #[test]
