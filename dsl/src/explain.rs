@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write};
 
-use crate::plan::{AggStrategy, Node, NodeId, NodeKind, Plan, Step};
+use crate::plan::{AggStrategy, Done, Node, NodeId, NodeKind, Plan, Step};
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -63,7 +63,7 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
     let input_schema = |id: &NodeId| &plan.nodes[*id].schema;
     let mut lines = Vec::new();
     match &node.kind {
-        NodeKind::Source { connector, used, time } => {
+        NodeKind::Source { connector, used, time, done } => {
             lines.push(format!("from {connector}"));
             match time.watermark {
                 Some((f, delay)) => {
@@ -83,6 +83,18 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
                     "decodes only: {}",
                     if read.is_empty() { "(no field)".into() } else { read.join(", ") }
                 ));
+            }
+            // In a batch job every record is done when the job ends: nothing to say.
+            let which = if time.watermark.is_some() { "event time" } else { "arrival time" };
+            match done {
+                Done::AtEnd => {}
+                Done::After { hold: 0 } => lines.push(format!("done: when the sinks pass a record's {which}")),
+                Done::After { hold } => {
+                    lines.push(format!("done: when the sinks pass a record's {which} + {}", duration(*hold)))
+                }
+                Done::Never { because } => {
+                    lines.push(format!("done: only at a checkpoint: {because} keeps changing its results"))
+                }
             }
         }
         NodeKind::Errors { .. } => lines.push("records that failed to decode".into()),

@@ -7,7 +7,9 @@ use crate::check::{Checked, Input, StageKind as Kind, Stream};
 use crate::connectors::errors_schema;
 use crate::functions::{Builtin, Function};
 use crate::plan::Expr;
-use crate::plan::{AggStrategy, JoinKind, Node, NodeId, NodeKind, Plan, Sink, Step, TimeRef, WindowKind, WindowOp};
+use crate::plan::{
+    AggStrategy, Done, JoinKind, Lag, Node, NodeId, NodeKind, Plan, Sink, Step, TimeRef, WindowKind, WindowOp,
+};
 use crate::types::{Base, Schema};
 
 /// Lowers a checked pipeline to a plan.
@@ -18,7 +20,67 @@ pub fn lower(checked: &Checked) -> Plan {
     let streaming = checked.sources.iter().any(|s| !s.connector.bounded());
     let mut plan = Plan { nodes: lowering.nodes, sinks, streaming };
     mark_used_fields(&mut plan);
+    mark_done(&mut plan);
     plan
+}
+
+/// Works out when each source's records are done (`Done`): walking back from the sinks, each
+/// node learns the longest hold on the way from it to any sink.
+fn mark_done(plan: &mut Plan) {
+    // For each node: the longest hold after it, or why it never ends; `None`: no sink reads it.
+    let mut after: Vec<Option<Result<i64, String>>> = vec![None; plan.nodes.len()];
+    let longer = |slot: &mut Option<Result<i64, String>>, hold: Result<i64, String>| {
+        *slot = Some(match (slot.take(), hold) {
+            (Some(Err(why)), _) | (_, Err(why)) => Err(why),
+            (Some(Ok(a)), Ok(b)) => Ok(a.max(b)),
+            (None, Ok(b)) => Ok(b),
+        });
+    };
+    for sink in &plan.sinks {
+        longer(&mut after[sink.input], Ok(0));
+    }
+    for id in (0..plan.nodes.len()).rev() {
+        let Some(later) = after[id].clone() else { continue };
+        let node = &plan.nodes[id];
+        let through = later.and_then(|h| held(node).map(|mine| h.saturating_add(mine)));
+        for input in node.kind.inputs() {
+            longer(&mut after[input], through.clone());
+        }
+    }
+    let streaming = plan.streaming;
+    for (node, after) in plan.nodes.iter_mut().zip(after) {
+        if let NodeKind::Source { done, .. } = &mut node.kind {
+            *done = match after {
+                _ if !streaming => Done::AtEnd,
+                None => Done::After { hold: 0 },
+                Some(Ok(hold)) => Done::After { hold },
+                Some(Err(because)) => Done::Never { because },
+            };
+        }
+    }
+}
+
+/// How long `node` may hold a record before its last result for it goes on (ms), or why it
+/// never lets go.
+fn held(node: &Node) -> Result<i64, String> {
+    let never = |what: &str| Err(format!("{what} ('{}')", node.name));
+    let lag = |lag: Lag| if lag == Lag::MAX { never("windows over session results") } else { Ok(lag) };
+    match &node.kind {
+        // A window's results carry its last millisecond, before `size` after any of its records.
+        NodeKind::Window { size, .. } => Ok(*size),
+        NodeKind::Windowed { window: WindowKind::Session { .. }, .. } => never("session windows"),
+        NodeKind::Windowed { lag: l, .. } => lag(*l),
+        NodeKind::Join { kind: JoinKind::Windowed { lag: l, .. }, .. } => lag(*l),
+        NodeKind::Join { kind: JoinKind::Interval { within, lag: l, .. }, .. } => {
+            lag(*l).map(|l| l.saturating_add(*within))
+        }
+        NodeKind::Join { .. } => never("a join without windows or `within`"),
+        NodeKind::Aggregate { .. } => never("an aggregate without windows"),
+        NodeKind::Distinct { .. } => never("distinct without windows"),
+        NodeKind::Top { .. } => never("top without windows"),
+        NodeKind::Iterate { .. } => never("iterate"),
+        _ => Ok(0),
+    }
 }
 
 struct Lowering<'a> {
@@ -63,7 +125,12 @@ impl Lowering<'_> {
                 let used = vec![false; source.schema.len()];
                 self.push(Node {
                     name: source.name.clone(),
-                    kind: NodeKind::Source { connector: source.connector.clone(), used, time: source.time.clone() },
+                    kind: NodeKind::Source {
+                        connector: source.connector.clone(),
+                        used,
+                        time: source.time.clone(),
+                        done: Done::AtEnd,
+                    },
                     schema: source.schema.clone(),
                     updating: false,
                 })
@@ -396,4 +463,55 @@ fn reads(stream: &Stream) -> Vec<Input> {
         }
     }
     inputs
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::Options;
+    use crate::plan::{Done, NodeKind};
+
+    /// When each source of `src` is done, by source name.
+    fn done(src: &str) -> Vec<(String, Done)> {
+        let options = Options { check_files: false, ..Options::default() };
+        let (plan, _) = crate::compile(src, &options).unwrap_or_else(|d| panic!("{d:?}"));
+        plan.nodes
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::Source { done, .. } => Some((n.name.clone(), done.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const E: &str = "schema E { k: string, t: timestamp }\n";
+
+    #[test]
+    fn a_record_is_done_after_the_longest_hold_on_its_way_to_a_sink() {
+        let src = format!(
+            "{E}source a: E = stdin() watermark t - 1s\nsource b: E = stdin() watermark t - 1s\n\
+             stream w = a | window tumbling(10s) | group by k | aggregate {{ n: count() }}\n\
+             stream j = a | join b on k == k within 3s | select {{ k: a.k }}\n\
+             stream s = b | filter k != \"x\"\n\
+             sink w -> stdout()\nsink j -> stdout()\nsink s -> stdout()\n"
+        );
+        // a: through its window (10s) or the interval join (3s); b: the join, or nothing.
+        assert_eq!(done(&src), [("a".into(), Done::After { hold: 10_000 }), ("b".into(), Done::After { hold: 3_000 })]);
+    }
+
+    #[test]
+    fn state_kept_for_ever_or_a_batch_job_decides() {
+        let src = format!(
+            "{E}source a: E = stdin() watermark t - 1s\nsource b: E = stdin()\n\
+             stream c = a | group by k | aggregate {{ n: count() }}\n\
+             stream s = b | window session(gap: 5s) | group by k | aggregate {{ n: count() }}\n\
+             sink c -> stdout()\nsink s -> stdout()\n"
+        );
+        let never = |why: &str| Done::Never { because: why.into() };
+        assert_eq!(
+            done(&src),
+            [("a".into(), never("an aggregate without windows ('c')")), ("b".into(), never("session windows ('s')"))]
+        );
+        let batch = format!("{E}source a: E = file(\"a.jsonl\")\nstream c = a | distinct\nsink c -> stdout()\n");
+        assert_eq!(done(&batch), [("a".into(), Done::AtEnd)]);
+    }
 }

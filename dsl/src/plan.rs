@@ -36,8 +36,8 @@ pub struct Node {
 #[derive(Clone, Debug)]
 pub enum NodeKind {
     /// Records read by a connector; `used[i]` says whether field i is read downstream
-    /// (the decoder skips the others).
-    Source { connector: SourceConnector, used: Vec<bool>, time: SourceTime },
+    /// (the decoder skips the others); `done` says when a record's results are final.
+    Source { connector: SourceConnector, used: Vec<bool>, time: SourceTime, done: Done },
     /// The records of a source that failed to decode: `{ raw, error, source, position }`.
     Errors { source: NodeId },
     /// The records of a source that arrived behind its watermark (same schema as the source).
@@ -129,6 +129,22 @@ pub enum AggStrategy {
     /// retraction must reach its group), and differential's `reduce` recomputes each group
     /// that changed.
     Reduce,
+}
+
+/// When a source's record is done: its results in every sink will not change any more, so
+/// the source may acknowledge or commit it once the sinks have made them durable. A window
+/// holds its records until it closes, an un-windowed aggregate for ever.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// When every sink's frontier passes the record's time (its event time on event time, its
+    /// arrival time otherwise) plus `hold` ms: the longest any stage on its way to a sink may
+    /// hold it (an upper bound: windows add their size, interval joins their `within`).
+    After { hold: i64 },
+    /// Never while the job runs: a stage keeps its results changing (`because`: which). Only a
+    /// checkpoint makes them durable.
+    Never { because: String },
+    /// A batch job: when it ends.
+    AtEnd,
 }
 
 /// How a source's records get their time.

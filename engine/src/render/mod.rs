@@ -107,7 +107,7 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
     for (id, node) in plan.nodes.iter().enumerate() {
         let input = |i: &usize| colls[*i].clone().expect("plan: inputs come before their consumers");
         let coll = match &node.kind {
-            NodeKind::Source { connector, used, time } => {
+            NodeKind::Source { connector, used, time, .. } => {
                 let spec = SourceSpec { name: &node.name, connector, schema: &node.schema, used };
                 let clock = clock::Clock::new(time, shared.streaming);
                 let outputs = source::render(scope, spec, clock, source_index, &align, shared, counters);
