@@ -332,7 +332,15 @@ impl Checker<'_> {
         time.epoch_ms = self.arg::<Millis>(&mut args, "epoch").map_or(1, |(d, _)| d.0.max(1));
         let (connector, own_schema, known) = match c.name.node.as_str() {
             "file" | "stdin" => self.file_source(&mut args, c.name.node == "file", rust),
-            _ => self.generate_source(&mut args),
+            "generate" => self.generate_source(&mut args),
+            other => {
+                // `connector_args` let through only the names in `SOURCES`: each needs its arm.
+                self.error(Diagnostic::error(
+                    c.name.span,
+                    format!("internal: no checker for source connector '{other}'"),
+                ));
+                (None, None, false)
+            }
         };
         let schema = self.source_schema(c, declared, own_schema, known);
         let connector = connector.filter(|_| !args.failed);
@@ -472,10 +480,18 @@ impl Checker<'_> {
                 self.accesses.push(Access::write(&path, partitioned, span));
                 SinkConnector::File { path, format: format?, partitioned }
             }
-            _ => {
+            "stdout" => {
                 let format = self.format(&mut args, None)?;
                 self.accesses.push(Access::stdout(&format, c.span));
                 SinkConnector::Stdout { format }
+            }
+            other => {
+                // `connector_args` let through only the names in `SINKS`: each needs its arm.
+                self.error(Diagnostic::error(
+                    c.name.span,
+                    format!("internal: no checker for sink connector '{other}'"),
+                ));
+                return None;
             }
         };
         (!args.failed).then_some(sink)
