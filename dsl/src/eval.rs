@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use crate::functions::{Builtin, Function};
+use crate::functions::Function;
 use crate::plan::{Arith, Cmp, Expr};
 use crate::time;
 use crate::value::Value;
@@ -139,13 +139,15 @@ fn compile_call(func: &Function, args: &[Expr]) -> Eval {
     // A constant pattern is compiled once, when the call is (once per worker), not per record;
     // one that does not compile (check rejects it; a plan built by hand may not) gives null
     // without being compiled again for every record.
-    if let (Function::Builtin(Builtin::RegexMatch), [subject, Expr::Lit(Value::Str(p))]) = (func, args) {
-        let re = crate::functions::regex(p).ok();
-        let subject = compile(subject);
-        return Box::new(move |row| match (subject(row), &re) {
-            (Value::Str(s), Some(re)) => Value::Bool(re.is_match(&s)),
-            _ => Value::Null,
-        });
+    if let (Function::Builtin(b), Some(Expr::Lit(Value::Str(p)))) = (func, args.get(1)) {
+        if b.takes_pattern() {
+            let (b, re) = (*b, crate::functions::regex(p).ok());
+            let rest: Vec<Eval> = args.iter().enumerate().filter(|(i, _)| *i != 1).map(|(_, e)| compile(e)).collect();
+            return Box::new(move |row| match &re {
+                Some(re) => b.with_regex(re, &rest.iter().map(|e| e(row)).collect::<Vec<_>>()),
+                None => Value::Null,
+            });
+        }
     }
     let compiled: Vec<Eval> = args.iter().map(compile).collect();
     match func {

@@ -65,7 +65,9 @@ builtins! {
     RegexMatch = "regex_match", Substr = "substr", Abs = "abs", Round = "round", Floor = "floor",
     Ceil = "ceil", Coalesce = "coalesce", Int = "int", Float = "float", String = "string",
     ToTimestamp = "to_timestamp", FormatTimestamp = "format_timestamp", ToFixed = "to_fixed",
-    Now = "now",
+    Now = "now", RegexExtract = "regex_extract", RegexReplace = "regex_replace", Strpos = "strpos",
+    Year = "year", Month = "month", Day = "day", Hour = "hour", Minute = "minute", Second = "second",
+    Weekday = "weekday", DateTrunc = "date_trunc", ParseTimestamp = "parse_timestamp",
 }
 
 impl Builtin {
@@ -96,7 +98,27 @@ impl Builtin {
             Builtin::Float => "float(int | string) -> float",
             Builtin::String => "string(any) -> string",
             Builtin::ToTimestamp => "to_timestamp(int | string) -> timestamp",
-            Builtin::FormatTimestamp => "format_timestamp(timestamp, pattern: string) -> string",
+            Builtin::FormatTimestamp => "format_timestamp(timestamp, pattern: string[, zone: string]) -> string",
+            Builtin::RegexExtract => {
+                "regex_extract(string, pattern: string[, group: int]) -> string (null when no match)"
+            }
+            Builtin::RegexReplace => {
+                "regex_replace(string, pattern: string, replacement: string) -> string ($1 is group 1)"
+            }
+            Builtin::Strpos => "strpos(string, sub: string) -> int (1-based, 0 when absent)",
+            Builtin::Year => "year(timestamp) -> int",
+            Builtin::Month => "month(timestamp) -> int",
+            Builtin::Day => "day(timestamp) -> int",
+            Builtin::Hour => "hour(timestamp) -> int",
+            Builtin::Minute => "minute(timestamp) -> int",
+            Builtin::Second => "second(timestamp) -> int",
+            Builtin::Weekday => "weekday(timestamp) -> int (1 = Monday ... 7 = Sunday)",
+            Builtin::DateTrunc => {
+                "date_trunc(unit: string, timestamp) -> timestamp (second, minute, hour, day, week, month, year)"
+            }
+            Builtin::ParseTimestamp => {
+                "parse_timestamp(string, pattern: string) -> timestamp (null when it does not match)"
+            }
             Builtin::ToFixed => "to_fixed(int | float, digits: int) -> string (digits from 0 to 1074, else null)",
             Builtin::Now => "now() -> timestamp",
         }
@@ -225,10 +247,47 @@ impl Builtin {
                 Ok(Type::TIMESTAMP.with_nullable(nullable || args[0].base == Base::String))
             }
             FormatTimestamp => {
-                arity(2, 2)?;
+                arity(2, 3)?;
                 want(0, &[Base::Timestamp], "a timestamp")?;
-                want(1, &s, "a string")?;
+                (1..args.len()).try_for_each(|i| want(i, &s, "a string"))?;
                 Ok(Type::STRING.nullable())
+            }
+            RegexExtract => {
+                arity(2, 3)?;
+                want(0, &s, "a string")?;
+                want(1, &s, "a string")?;
+                if args.len() == 3 {
+                    want(2, &[Base::Int], "an int")?;
+                }
+                Ok(Type::STRING.nullable())
+            }
+            RegexReplace => {
+                arity(3, 3)?;
+                (0..3).try_for_each(|i| want(i, &s, "a string"))?;
+                out(Base::String)
+            }
+            Strpos => {
+                arity(2, 2)?;
+                want(0, &s, "a string")?;
+                want(1, &s, "a string")?;
+                out(Base::Int)
+            }
+            Year | Month | Day | Hour | Minute | Second | Weekday => {
+                arity(1, 1)?;
+                want(0, &[Base::Timestamp], "a timestamp")?;
+                out(Base::Int)
+            }
+            DateTrunc => {
+                arity(2, 2)?;
+                want(0, &s, "a string (second, minute, hour, day, week, month or year)")?;
+                want(1, &[Base::Timestamp], "a timestamp")?;
+                out(Base::Timestamp)
+            }
+            ParseTimestamp => {
+                arity(2, 2)?;
+                want(0, &s, "a string")?;
+                want(1, &s, "a string")?;
+                Ok(Type::TIMESTAMP.nullable())
             }
             ToFixed => {
                 arity(2, 2)?;
@@ -280,10 +339,40 @@ impl Builtin {
                 Value::List(parts.into())
             }
             Replace => Value::str(&str_arg(0).replace(str_arg(1), str_arg(2))),
-            RegexMatch => match regex(str_arg(1)) {
-                Ok(re) => Value::Bool(re.is_match(str_arg(0))),
+            RegexMatch | RegexExtract | RegexReplace => match regex(str_arg(1)) {
+                // The pattern, computed per record: compiled here (a constant one is compiled once,
+                // see `eval`).
+                Ok(re) => {
+                    let mut rest = vec![args[0].clone()];
+                    rest.extend_from_slice(&args[2..]);
+                    self.with_regex(&re, &rest)
+                }
                 Err(_) => Value::Null,
             },
+            Strpos => match str_arg(0).find(str_arg(1)) {
+                Some(at) => Value::Int(str_arg(0)[..at].chars().count() as i64 + 1),
+                None => Value::Int(0),
+            },
+            Year | Month | Day | Hour | Minute | Second | Weekday => {
+                let part = match self {
+                    Year => time::Part::Year,
+                    Month => time::Part::Month,
+                    Day => time::Part::Day,
+                    Hour => time::Part::Hour,
+                    Minute => time::Part::Minute,
+                    Second => time::Part::Second,
+                    _ => time::Part::Weekday,
+                };
+                match &args[0] {
+                    Value::Timestamp(t) => time::part(*t, part).map_or(Value::Null, Value::Int),
+                    _ => Value::Null,
+                }
+            }
+            DateTrunc => match &args[1] {
+                Value::Timestamp(t) => time::truncate(*t, str_arg(0)).map_or(Value::Null, Value::Timestamp),
+                _ => Value::Null,
+            },
+            ParseTimestamp => time::parse_with(str_arg(0), str_arg(1)).map_or(Value::Null, Value::Timestamp),
             Substr => substr(str_arg(0), int_arg(1).unwrap_or(1), int_arg(2)),
             Abs => match &args[0] {
                 Value::Int(i) => i.checked_abs().map_or(Value::Null, Value::Int),
@@ -340,15 +429,48 @@ impl Builtin {
                 Value::Str(s) => time::parse_timestamp(s).map_or(Value::Null, Value::Timestamp),
                 _ => Value::Null,
             },
-            FormatTimestamp => match (&args[0], args[1].as_str()) {
-                (Value::Timestamp(t), Some(p)) => time::format_timestamp(*t, p).map_or(Value::Null, |s| Value::str(&s)),
-                _ => Value::Null,
-            },
+            FormatTimestamp => {
+                let text = match (&args[0], args[1].as_str(), args.get(2).and_then(Value::as_str)) {
+                    (Value::Timestamp(t), Some(p), None) => time::format_timestamp(*t, p),
+                    (Value::Timestamp(t), Some(p), Some(zone)) => time::format_timestamp_in(*t, p, zone),
+                    _ => None,
+                };
+                text.map_or(Value::Null, |s| Value::str(&s))
+            }
             ToFixed => match (&args[0], int_arg(1)) {
                 (v, Some(digits)) if (0..=MAX_FIXED_DIGITS).contains(&digits) => to_fixed(v, digits as usize),
                 _ => Value::Null,
             },
             Coalesce | Now => Value::Null,
+        }
+    }
+}
+
+impl Builtin {
+    /// Whether argument 1 is a regular expression (compiled once when it is a constant).
+    pub fn takes_pattern(self) -> bool {
+        matches!(self, Builtin::RegexMatch | Builtin::RegexExtract | Builtin::RegexReplace)
+    }
+
+    /// A regex function on its compiled pattern, given its other arguments (the subject, then
+    /// the group or the replacement); any null gives null.
+    pub fn with_regex(self, re: &regex::Regex, args: &[Value]) -> Value {
+        if args.iter().any(Value::is_null) {
+            return Value::Null;
+        }
+        let Some(subject) = args[0].as_str() else { return Value::Null };
+        match self {
+            Builtin::RegexMatch => Value::Bool(re.is_match(subject)),
+            Builtin::RegexExtract => {
+                let group = args.get(1).and_then(Value::as_int).unwrap_or(0);
+                let found = usize::try_from(group).ok().and_then(|g| re.captures(subject)?.get(g));
+                found.map_or(Value::Null, |m| Value::str(m.as_str()))
+            }
+            Builtin::RegexReplace => {
+                let replacement = args.get(1).and_then(Value::as_str).unwrap_or("");
+                Value::str(&re.replace_all(subject, replacement))
+            }
+            _ => Value::Null,
         }
     }
 }
@@ -459,6 +581,25 @@ mod tests {
         assert!(long.as_str().is_some_and(|s| s.starts_with("0.1000000000000000055511151231257827")));
         assert_eq!(fixed(Value::float(0.5), 1075), Value::Null);
         assert_eq!(fixed(Value::float(0.5), -1), Value::Null);
+    }
+
+    #[test]
+    fn regex_extract_replace_and_strpos() {
+        let s = |x: &str| Value::str(x);
+        let extract = |args: &[Value]| call(Builtin::RegexExtract, args);
+        assert_eq!(extract(&[s("id=42&x=7"), s("[0-9]+")]), s("42"));
+        assert_eq!(extract(&[s("id=42&x=7"), s("x=([0-9]+)"), Value::Int(1)]), s("7"));
+        assert_eq!(extract(&[s("id=42"), s("x=([0-9]+)"), Value::Int(1)]), Value::Null, "no match");
+        assert_eq!(extract(&[s("id=42"), s("id=([0-9]+)"), Value::Int(2)]), Value::Null, "no such group");
+        assert_eq!(extract(&[s("id=42"), s("id=([0-9]+)"), Value::Int(-1)]), Value::Null);
+        assert_eq!(extract(&[s("id=42"), s("(")]), Value::Null, "a bad pattern computed per record");
+        let replace = |args: &[Value]| call(Builtin::RegexReplace, args);
+        assert_eq!(replace(&[s("a1b22c"), s("([0-9]+)"), s("<$1>")]), s("a<1>b<22>c"));
+        assert_eq!(replace(&[s("a1"), s("[0-9]"), s("$$")]), s("a$"));
+        let strpos = |a: &str, b: &str| call(Builtin::Strpos, &[s(a), s(b)]);
+        assert_eq!(strpos("héllo wörld", "wö"), Value::Int(7), "in characters, not bytes");
+        assert_eq!(strpos("abc", "z"), Value::Int(0));
+        assert_eq!(strpos("abc", ""), Value::Int(1));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Timestamps (ms since the Unix epoch) and durations (ms) as text.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike};
 
 /// The earliest timestamp (ms): `-262143-01-01T00:00:00.000Z`, chrono's first. Every
 /// timestamp from this to `MAX_TIMESTAMP` is written and read back exactly (years outside
@@ -98,6 +98,99 @@ pub fn format_timestamp(ms: i64, pattern: &str) -> Option<String> {
     Some(s)
 }
 
+/// Formats epoch ms with a strftime-like pattern in the IANA time zone `zone`
+/// (`"Europe/Paris"`); `None` for an unknown zone or a bad pattern.
+pub fn format_timestamp_in(ms: i64, pattern: &str, zone: &str) -> Option<String> {
+    use std::fmt::Write;
+    let zone: chrono_tz::Tz = zone.parse().ok()?;
+    let t = DateTime::from_timestamp_millis(ms)?.with_timezone(&zone);
+    let mut s = String::new();
+    write!(s, "{}", t.format(pattern)).ok()?;
+    Some(s)
+}
+
+/// Whether a strftime pattern has a specifier chrono does not know.
+pub fn bad_pattern(pattern: &str) -> bool {
+    chrono::format::StrftimeItems::new(pattern).any(|item| item == chrono::format::Item::Error)
+}
+
+/// The IANA time zone names, for suggestions.
+pub fn zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|z| z.name())
+}
+
+/// Whether `zone` is an IANA time zone name.
+pub fn known_zone(zone: &str) -> bool {
+    zone.parse::<chrono_tz::Tz>().is_ok()
+}
+
+/// Parses text with a strftime pattern (`"%d/%b/%Y:%H:%M:%S %z"`) to epoch ms: the whole text
+/// must match; a `%z` offset is applied, and without one the time is UTC; a pattern of a date
+/// alone gives its midnight. `None` when it does not match.
+pub fn parse_with(text: &str, pattern: &str) -> Option<i64> {
+    let ms = if pattern.contains('z') && DateTime::parse_from_str(text, pattern).is_ok() {
+        DateTime::parse_from_str(text, pattern).ok()?.timestamp_millis()
+    } else if let Ok(t) = NaiveDateTime::parse_from_str(text, pattern) {
+        t.and_utc().timestamp_millis()
+    } else {
+        NaiveDate::parse_from_str(text, pattern).ok()?.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis()
+    };
+    checked_timestamp(ms)
+}
+
+/// A part of a timestamp, in UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Year,
+    Month,
+    Day,
+    Hour,
+    Minute,
+    /// Whole seconds, 0 to 59.
+    Second,
+    /// 1 for Monday to 7 for Sunday.
+    Weekday,
+}
+
+/// Part `part` of the timestamp `ms`.
+pub fn part(ms: i64, part: Part) -> Option<i64> {
+    let t = DateTime::from_timestamp_millis(ms)?;
+    Some(match part {
+        Part::Year => i64::from(t.year()),
+        Part::Month => i64::from(t.month()),
+        Part::Day => i64::from(t.day()),
+        Part::Hour => i64::from(t.hour()),
+        Part::Minute => i64::from(t.minute()),
+        Part::Second => i64::from(t.second()),
+        Part::Weekday => i64::from(t.weekday().number_from_monday()),
+    })
+}
+
+/// The units `date_trunc` rounds down to.
+pub const TRUNC_UNITS: &[&str] = &["second", "minute", "hour", "day", "week", "month", "year"];
+
+/// `ms` rounded down to the start of its `unit` (one of `TRUNC_UNITS`), in UTC; weeks start on
+/// Monday.
+pub fn truncate(ms: i64, unit: &str) -> Option<i64> {
+    const DAY: i64 = 86_400_000;
+    let fixed = |size: i64| Some(ms - ms.rem_euclid(size));
+    match unit {
+        "second" => fixed(1000),
+        "minute" => fixed(60_000),
+        "hour" => fixed(3_600_000),
+        "day" => fixed(DAY),
+        // 1970-01-01 was a Thursday: Monday is 3 days before.
+        "week" => checked_timestamp(ms - (ms + 3 * DAY).rem_euclid(7 * DAY)),
+        "month" | "year" => {
+            let t = DateTime::from_timestamp_millis(ms)?;
+            let month = if unit == "month" { t.month() } else { 1 };
+            let start = NaiveDate::from_ymd_opt(t.year(), month, 1)?.and_hms_opt(0, 0, 0)?;
+            checked_timestamp(start.and_utc().timestamp_millis())
+        }
+        _ => None,
+    }
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's method).
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
@@ -191,6 +284,46 @@ mod tests {
         assert!(MIN_TIMESTAMP.checked_sub(2 * MAX_WINDOW).is_some());
         assert!(MAX_TIMESTAMP.checked_add(2 * MAX_WINDOW).is_some());
         assert_eq!(parse_timestamp("1970-01-02"), Some(86_400_000));
+    }
+
+    #[test]
+    fn parts_and_truncation_in_utc() {
+        // 2024-05-01T12:34:56.789Z, a Wednesday.
+        let t = parse_timestamp("2024-05-01T12:34:56.789Z").unwrap_or_default();
+        let parts = [Part::Year, Part::Month, Part::Day, Part::Hour, Part::Minute, Part::Second, Part::Weekday];
+        assert_eq!(parts.map(|p| part(t, p)), [2024, 5, 1, 12, 34, 56, 3].map(Some));
+        let trunc = |unit: &str| {
+            let mut s = String::new();
+            write_rfc3339(truncate(t, unit).unwrap_or_default(), &mut s);
+            s
+        };
+        assert_eq!(trunc("second"), "2024-05-01T12:34:56.000Z");
+        assert_eq!(trunc("minute"), "2024-05-01T12:34:00.000Z");
+        assert_eq!(trunc("hour"), "2024-05-01T12:00:00.000Z");
+        assert_eq!(trunc("day"), "2024-05-01T00:00:00.000Z");
+        assert_eq!(trunc("week"), "2024-04-29T00:00:00.000Z");
+        assert_eq!(trunc("month"), "2024-05-01T00:00:00.000Z");
+        assert_eq!(trunc("year"), "2024-01-01T00:00:00.000Z");
+        assert_eq!(truncate(t, "fortnight"), None);
+        // Before 1970 too: 1969-12-31T23:59:59.999Z was a Wednesday.
+        assert_eq!(truncate(-1, "week"), parse_timestamp("1969-12-29T00:00:00Z"));
+        assert_eq!(part(-1, Part::Weekday), Some(3));
+    }
+
+    #[test]
+    fn parsing_and_formatting_with_patterns_and_zones() {
+        let apache = parse_with("01/May/2024:14:00:00 +0200", "%d/%b/%Y:%H:%M:%S %z");
+        assert_eq!(apache, parse_timestamp("2024-05-01T12:00:00Z"));
+        assert_eq!(parse_with("2024-05-01 12:00", "%Y-%m-%d %H:%M"), parse_timestamp("2024-05-01T12:00:00Z"));
+        assert_eq!(parse_with("2024-05-01", "%Y-%m-%d"), parse_timestamp("2024-05-01T00:00:00Z"));
+        // The whole text must match.
+        assert_eq!(parse_with("2024-05-01 trailing", "%Y-%m-%d"), None);
+        assert_eq!(parse_with("yesterday", "%Y-%m-%d"), None);
+        let t = parse_timestamp("2024-01-15T12:00:00Z").unwrap_or_default();
+        assert_eq!(format_timestamp_in(t, "%H:%M %Z", "Europe/Paris").as_deref(), Some("13:00 CET"));
+        assert_eq!(format_timestamp_in(t, "%H:%M", "America/New_York").as_deref(), Some("07:00"));
+        assert_eq!(format_timestamp_in(t, "%H:%M", "Mars/Olympus"), None);
+        assert!(known_zone("Asia/Tokyo") && !known_zone("Europe/Pariss"));
     }
 
     #[test]

@@ -394,18 +394,52 @@ fn check_call(
     None
 }
 
-/// A constant `regex_match` pattern that does not compile, or compiles too large: reported
-/// here, with its place, rather than found (slowly, or as nulls) on every record.
+/// A constant argument that cannot work, reported here with its place rather than found (as
+/// nulls, or slowly) on every record: a regex pattern that does not compile or compiles too
+/// large, a `date_trunc` unit, a time zone, a strftime pattern.
 fn bad_constant_pattern(b: Builtin, args: &[ast::Expr], exprs: &[Expr]) -> Option<Diagnostic> {
-    let (Builtin::RegexMatch, Some(Expr::Lit(Value::Str(pattern))), Some(arg)) = (b, exprs.get(1), args.get(1)) else {
-        return None;
+    let constant = |i: usize| match (exprs.get(i), args.get(i)) {
+        (Some(Expr::Lit(Value::Str(s))), Some(arg)) => Some((s.as_str(), arg.span)),
+        _ => None,
     };
-    let problem = crate::functions::regex_problem(pattern)?;
-    Some(
-        Diagnostic::error(arg.span, format!("regex_match: {problem}"))
-            .label("this pattern")
-            .help("patterns use the syntax of Rust's regex crate, e.g. \"^[a-z]+@example\\\\.com$\""),
-    )
+    let name = b.name();
+    if b.takes_pattern() {
+        let (pattern, span) = constant(1)?;
+        let problem = crate::functions::regex_problem(pattern)?;
+        return Some(
+            Diagnostic::error(span, format!("{name}: {problem}"))
+                .label("this pattern")
+                .help("patterns use the syntax of Rust's regex crate, e.g. \"^[a-z]+@example\\\\.com$\""),
+        );
+    }
+    match b {
+        Builtin::DateTrunc => {
+            let (unit, span) = constant(0)?;
+            (!crate::time::TRUNC_UNITS.contains(&unit)).then(|| {
+                Diagnostic::error(span, format!("date_trunc: unknown unit '{unit}'"))
+                    .label("not a unit")
+                    .suggest(unit, crate::time::TRUNC_UNITS.iter().copied())
+                    .or_help("the units are second, minute, hour, day, week, month and year")
+            })
+        }
+        Builtin::FormatTimestamp | Builtin::ParseTimestamp => {
+            if let Some((zone, span)) = constant(2).filter(|(z, _)| !crate::time::known_zone(z)) {
+                return Some(
+                    Diagnostic::error(span, format!("format_timestamp: unknown time zone '{zone}'"))
+                        .label("not an IANA time zone")
+                        .suggest(zone, crate::time::zone_names())
+                        .or_help("zones are IANA names, e.g. \"Europe/Paris\", \"America/New_York\" or \"UTC\""),
+                );
+            }
+            let (pattern, span) = constant(1)?;
+            crate::time::bad_pattern(pattern).then(|| {
+                Diagnostic::error(span, format!("{name}: invalid pattern \"{pattern}\""))
+                    .label("not a strftime pattern")
+                    .help("e.g. \"%Y-%m-%d %H:%M:%S\" or \"%d/%b/%Y:%H:%M:%S %z\" (chrono's strftime specifiers)")
+            })
+        }
+        _ => None,
+    }
 }
 
 pub fn type_of_value(v: &Value) -> Type {
