@@ -119,7 +119,14 @@ impl Checker<'_> {
         let params = self.scope_params();
         let unknown = self.failed_params();
         let (schema, functions) = (Schema::default(), Functions::default());
-        let scope = Scope { schema: &schema, streams: &[], params: &params, functions: &functions, unknown: &unknown };
+        let scope = Scope {
+            schema: &schema,
+            streams: &[],
+            params: &params,
+            functions: &functions,
+            unknown: &unknown,
+            config: true,
+        };
         let mut args = Args {
             connector: name.to_string(),
             values: HashMap::new(),

@@ -17,6 +17,9 @@ pub struct Scope<'a> {
     pub functions: &'a Functions,
     /// Names whose mistakes were already reported: using one is not reported again.
     pub unknown: &'a Unknown,
+    /// Whether the expression configures the pipeline (a connector argument, a param
+    /// default), where `env(NAME)` reads an environment variable.
+    pub config: bool,
 }
 
 /// The names of fields and params whose type is not known because of a mistake reported
@@ -333,6 +336,9 @@ fn check_call(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<(Expr, Type)> {
     let name = func.node.as_str();
+    if name == "env" {
+        return env(e, args, scope, diags);
+    }
     if AggFunc::from_name(name).is_some() && Builtin::from_name(name).is_none() {
         diags.push(
             Diagnostic::error(
@@ -392,6 +398,63 @@ fn check_call(
         Diagnostic::error(func.span, format!("unknown function '{name}'")).label("not a function").suggest(name, known),
     );
     None
+}
+
+/// `env(NAME[, default])`: the environment variable, read now (when the pipeline is checked),
+/// so that secrets and addresses need not be written in pipeline files.
+fn env(e: &ast::Expr, args: &[ast::Expr], scope: &Scope, diags: &mut Vec<Diagnostic>) -> Option<(Expr, Type)> {
+    if !scope.config {
+        diags.push(
+            Diagnostic::error(e.span, "env() reads the environment when the pipeline is checked: only in connector arguments and param defaults")
+                .label("not here")
+                .help("declare a param with it as the default, then use the param: param region: string = env(\"REGION\", \"eu\")"),
+        );
+        return None;
+    }
+    if args.is_empty() || args.len() > 2 {
+        let msg = format!("env() takes 1 to 2 arguments, found {}", args.len());
+        diags.push(
+            Diagnostic::error(e.span, msg).label("wrong arguments").help("usage: env(NAME[, default]) -> string"),
+        );
+        return None;
+    }
+    let mut texts = Vec::new();
+    for a in args {
+        match check_expr(a, scope, diags)? {
+            (Expr::Lit(Value::Str(s)), _) => texts.push(s.to_string()),
+            (_, t) => {
+                diags.push(
+                    Diagnostic::error(a.span, format!("env() takes constant strings, found {t}"))
+                        .label("expected a string")
+                        .help("e.g. env(\"KAFKA_BROKERS\", \"127.0.0.1:9092\")"),
+                );
+                return None;
+            }
+        }
+    }
+    let value = match (std::env::var(&texts[0]), texts.get(1)) {
+        (Ok(v), _) => v,
+        (Err(std::env::VarError::NotPresent), Some(default)) => default.clone(),
+        (Err(std::env::VarError::NotPresent), None) => {
+            diags.push(
+                Diagnostic::error(e.span, format!("the environment variable '{}' is not set", texts[0]))
+                    .label("not set")
+                    .help(format!(
+                        "set it (export {}=...), or give a default: env(\"{}\", \"...\")",
+                        texts[0], texts[0]
+                    )),
+            );
+            return None;
+        }
+        (Err(std::env::VarError::NotUnicode(_)), _) => {
+            diags.push(
+                Diagnostic::error(e.span, format!("the environment variable '{}' is not valid UTF-8", texts[0]))
+                    .label("not text"),
+            );
+            return None;
+        }
+    };
+    Some((Expr::Lit(Value::str(&value)), Type::STRING))
 }
 
 /// A constant argument that cannot work, reported here with its place rather than found (as

@@ -50,6 +50,7 @@ pub fn join(
         params: scope.params,
         functions: scope.functions,
         unknown: other.unknown,
+        config: false,
     };
     let (mut left_keys, mut right_keys, mut ok) = (Vec::new(), Vec::new(), true);
     for (l, r) in spec.on {

@@ -401,6 +401,7 @@ impl Checker<'_> {
             params: &params,
             functions: &functions,
             unknown: &unknown,
+            config: true,
         };
         let (e, t) = expr::check_expr(&p.default, &scope, &mut self.diags)?;
         if !t.fits(ty) {
@@ -514,8 +515,14 @@ impl Checker<'_> {
         let params = self.scope_params();
         let (schema0, functions) = (Schema::default(), Functions::default());
         let unknown = self.failed_params();
-        let scope =
-            expr::Scope { schema: &schema0, streams: &[], params: &params, functions: &functions, unknown: &unknown };
+        let scope = expr::Scope {
+            schema: &schema0,
+            streams: &[],
+            params: &params,
+            functions: &functions,
+            unknown: &unknown,
+            config: false,
+        };
         let Some((e, t)) = expr::check_expr(&w.delay, &scope, &mut self.diags) else {
             return Some((field, 0));
         };

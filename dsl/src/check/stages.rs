@@ -115,6 +115,7 @@ impl StreamGraph<'_> {
                 params: &params,
                 functions: &options.functions,
                 unknown: &unknown,
+                config: false,
             };
             let kind = match &stage.kind {
                 StageKind::Filter(e) => filter(cx, e, &scope),

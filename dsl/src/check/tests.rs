@@ -152,7 +152,14 @@ impl Checker<'_> {
         let params = self.scope_params();
         let (schema, functions) = (Schema::default(), Functions::default());
         let unknown = self.failed_params();
-        let scope = Scope { schema: &schema, streams: &[], params: &params, functions: &functions, unknown: &unknown };
+        let scope = Scope {
+            schema: &schema,
+            streams: &[],
+            params: &params,
+            functions: &functions,
+            unknown: &unknown,
+            config: false,
+        };
         match check_expr(e, &scope, &mut self.diags)? {
             (Expr::Lit(v), _) => Some(v),
             // `now()` (or a function of the program) is not a constant: a test fixes its data.
