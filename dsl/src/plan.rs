@@ -246,6 +246,8 @@ pub enum AggFunc {
     First,
     Last,
     Collect,
+    /// The number of records for which a condition is true.
+    CountIf,
 }
 
 impl AggFunc {
@@ -260,6 +262,7 @@ impl AggFunc {
             AggFunc::First => "first",
             AggFunc::Last => "last",
             AggFunc::Collect => "collect",
+            AggFunc::CountIf => "count_if",
         }
     }
 
@@ -267,7 +270,7 @@ impl AggFunc {
         AggFunc::ALL.into_iter().find(|f| f.name() == name)
     }
 
-    pub const ALL: [AggFunc; 9] = [
+    pub const ALL: [AggFunc; 10] = [
         AggFunc::Count,
         AggFunc::Sum,
         AggFunc::Min,
@@ -277,6 +280,7 @@ impl AggFunc {
         AggFunc::First,
         AggFunc::Last,
         AggFunc::Collect,
+        AggFunc::CountIf,
     ];
 }
 

@@ -1,5 +1,7 @@
 //! Typing every stage of a pipe, with one rule to recover from a mistake (see `stages`).
 
+use crate::functions::Functions;
+use crate::value::Value;
 use std::collections::HashMap;
 
 use super::aggregate::aggregate;
@@ -153,12 +155,13 @@ impl StreamGraph<'_> {
                 }
                 StageKind::Aggregate(items) => {
                     let g = group.take().unwrap_or_else(|| Group::none(stage.span));
-                    let (aggs, fields, failed) = aggregates(cx, items, &g, &scope);
+                    let (aggs, fields, failed, entries) = aggregates(cx, items, &g, &scope);
+                    let computed = aggs.len();
                     let keys = g.keys;
                     unknown = cx.failed_params();
                     failed.iter().for_each(|n| unknown.insert(n));
                     let all_ok = failed.is_empty();
-                    if let Some((mark, _)) = flow.window.take() {
+                    let kind = if let Some((mark, _)) = flow.window.take() {
                         let key_fields: Vec<Field> = fields[..keys.len()].to_vec();
                         let agg_fields: Vec<Field> = fields[keys.len()..].to_vec();
                         let op = Op::Aggregate {
@@ -172,6 +175,23 @@ impl StreamGraph<'_> {
                         schema = Schema::new(fields);
                         flow.updated();
                         all_ok.then_some(Kind::Aggregate { keys, aggs })
+                    };
+                    match entries {
+                        // The aggregate, then its entries computed from its output (checked even
+                        // when another entry failed, so that every mistake is reported).
+                        Some(entries) => {
+                            let over = (&schema, &params[..], &options.functions);
+                            let (exprs, out, failed) = entries_after(cx, &entries, over, computed);
+                            failed.iter().for_each(|n| unknown.insert(n));
+                            if let Some(kind) = kind {
+                                stages.push(Stage { kind, schema: schema.clone() });
+                            } else {
+                                ok = false;
+                            }
+                            schema = out;
+                            failed.is_empty().then_some(Kind::Project(exprs))
+                        }
+                        None => kind,
                     }
                 }
                 StageKind::Distinct(keys) => {
@@ -551,17 +571,49 @@ fn group_by(cx: &mut Checker, keys: &[ast::Expr], span: Span, scope: &Scope) -> 
     g
 }
 
+/// The entries of an aggregate, by name, as expressions over its output.
+type Entries = Vec<(String, ast::Expr)>;
+
 /// The entries of `aggregate { ... }`: the aggregates that checked, the output fields (keys
-/// first), and the names that failed (keys and entries).
+/// first), the names that failed (keys and entries), and, when an entry is an expression over
+/// aggregate calls, every entry as an expression over that output, to compute after it (see
+/// `aggregate::lift`).
 fn aggregates(
     cx: &mut Checker,
     items: &[(ast::Ident, ast::Expr)],
     group: &Group,
     scope: &Scope,
-) -> (Vec<Agg>, Vec<Field>, Vec<String>) {
+) -> (Vec<Agg>, Vec<Field>, Vec<String>, Option<Entries>) {
     let mut fields = group.fields.clone();
     let mut failed = group.failed.clone();
     let mut aggs = Vec::new();
+    if !items.iter().all(|(_, e)| super::aggregate::is_call(e)) {
+        let keys: Vec<String> = group.fields.iter().map(|f| f.name.clone()).collect();
+        let mut entries = Vec::new();
+        for (name, e) in items {
+            if fields.iter().chain(&group.fields).any(|f| f.name == name.node)
+                || entries.iter().any(|(n, _)| *n == name.node)
+            {
+                cx.error(
+                    Diagnostic::error(
+                        name.span,
+                        format!("'{}' is already a key or an aggregate of this stage", name.node),
+                    )
+                    .label("duplicate name"),
+                );
+                failed.push(name.node.clone());
+                continue;
+            }
+            match super::aggregate::lift(e, &keys, scope, cx, &mut aggs) {
+                Some(lifted) => entries.push((name.node.clone(), lifted)),
+                None => failed.push(name.node.clone()),
+            }
+        }
+        let hidden =
+            aggs.iter().enumerate().map(|(i, a)| Field { name: super::aggregate::hidden(i), ty: a.ty.clone() });
+        fields.extend(hidden);
+        return (aggs, fields, failed, Some(entries));
+    }
     for (name, e) in items {
         if fields.iter().any(|f| f.name == name.node) || failed.contains(&name.node) {
             cx.error(
@@ -579,7 +631,34 @@ fn aggregates(
             None => failed.push(name.node.clone()),
         }
     }
-    (aggs, fields, failed)
+    (aggs, fields, failed, None)
+}
+
+/// The entries of an aggregate whose entries are expressions, computed from its output
+/// `schema` (keys and window fields, then the `computed` aggregate calls): the projection,
+/// its schema (the keys and window fields, then the entries), and the entries that failed.
+fn entries_after(
+    cx: &mut Checker,
+    entries: &[(String, ast::Expr)],
+    (schema, params, functions): (&Schema, &[(String, Value, Type)], &Functions),
+    computed: usize,
+) -> (Vec<Expr>, Schema, Vec<String>) {
+    let kept = schema.len() - computed;
+    let mut exprs: Vec<Expr> = (0..kept).map(Expr::Field).collect();
+    let mut fields = schema.fields[..kept].to_vec();
+    let mut failed = Vec::new();
+    let unknown = cx.failed_params();
+    let over = Scope { schema, streams: &[], params, functions, unknown: &unknown, config: false };
+    for (name, e) in entries {
+        match check_expr(e, &over, &mut cx.diags) {
+            Some((x, ty)) => {
+                exprs.push(x);
+                fields.push(Field { name: name.clone(), ty });
+            }
+            None => failed.push(name.clone()),
+        }
+    }
+    (exprs, Schema::new(fields), failed)
 }
 
 /// The schema of a union: the same field names in the same order, types unified.

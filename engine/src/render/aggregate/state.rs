@@ -63,7 +63,7 @@ impl States {
         self.funcs
             .iter()
             .map(|f| match f {
-                AggFunc::Count => Slot::Count(0),
+                AggFunc::Count | AggFunc::CountIf => Slot::Count(0),
                 AggFunc::Avg => Slot::Mean(Vec::new(), 0, 0),
                 AggFunc::CountDistinct => Slot::Set(BTreeSet::new()),
                 AggFunc::Collect => Slot::Items(Vec::new()),
@@ -179,6 +179,7 @@ fn value(slot: &Slot) -> Value {
 fn add_value(f: AggFunc, slot: &mut Slot, v: Value, n: i64) {
     match (f, slot) {
         (AggFunc::Count, Slot::Count(c)) => *c = c.saturating_add(n),
+        (AggFunc::CountIf, Slot::Count(c)) if v == Value::Bool(true) => *c = c.saturating_add(n),
         (AggFunc::Min | AggFunc::First, Slot::Value(a)) if a.is_null() || v < *a => *a = v,
         (AggFunc::Max | AggFunc::Last, Slot::Value(a)) if a.is_null() || v > *a => *a = v,
         (AggFunc::Sum, slot) => add_sum(slot, v, n),

@@ -1,0 +1,1 @@
+SELECT auction, start, n, dear, range FROM (SELECT auction, (CAST(strftime('%s', substr(date_time, 1, 19)) AS INTEGER) * 1000 + CAST(substr(date_time, 21, 3) AS INTEGER)) / 10000 * 10000 AS start, count(*) AS n, sum(price > 10000000) AS dear, max(price) - min(price) + 1 AS range FROM bids GROUP BY auction, start) WHERE n > 3
