@@ -47,6 +47,9 @@ pub struct Summary {
     pub sources: Vec<SourceSummary>,
     pub sinks: Vec<SinkSummary>,
     pub iterations: Vec<IterateSummary>,
+    /// A batch job stopped (`RunConfig::stop`, a signal) before its input ended: what it
+    /// wrote is incomplete, and its file sinks were left as they were.
+    pub incomplete: bool,
 }
 
 /// How an `iterate` ended.
@@ -111,7 +114,7 @@ impl Summary {
             .enumerate()
             .map(|(i, (stream, max))| IterateSummary { stream, max, capped: totals[3 * n + m + i] > 0 })
             .collect();
-        Summary { sources, sinks, iterations }
+        Summary { sources, sinks, iterations, incomplete: false }
     }
 
     pub fn source(&self, name: &str) -> Option<&SourceSummary> {
@@ -137,6 +140,12 @@ impl fmt::Display for Summary {
                 true => writeln!(f, "iterate in {}: stopped after its maximum of {} rounds", it.stream, it.max)?,
                 false => writeln!(f, "iterate in {}: reached a fixed point", it.stream)?,
             }
+        }
+        if self.incomplete {
+            writeln!(
+                f,
+                "stopped before the input ended: the output is incomplete (file sinks were left as they were)"
+            )?;
         }
         Ok(())
     }
