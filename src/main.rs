@@ -312,31 +312,23 @@ fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
     };
     say(compiled.render_warnings(color));
     let started = std::time::Instant::now();
-    let show = |summary: &eddy::Summary| {
+    let result = p.run_compiled(&compiled, &config);
+    // The summary, also of a job that failed: what it wrote until then.
+    if let Ok(summary) | Err(eddy::Error::Failed { summary, .. }) = &result {
         if !args.quiet && config.process == 0 {
             say(format_args!("{summary}done in {:.3}s\n", started.elapsed().as_secs_f64()));
         }
-    };
-    match p.run_compiled(&compiled, &config) {
+    }
+    match result {
+        // A batch job stopped by a signal: 128 + the signal, as shells report it.
         Ok(summary) if summary.incomplete => {
-            show(&summary);
             #[cfg(unix)]
             let code = signals.received().map_or(RUNTIME_ERROR.into(), signals::exit_code);
             #[cfg(not(unix))]
             let code = RUNTIME_ERROR.into();
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(RUNTIME_ERROR)))
         }
-        Ok(summary) => {
-            show(&summary);
-            Ok(ExitCode::SUCCESS)
-        }
-        // What was written until the failure, then why.
-        Err(e @ eddy::Error::Failed { .. }) => {
-            if let eddy::Error::Failed { summary, .. } = &e {
-                show(summary);
-            }
-            Ok(fail(e, color))
-        }
+        Ok(_) => Ok(ExitCode::SUCCESS),
         Err(e) => Ok(fail(e, color)),
     }
 }

@@ -283,3 +283,16 @@ fn a_successful_batch_job_replaces_its_files_and_leaves_no_temporary_file() {
     assert_eq!(std::fs::read_to_string(dir.path().join("out/all.txt")).unwrap().lines().count(), 200_000);
     assert_eq!(names(&dir.path().join("out")), ["all.txt", "parts-0.txt", "parts-1.txt"]);
 }
+
+#[test]
+fn a_batch_sink_through_a_link_replaces_the_file_it_points_to() {
+    let dir = copy_job("sink l -> file(\"out/link.txt\")");
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    std::fs::write(dir.path().join("real.txt"), "before\n").unwrap();
+    std::os::unix::fs::symlink("../real.txt", dir.path().join("out/link.txt")).unwrap();
+    assert_ok(&eddy(dir.path(), &["run", "p.eddy"]));
+    assert!(std::fs::symlink_metadata(dir.path().join("out/link.txt")).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(dir.path().join("real.txt")).unwrap().lines().count(), 200_000);
+    assert_eq!(names(&dir.path().join("out")), ["link.txt"]);
+    assert_eq!(names(dir.path()), ["in.txt", "out", "p.eddy", "real.txt"]);
+}

@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, TryLockError};
 
@@ -133,7 +133,12 @@ fn create(
     staged: &mut Vec<Staged>,
 ) -> Result<File, String> {
     let io = |e: std::io::Error| format!("cannot write '{path}': {e}");
-    let target = Path::new(path);
+    // A link is followed: the file it points to is replaced, not the link.
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path).unwrap_or_else(|_| path.into()),
+        _ => PathBuf::from(path),
+    };
+    let target = target.as_path();
     let dir = target.parent().filter(|d| !d.as_os_str().is_empty());
     if let Some(dir) = dir {
         std::fs::create_dir_all(dir).map_err(io)?;
