@@ -185,3 +185,23 @@ fn a_cluster_process_waiting_for_its_peers_stops_when_asked() {
     assert!(summary.incomplete);
     assert_eq!(summary.source("readings").unwrap().read, 0);
 }
+
+#[test]
+fn a_batch_job_stopped_before_its_input_ended_says_its_output_is_incomplete() {
+    let (tx, rx) = channel();
+    tx.send(vec![Value::str("a"), Value::float(31.0)]).unwrap();
+    let config = RunConfig { workers: 2, ..RunConfig::default() };
+    let stop = Arc::clone(&config.stop);
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    // The sender stays: the input never ends by itself.
+    let summary = collect(pipeline().feed_channel("readings", rx), "hot").0.run(&config).unwrap();
+    drop(tx);
+    assert!(summary.incomplete);
+    assert!(summary.to_string().contains("the output is incomplete"), "{summary}");
+    let whole = fed().run(&RunConfig::default()).unwrap();
+    assert!(!whole.incomplete);
+    assert!(!whole.to_string().contains("incomplete"), "{whole}");
+}

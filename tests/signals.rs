@@ -186,3 +186,24 @@ fn a_cluster_process_waiting_for_its_peers_stops_on_the_first_sigterm() {
     assert!(err.contains(&format!("process 0 is waiting for process 1 to connect to {}", hosts[0])), "{err}");
     assert!(err.contains("the output is incomplete"), "{err}");
 }
+
+#[test]
+fn only_a_signal_well_after_the_first_ends_the_process_at_once() {
+    // A sink into a named pipe that no one reads: opening it blocks, so the first signal's
+    // clean stop cannot finish, and what follows shows how further signals are taken.
+    let dir = temp_dir();
+    assert!(Command::new("mkfifo").arg(dir.path().join("out.fifo")).status().unwrap().success());
+    std::fs::write(
+        dir.path().join("p.eddy"),
+        "source g = generate(nexmark: \"bid\", events: 10, seed: 1)\nsink g -> file(\"out.fifo\", format: \"jsonl\")\n",
+    )
+    .unwrap();
+    let mut child = start(dir.path(), &["run", "p.eddy"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    kill("INT", &[child.id(), child.id()]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "two signals microseconds apart are one request");
+    kill("INT", &[child.id()]);
+    let out = wait_at_most(child, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+}
