@@ -38,10 +38,12 @@ fn start(dir: &std::path::Path, args: &[&str]) -> Child {
         .unwrap()
 }
 
-/// `kill -SIGNAL pid...` in one command: the signals arrive microseconds apart.
+/// `kill -SIGNAL pid...` in one command (the shell's own, needing no package): the signals
+/// arrive microseconds apart.
 fn kill(signal: &str, pids: &[u32]) {
     let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
-    assert!(Command::new("kill").arg(format!("-{signal}")).args(&pids).status().unwrap().success());
+    let script = format!("kill -{signal} {}", pids.join(" "));
+    assert!(Command::new("sh").arg("-c").arg(script).status().unwrap().success());
 }
 
 /// Waits for `child` to end, at most `limit`; kills it and fails if it does not.
@@ -63,10 +65,16 @@ fn running(pid: u32) -> bool {
         .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
 }
 
-/// The processes whose parent is `pid`.
+/// The processes whose parent is `pid`, from /proc (`PID (NAME) STATE PPID ...`).
 fn children(pid: u32) -> Vec<u32> {
-    let out = Command::new("pgrep").args(["-P", &pid.to_string()]).output().unwrap();
-    stdout(&out).lines().filter_map(|l| l.trim().parse().ok()).collect()
+    let parent_of = |entry: std::fs::DirEntry| -> Option<(u32, u32)> {
+        let child: u32 = entry.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+        let ppid = stat.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok()?;
+        Some((child, ppid))
+    };
+    let entries = std::fs::read_dir("/proc").unwrap().filter_map(Result::ok);
+    entries.filter_map(parent_of).filter(|&(_, ppid)| ppid == pid).map(|(child, _)| child).collect()
 }
 
 /// Waits until `pid` has `n` children (a local cluster has started), at most 10 s.

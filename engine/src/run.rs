@@ -224,7 +224,7 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
     summary.incomplete = !streaming && (stopped > 0 || config.stop.load(Ordering::Relaxed));
     let committed = match (shared.error(), failed, summary.incomplete) {
         (Some(e), _, _) => Err(e),
-        (None, 1.., _) => Err(format!("{failed} other process(es) of the cluster failed")),
+        (None, 1.., _) => Err("another process of the cluster failed: this one's files were left as they were".into()),
         (None, 0, false) => shared.sinks.iter().try_for_each(SinkTarget::commit),
         (None, 0, true) => Ok(()),
     };
