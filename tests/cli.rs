@@ -119,10 +119,12 @@ fn copy_job(sink: &str) -> tempfile::TempDir {
     dir
 }
 
-/// The `written N` count of the summary's line for the sink of stream `l`.
-fn written(stderr: &str) -> u64 {
+/// The `written N` count of the summary's line for the sink of stream `l`, and whether that
+/// line says a write failed.
+fn written(stderr: &str) -> (u64, bool) {
     let line = stderr.lines().find(|l| l.starts_with("sink l ->")).unwrap_or_else(|| panic!("no sink line: {stderr}"));
-    line.rsplit(' ').next().unwrap().parse().unwrap()
+    let count = line.split("written ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+    (count, line.ends_with(", then a write failed"))
 }
 
 #[test]
@@ -187,7 +189,8 @@ fn a_closed_stdout_stops_the_job_with_an_accurate_count() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("error: sink l -> stdout(jsonl): cannot write: Broken pipe"), "{err}");
-    assert!(written(&err) < 200_000, "{err}");
+    let (count, failed) = written(&err);
+    assert!(count < 200_000 && failed, "{err}");
 }
 
 #[test]
@@ -229,7 +232,8 @@ fn closed_pipes_and_full_disks_are_errors_not_panics() {
         .output()
         .unwrap();
     assert_ok(&out);
-    assert_eq!(written(&stderr(&out2)), 0, "{}", stderr(&out2));
+    assert_eq!(written(&stderr(&out2)), (0, true), "{}", stderr(&out2));
+    assert_eq!(written(&stderr(&out)), (200_000, false), "{}", stderr(&out));
     std::fs::write(
         dir.path().join("f.eddy"),
         "source l = file(\"in.txt\")\nsink l -> file(\"/dev/full\", format: \"jsonl\")\n",
@@ -237,7 +241,7 @@ fn closed_pipes_and_full_disks_are_errors_not_panics() {
     .unwrap();
     let out = eddy(dir.path(), &["run", "f.eddy"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert_eq!(written(&stderr(&out)), 0, "{}", stderr(&out));
+    assert_eq!(written(&stderr(&out)), (0, true), "{}", stderr(&out));
     use std::os::unix::fs::FileTypeExt;
     assert!(std::fs::metadata("/dev/full").unwrap().file_type().is_char_device());
 }

@@ -128,7 +128,7 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
         })
         .collect();
     // The counters, then how many processes failed and how many were stopped.
-    let counts = 3 * sources.len() + sinks.len() + iterates.len();
+    let counts = 3 * sources.len() + 2 * sinks.len() + iterates.len();
     let mut totals = vec![0u64; counts + 2];
     let (builders, guard) = if config.processes > 1 {
         let addresses: Vec<String> = if config.addresses.is_empty() {

@@ -16,6 +16,8 @@ pub struct Counters {
     pub written: Vec<Cell<u64>>,
     /// Per iterate: changes dropped because they came after its last round.
     pub capped: Vec<Cell<u64>>,
+    /// Per sink: whether a write failed (what came after was not written).
+    pub failed: Vec<Cell<u64>>,
 }
 
 impl Counters {
@@ -27,6 +29,7 @@ impl Counters {
             late: zeros(sources),
             written: zeros(sinks),
             capped: zeros(iterates),
+            failed: zeros(sinks),
         }
     }
 
@@ -34,9 +37,10 @@ impl Counters {
         counter.set(counter.get() + n);
     }
 
-    /// All counters in one vector: read, rejected, late, written, capped.
+    /// All counters in one vector: read, rejected, late, written, capped, failed.
     pub fn snapshot(&self) -> Vec<u64> {
-        let all = self.read.iter().chain(&self.rejected).chain(&self.late).chain(&self.written).chain(&self.capped);
+        let all = self.read.iter().chain(&self.rejected).chain(&self.late).chain(&self.written);
+        let all = all.chain(&self.capped).chain(&self.failed);
         all.map(Cell::get).collect()
     }
 }
@@ -87,6 +91,8 @@ pub struct SinkSummary {
     /// Where it writes, as the plan shows it.
     pub target: String,
     pub written: u64,
+    /// Whether a write failed (a full disk, a closed pipe): `written` counts what came before.
+    pub failed: bool,
 }
 
 impl Summary {
@@ -99,6 +105,7 @@ impl Summary {
     ) -> Summary {
         let n = sources.len();
         let m = sinks.len();
+        let it = iterates.len();
         let sources = sources
             .into_iter()
             .enumerate()
@@ -107,7 +114,12 @@ impl Summary {
         let sinks = sinks
             .into_iter()
             .enumerate()
-            .map(|(i, (stream, target))| SinkSummary { stream, target, written: totals[3 * n + i] })
+            .map(|(i, (stream, target))| SinkSummary {
+                stream,
+                target,
+                written: totals[3 * n + i],
+                failed: totals[3 * n + m + it + i] > 0,
+            })
             .collect();
         let iterations = iterates
             .into_iter()
@@ -133,7 +145,8 @@ impl fmt::Display for Summary {
             writeln!(f, "source {name}: read {read}, accepted {accepted}, rejected {rejected}, late {late}")?;
         }
         for s in &self.sinks {
-            writeln!(f, "sink {} -> {}: written {}", s.stream, s.target, s.written)?;
+            let failed = if s.failed { ", then a write failed" } else { "" };
+            writeln!(f, "sink {} -> {}: written {}{failed}", s.stream, s.target, s.written)?;
         }
         for it in &self.iterations {
             match it.capped {

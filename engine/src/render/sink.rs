@@ -189,6 +189,7 @@ struct Writer {
     written: u64,
     /// Whether a write failed: the job ends with that error, and what comes is dropped.
     failed: bool,
+    counters: Rc<Counters>,
 }
 
 impl Writer {
@@ -264,6 +265,7 @@ impl Writer {
             // A full disk or a closed pipe (`eddy run ... | head`) ends the job with an error.
             Err(e) => {
                 self.failed = true;
+                Counters::add(&self.counters.failed[self.target], 1);
                 self.shared.fail(format!("sink {}: cannot write: {e}", sink.label));
             }
         }
@@ -295,6 +297,7 @@ pub fn render(
         buffered: 0,
         written: 0,
         failed: false,
+        counters: Rc::clone(counters),
     };
     match &target.to {
         To::File { format, .. } | To::Stdout { format } => writer.encoder = Some(Encoder::new(format, schema)),
@@ -305,6 +308,7 @@ pub fn render(
                 Ok(f) => writer.part = Some(f),
                 Err(e) => {
                     writer.failed = true;
+                    Counters::add(&counters.failed[index], 1);
                     shared.fail(e);
                 }
             }
