@@ -84,8 +84,11 @@ pub enum Error {
     Pipeline { name: String, text: String, diagnostics: Vec<Diagnostic> },
     /// Reading the pipeline file failed.
     Io(String),
-    /// The job failed while running (a file could not be written, a worker failed, ...).
+    /// The job could not start, or a worker failed.
     Runtime(String),
+    /// The job ran and failed (a sink could not write, an input could not be read); the
+    /// summary counts what it did until then.
+    Failed { message: String, summary: Summary },
 }
 
 impl Error {
@@ -113,7 +116,7 @@ impl fmt::Display for Error {
                 let errors = diagnostics.iter().filter(|d| d.is_error()).count();
                 write!(f, "the pipeline has {errors} error{}", if errors == 1 { "" } else { "s" })
             }
-            Error::Io(e) | Error::Runtime(e) => f.write_str(e),
+            Error::Io(e) | Error::Runtime(e) | Error::Failed { message: e, .. } => f.write_str(e),
         }
     }
 }
@@ -268,6 +271,9 @@ impl Pipeline {
                 Arc::new(Mutex::new(move |values: Row| f(Record { schema: Arc::clone(&schema), values })));
             bindings.sinks.insert(stream, receiver);
         }
-        eddy_engine::run(&compiled.plan, config, bindings).map_err(|e| Error::Runtime(e.to_string()))
+        eddy_engine::run(&compiled.plan, config, bindings).map_err(|e| match e {
+            eddy_engine::Error::Failed { error, summary } => Error::Failed { message: error, summary },
+            other => Error::Runtime(other.to_string()),
+        })
     }
 }

@@ -16,6 +16,8 @@ pub struct Counters {
     pub written: Vec<Cell<u64>>,
     /// Per iterate: changes dropped because they came after its last round.
     pub capped: Vec<Cell<u64>>,
+    /// Per sink: whether a write failed (what came after was not written).
+    pub failed: Vec<Cell<u64>>,
 }
 
 impl Counters {
@@ -27,6 +29,7 @@ impl Counters {
             late: zeros(sources),
             written: zeros(sinks),
             capped: zeros(iterates),
+            failed: zeros(sinks),
         }
     }
 
@@ -34,9 +37,10 @@ impl Counters {
         counter.set(counter.get() + n);
     }
 
-    /// All counters in one vector: read, rejected, late, written, capped.
+    /// All counters in one vector: read, rejected, late, written, capped, failed.
     pub fn snapshot(&self) -> Vec<u64> {
-        let all = self.read.iter().chain(&self.rejected).chain(&self.late).chain(&self.written).chain(&self.capped);
+        let all = self.read.iter().chain(&self.rejected).chain(&self.late).chain(&self.written);
+        let all = all.chain(&self.capped).chain(&self.failed);
         all.map(Cell::get).collect()
     }
 }
@@ -47,6 +51,9 @@ pub struct Summary {
     pub sources: Vec<SourceSummary>,
     pub sinks: Vec<SinkSummary>,
     pub iterations: Vec<IterateSummary>,
+    /// A batch job stopped (`RunConfig::stop`, a signal) before its input ended: what it
+    /// wrote is incomplete, and its file sinks were left as they were.
+    pub incomplete: bool,
 }
 
 /// How an `iterate` ended.
@@ -84,6 +91,8 @@ pub struct SinkSummary {
     /// Where it writes, as the plan shows it.
     pub target: String,
     pub written: u64,
+    /// Whether a write failed (a full disk, a closed pipe): `written` counts what came before.
+    pub failed: bool,
 }
 
 impl Summary {
@@ -96,6 +105,7 @@ impl Summary {
     ) -> Summary {
         let n = sources.len();
         let m = sinks.len();
+        let it = iterates.len();
         let sources = sources
             .into_iter()
             .enumerate()
@@ -104,14 +114,19 @@ impl Summary {
         let sinks = sinks
             .into_iter()
             .enumerate()
-            .map(|(i, (stream, target))| SinkSummary { stream, target, written: totals[3 * n + i] })
+            .map(|(i, (stream, target))| SinkSummary {
+                stream,
+                target,
+                written: totals[3 * n + i],
+                failed: totals[3 * n + m + it + i] > 0,
+            })
             .collect();
         let iterations = iterates
             .into_iter()
             .enumerate()
             .map(|(i, (stream, max))| IterateSummary { stream, max, capped: totals[3 * n + m + i] > 0 })
             .collect();
-        Summary { sources, sinks, iterations }
+        Summary { sources, sinks, iterations, incomplete: false }
     }
 
     pub fn source(&self, name: &str) -> Option<&SourceSummary> {
@@ -130,13 +145,20 @@ impl fmt::Display for Summary {
             writeln!(f, "source {name}: read {read}, accepted {accepted}, rejected {rejected}, late {late}")?;
         }
         for s in &self.sinks {
-            writeln!(f, "sink {} -> {}: written {}", s.stream, s.target, s.written)?;
+            let failed = if s.failed { ", then a write failed" } else { "" };
+            writeln!(f, "sink {} -> {}: written {}{failed}", s.stream, s.target, s.written)?;
         }
         for it in &self.iterations {
             match it.capped {
                 true => writeln!(f, "iterate in {}: stopped after its maximum of {} rounds", it.stream, it.max)?,
                 false => writeln!(f, "iterate in {}: reached a fixed point", it.stream)?,
             }
+        }
+        if self.incomplete {
+            writeln!(
+                f,
+                "stopped before the input ended: the output is incomplete (file sinks were left as they were)"
+            )?;
         }
         Ok(())
     }

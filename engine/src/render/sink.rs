@@ -1,8 +1,14 @@
 //! Sinks: encode rows and write them. A batch job writes an updating stream's final contents
 //! (consolidated when its input is complete) and an append-only stream as it arrives.
+//!
+//! A batch job writes each file under a temporary name beside it (`.name.eddy-tmp-PID`) and
+//! renames it at its successful end (`SinkTarget::commit`): a job that fails or is stopped
+//! leaves no complete-looking file behind, and any previous file as it was. A stream never
+//! ends successfully, so it writes its files in place.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, TryLockError};
 
@@ -22,10 +28,18 @@ use crate::summary::Counters;
 pub type RustSink = Arc<Mutex<dyn FnMut(Row) + Send>>;
 
 /// Where a sink writes, shared by the workers of a process.
-pub enum SinkTarget {
+pub struct SinkTarget {
+    /// The sink as the summary shows it (`stream -> connector`), to name it in errors.
+    label: String,
+    to: To,
+    /// The files written under temporary names, to rename at the end.
+    staged: Mutex<Vec<Staged>>,
+}
+
+enum To {
     /// One file, opened by the process that writes it (process 0).
     File {
-        writer: Mutex<Option<BufWriter<File>>>,
+        file: Mutex<Option<File>>,
         format: Format,
     },
     /// One file per worker: `path` with `-N` before the extension.
@@ -40,49 +54,110 @@ pub enum SinkTarget {
 }
 
 impl SinkTarget {
-    /// Prepares a sink in process `process`: the single-file sink's file is created (with its
-    /// header) up front, so an empty result still gives a file.
+    /// Prepares sink `label` in process `process`: the single-file sink's file is created (with
+    /// its header) up front, so an empty result still gives a file.
     pub fn open(
         connector: &SinkConnector,
         schema: &Schema,
-        process: usize,
+        label: String,
+        (process, streaming): (usize, bool),
         rust: Option<RustSink>,
     ) -> Result<SinkTarget, String> {
-        Ok(match connector {
+        let mut staged = Vec::new();
+        let to = match connector {
             SinkConnector::File { path, format, partitioned: false } => {
-                let writer = if process == 0 { Some(create(path, format, schema)?) } else { None };
-                SinkTarget::File { writer: Mutex::new(writer), format: format.clone() }
+                let file = match process {
+                    0 => Some(create(path, format, schema, streaming, &mut staged)?),
+                    _ => None,
+                };
+                To::File { file: Mutex::new(file), format: format.clone() }
             }
             SinkConnector::File { path, format, partitioned: true } => {
-                SinkTarget::Parts { path: path.clone(), format: format.clone() }
+                To::Parts { path: path.clone(), format: format.clone() }
             }
             SinkConnector::Stdout { format } => {
                 if let (0, Some(header)) = (process, Encoder::new(format, schema).header()) {
                     let mut out = std::io::stdout().lock();
-                    out.write_all(header.as_bytes()).map_err(|e| format!("cannot write to stdout: {e}"))?;
+                    out.write_all(header.as_bytes()).map_err(|e| format!("sink {label}: cannot write: {e}"))?;
                 }
-                SinkTarget::Stdout { format: format.clone() }
+                To::Stdout { format: format.clone() }
             }
-            SinkConnector::Rust { .. } => SinkTarget::Rust(rust.ok_or("no receiver for a Rust sink")?),
-        })
+            SinkConnector::Rust { .. } => To::Rust(rust.ok_or("no receiver for a Rust sink")?),
+        };
+        Ok(SinkTarget { label, to, staged: Mutex::new(staged) })
+    }
+
+    /// Gives the files this process wrote their names: the job succeeded.
+    pub fn commit(&self) -> Result<(), String> {
+        let mut staged = self.staged.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for file in staged.drain(..) {
+            file.commit().map_err(|e| format!("sink {}: {e}", self.label))?;
+        }
+        Ok(())
     }
 
     /// Whether all records must meet in one place (worker 0) when several processes run.
     fn single(&self) -> bool {
-        !matches!(self, SinkTarget::Parts { .. })
+        !matches!(self.to, To::Parts { .. })
     }
 }
 
-fn create(path: &str, format: &Format, schema: &Schema) -> Result<BufWriter<File>, String> {
+/// A file written under a temporary name; dropped before `commit`, it is removed.
+struct Staged {
+    temp: PathBuf,
+    path: PathBuf,
+}
+
+impl Staged {
+    fn commit(self) -> Result<(), String> {
+        std::fs::rename(&self.temp, &self.path)
+            .map_err(|e| format!("cannot rename '{}' to '{}': {e}", self.temp.display(), self.path.display()))
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // After `commit` the temporary name is gone, and this finds nothing to remove.
+        let _ = std::fs::remove_file(&self.temp);
+    }
+}
+
+/// Creates the file `path` with its header: in a batch job under a temporary name, recorded
+/// in `staged`. A path that exists and is not a regular file (`/dev/null`, a pipe) is
+/// written in place: it cannot be replaced.
+fn create(
+    path: &str,
+    format: &Format,
+    schema: &Schema,
+    streaming: bool,
+    staged: &mut Vec<Staged>,
+) -> Result<File, String> {
     let io = |e: std::io::Error| format!("cannot write '{path}': {e}");
-    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+    // A link is followed: the file it points to is replaced, not the link.
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path).unwrap_or_else(|_| path.into()),
+        _ => PathBuf::from(path),
+    };
+    let target = target.as_path();
+    let dir = target.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let mut w = BufWriter::with_capacity(1 << 16, File::create(path).map_err(io)?);
+    let special = std::fs::metadata(target).is_ok_and(|m| !m.is_file());
+    let mut file = match (streaming || special, target.file_name()) {
+        (false, Some(name)) => {
+            let temp_name = format!(".{}.eddy-tmp-{}", name.to_string_lossy(), std::process::id());
+            let temp = dir.map_or_else(|| PathBuf::from(&temp_name), |d| d.join(&temp_name));
+            let file = File::create(&temp).map_err(io)?;
+            staged.push(Staged { temp, path: target.to_path_buf() });
+            file
+        }
+        _ => File::create(target).map_err(io)?,
+    };
     if let Some(header) = Encoder::new(format, schema).header() {
-        w.write_all(header.as_bytes()).map_err(io)?;
+        file.write_all(header.as_bytes()).map_err(io)?;
     }
-    Ok(w)
+    Ok(file)
 }
 
 /// The path of worker `index`'s part: `out/q.csv` → `out/q-3.csv`.
@@ -97,29 +172,41 @@ pub fn part_path(path: &str, index: usize) -> String {
 /// How much a worker's sink encodes before it writes.
 const CHUNK: usize = 1 << 16;
 
-/// One worker's end of a sink: its encoder, buffer and (for parts) file.
+/// One worker's end of a sink: its encoder, buffer and (for parts) file. Writes go straight to
+/// the file in chunks of `CHUNK` (no `BufWriter`), so that `written` counts only the records
+/// whose bytes the system took.
 struct Writer {
     target: usize,
     shared: Arc<Shared>,
     encoder: Option<Encoder>,
-    part: Option<BufWriter<File>>,
+    part: Option<File>,
     buf: String,
     /// The buffer's length at which to write it out.
     full: usize,
+    /// Records encoded in `buf`, not yet written.
+    buffered: u64,
+    /// Records written: handed to the system or to the program's closure.
     written: u64,
+    /// Whether a write failed: the job ends with that error, and what comes is dropped.
+    failed: bool,
+    counters: Rc<Counters>,
 }
 
 impl Writer {
     fn write(&mut self, row: Row) {
-        self.written += 1;
-        match (&self.shared.sinks[self.target], &self.encoder) {
-            (SinkTarget::Rust(f), _) => {
+        if self.failed {
+            return;
+        }
+        match (&self.shared.sinks[self.target].to, &self.encoder) {
+            (To::Rust(f), _) => {
                 if let Ok(mut f) = f.lock() {
                     f(row);
+                    self.written += 1;
                 }
             }
             (_, Some(encoder)) => {
                 encoder.encode(&row, &mut self.buf);
+                self.buffered += 1;
                 if self.buf.len() >= self.full {
                     self.flush(false);
                 }
@@ -139,10 +226,14 @@ impl Writer {
     }
 
     fn flush(&mut self, end: bool) {
+        if self.failed {
+            return;
+        }
         let bytes = std::mem::take(&mut self.buf);
-        let result = match &self.shared.sinks[self.target] {
-            SinkTarget::File { writer, .. } => {
-                let mut guard = match writer.try_lock() {
+        let sink = &self.shared.sinks[self.target];
+        let result = match &sink.to {
+            To::File { file, .. } => {
+                let mut guard = match file.try_lock() {
                     // Another worker is writing: rather than wait, go on and try again
                     // with another chunk (up to 4 MB).
                     Err(TryLockError::WouldBlock) if !end && bytes.len() < 1 << 22 => {
@@ -150,31 +241,35 @@ impl Writer {
                         self.full = self.buf.len() + CHUNK;
                         return;
                     }
-                    Err(TryLockError::WouldBlock) => writer.lock().ok(),
-                    Err(TryLockError::Poisoned(_)) => None,
-                    Ok(w) => Some(w),
+                    Err(TryLockError::WouldBlock) => file.lock().unwrap_or_else(|poisoned| poisoned.into_inner()),
+                    Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                    Ok(w) => w,
                 };
-                match guard.as_deref_mut().and_then(Option::as_mut) {
-                    Some(w) => w.write_all(bytes.as_bytes()).and_then(|_| if end { w.flush() } else { Ok(()) }),
+                match guard.as_mut() {
+                    Some(f) => f.write_all(bytes.as_bytes()),
                     None => Ok(()),
                 }
             }
-            SinkTarget::Parts { .. } => match self.part.as_mut() {
-                Some(w) => w.write_all(bytes.as_bytes()).and_then(|_| if end { w.flush() } else { Ok(()) }),
+            To::Parts { .. } => match self.part.as_mut() {
+                Some(f) => f.write_all(bytes.as_bytes()),
                 None => Ok(()),
             },
-            SinkTarget::Stdout { .. } => {
+            To::Stdout { .. } => {
                 let mut out = std::io::stdout().lock();
                 out.write_all(bytes.as_bytes()).and_then(|_| if end { out.flush() } else { Ok(()) })
             }
-            SinkTarget::Rust(_) => Ok(()),
+            To::Rust(_) => Ok(()),
         };
-        if let Err(e) = result {
-            // A closed stdout (`eddy run ... | head`) is not worth an error.
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                self.shared.fail(format!("cannot write sink output: {e}"));
+        match result {
+            Ok(()) => self.written += self.buffered,
+            // A full disk or a closed pipe (`eddy run ... | head`) ends the job with an error.
+            Err(e) => {
+                self.failed = true;
+                Counters::add(&self.counters.failed[self.target], 1);
+                self.shared.fail(format!("sink {}: cannot write: {e}", sink.label));
             }
         }
+        self.buffered = 0;
         self.buf = bytes;
         self.buf.clear();
         self.full = CHUNK;
@@ -199,20 +294,26 @@ pub fn render(
         part: None,
         buf: String::new(),
         full: CHUNK,
+        buffered: 0,
         written: 0,
+        failed: false,
+        counters: Rc::clone(counters),
     };
-    match target {
-        SinkTarget::File { format, .. } | SinkTarget::Stdout { format } => {
-            writer.encoder = Some(Encoder::new(format, schema))
-        }
-        SinkTarget::Parts { path, format } => {
+    match &target.to {
+        To::File { format, .. } | To::Stdout { format } => writer.encoder = Some(Encoder::new(format, schema)),
+        To::Parts { path, format } => {
             writer.encoder = Some(Encoder::new(format, schema));
-            match create(&part_path(path, worker), format, schema) {
-                Ok(w) => writer.part = Some(w),
-                Err(e) => shared.fail(e),
+            let mut staged = target.staged.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match create(&part_path(path, worker), format, schema, shared.streaming, &mut staged) {
+                Ok(f) => writer.part = Some(f),
+                Err(e) => {
+                    writer.failed = true;
+                    Counters::add(&counters.failed[index], 1);
+                    shared.fail(e);
+                }
             }
         }
-        SinkTarget::Rust(_) => {}
+        To::Rust(_) => {}
     }
     let mut state = SinkState {
         writer,
