@@ -161,9 +161,9 @@ pub enum StageKind {
     Distinct(Vec<Expr>),
     Top {
         n: Expr,
-        by: Expr,
-        desc: bool,
-        /// `with ties`: also the records whose `by` equals the last kept one's.
+        /// The sort keys, the first first, each with whether it is descending.
+        by: Vec<(Expr, bool)>,
+        /// `with ties`: also the records equal on every sort key to the last kept one.
         ties: bool,
     },
     Join {
@@ -325,7 +325,10 @@ impl Pipe {
                 StageKind::Window(WindowSpec::Tumbling(e) | WindowSpec::Session { gap: e }) => out.push(e),
                 StageKind::Window(WindowSpec::Sliding { size, every }) => out.extend([size, every]),
                 StageKind::GroupBy(keys) | StageKind::Distinct(keys) => out.extend(keys),
-                StageKind::Top { n, by, .. } => out.extend([n, by]),
+                StageKind::Top { n, by, .. } => {
+                    out.push(n);
+                    out.extend(by.iter().map(|(e, _)| e));
+                }
                 StageKind::Join { on, within, .. } => {
                     out.extend(on.iter().flat_map(|(l, r)| [l, r]));
                     out.extend(within);

@@ -125,8 +125,8 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
                     lines.push(format!("{per}: aggregates {}", show_aggs(aggs, schema)))
                 }
                 crate::plan::WindowOp::Distinct => lines.push(format!("{per}: distinct records")),
-                crate::plan::WindowOp::Top { n, by, desc, ties } => {
-                    lines.push(format!("{per}: top {n} by {}{}", by.show(schema), order(*desc, *ties)))
+                crate::plan::WindowOp::Top { n, by, ties } => {
+                    lines.push(format!("{per}: top {n} by {}", sort_keys(by, *ties, schema)))
                 }
             }
             let by = match (keys.is_empty(), op) {
@@ -225,25 +225,22 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
         }
         NodeKind::Loop => lines.push("the loop variable: the input, then the body's last result".into()),
         NodeKind::Outer { node } => lines.push(format!("#{node}, entered into the loop")),
-        NodeKind::Top { input, keys, n, by, desc, ties } => {
+        NodeKind::Top { input, keys, n, by, ties } => {
             let schema = input_schema(input);
             let keys: Vec<String> = keys.iter().map(|k| k.show(schema).to_string()).collect();
             let per = if keys.is_empty() { String::new() } else { format!(" per {}", keys.join(", ")) };
-            lines.push(format!("top {n} by {}{}{per}; exchanged by key", by.show(schema), order(*desc, *ties)));
+            lines.push(format!("top {n} by {}{per}; exchanged by key", sort_keys(by, *ties, schema)));
             lines.push("state: unbounded (kept for every record)".into());
         }
     }
     lines
 }
 
-/// The words after `top N by EXPR`.
-fn order(desc: bool, ties: bool) -> &'static str {
-    match (desc, ties) {
-        (false, false) => "",
-        (true, false) => " desc",
-        (false, true) => " with ties",
-        (true, true) => " desc with ties",
-    }
+/// The words after `top N by`: the sort keys with their orders, and `with ties`.
+fn sort_keys(by: &[(crate::plan::Expr, bool)], ties: bool, schema: &crate::types::Schema) -> String {
+    let keys: Vec<String> =
+        by.iter().map(|(e, desc)| format!("{}{}", e.show(schema), if *desc { " desc" } else { "" })).collect();
+    format!("{}{}", keys.join(", "), if ties { " with ties" } else { "" })
 }
 
 fn show_aggs(aggs: &[crate::plan::Agg], schema: &crate::types::Schema) -> String {

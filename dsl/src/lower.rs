@@ -269,9 +269,9 @@ impl Lowering<'_> {
                     let result = inner.stages(body);
                     (NodeKind::Iterate { input: current, max: *max, body: inner.nodes, result }, true)
                 }
-                Kind::Top { keys, n, by, desc, ties } => {
-                    let (n, by, desc, ties) = (*n, by.clone(), *desc, *ties);
-                    (NodeKind::Top { input: current, keys: keys.clone(), n, by, desc, ties }, true)
+                Kind::Top { keys, n, by, ties } => {
+                    let (n, by, ties) = (*n, by.clone(), *ties);
+                    (NodeKind::Top { input: current, keys: keys.clone(), n, by, ties }, true)
                 }
                 Kind::Window { size, slide, time, replace } => {
                     let kind =

@@ -75,9 +75,10 @@ pub enum NodeKind {
         kind: JoinKind,
         symmetric: bool,
     },
-    /// The first `n` records by `by` per key (with `ties`, and those whose `by` equals the
+    /// The first `n` records by the sort keys `by` (each ascending, or descending when its flag
+    /// says so; the first key first) per key (with `ties`, and those equal on every key to the
     /// `n`-th's), kept up to date as records come and go.
-    Top { input: NodeId, keys: Vec<Expr>, n: usize, by: Expr, desc: bool, ties: bool },
+    Top { input: NodeId, keys: Vec<Expr>, n: usize, by: Vec<(Expr, bool)>, ties: bool },
     /// `iterate (max N) { body }`: the body's nodes (with ids of their own) run on the loop
     /// variable, which starts as `input` and becomes the body's `result` each round, until
     /// nothing changes or `max` rounds have run.
@@ -213,9 +214,9 @@ pub enum WindowOp {
     Aggregate(Vec<Agg>),
     /// One copy of each record (with keys: the least record per key).
     Distinct,
-    /// The first `n` records by `by` (descending with `desc`), ties in record order; with
-    /// `ties`, also the records whose `by` equals the `n`-th's.
-    Top { n: usize, by: Expr, desc: bool, ties: bool },
+    /// The first `n` records by the sort keys `by` (each with its order), ties in record order;
+    /// with `ties`, also the records equal on every sort key to the `n`-th.
+    Top { n: usize, by: Vec<(Expr, bool)>, ties: bool },
 }
 
 /// One row-by-row step of a `Map`.

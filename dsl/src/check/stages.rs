@@ -57,8 +57,7 @@ pub enum Kind {
     Top {
         keys: Vec<Expr>,
         n: usize,
-        by: Expr,
-        desc: bool,
+        by: Vec<(Expr, bool)>,
         ties: bool,
     },
     /// `iterate (max N) { body }`; the body reads `Input::Loop`.
@@ -216,11 +215,15 @@ impl StreamGraph<'_> {
                     };
                     keys_ok.then_some(kind)
                 }
-                StageKind::Top { n, by, desc, ties } => {
+                StageKind::Top { n, by, ties } => {
                     let n = window::count(cx, &scope, n, "top");
-                    let by = check_expr(by, &scope, &mut cx.diags);
+                    let by: Vec<Option<(Expr, bool)>> = by
+                        .iter()
+                        .map(|(e, desc)| check_expr(e, &scope, &mut cx.diags).map(|(x, _)| (x, *desc)))
+                        .collect();
+                    let by: Option<Vec<(Expr, bool)>> = by.into_iter().collect();
                     let keys = group.take().map(|g| g.keys).unwrap_or_default();
-                    let (Some(n), Some((by, _))) = (n, by) else {
+                    let (Some(n), Some(by)) = (n, by) else {
                         // `top` keeps the schema: go on as if it had checked.
                         match flow.window.take() {
                             Some((mark, _)) => flow.results(&mark),
@@ -229,14 +232,14 @@ impl StreamGraph<'_> {
                         ok = false;
                         continue;
                     };
-                    let op = Op::Top { keys, n, by, desc: *desc, ties: *ties };
+                    let op = Op::Top { keys, n, by, ties: *ties };
                     if let Some((mark, _)) = flow.window.take() {
                         Some(window::windowed(cx, &mark, op, stage.span, &mut schema, &mut flow).ok_or(None)?)
                     } else {
-                        let Op::Top { keys, n, by, desc, ties } = op else { unreachable!("built above") };
+                        let Op::Top { keys, n, by, ties } = op else { unreachable!("built above") };
                         self.warn_unbounded(cx, &flow, stage.span, "top");
                         flow.updated();
-                        Some(Kind::Top { keys, n, by, desc, ties })
+                        Some(Kind::Top { keys, n, by, ties })
                     }
                 }
                 StageKind::Window(_) if self.looping.is_some() => {

@@ -250,7 +250,7 @@ pub fn window(
 pub enum Op {
     Aggregate { keys: Vec<(Expr, Field)>, aggs: Vec<(Agg, Field)> },
     Distinct { keys: Vec<Expr> },
-    Top { keys: Vec<Expr>, n: usize, by: Expr, desc: bool, ties: bool },
+    Top { keys: Vec<Expr>, n: usize, by: Vec<(Expr, bool)>, ties: bool },
 }
 
 /// The per-window `aggregate`, `distinct` or `top` of a windowed stream; `schema` becomes its
@@ -318,7 +318,7 @@ pub fn windowed(
             });
         }
         Op::Distinct { keys } => (keys, WindowOp::Distinct),
-        Op::Top { keys, n, by, desc, ties } => (keys, WindowOp::Top { n, by, desc, ties }),
+        Op::Top { keys, n, by, ties } => (keys, WindowOp::Top { n, by, ties }),
     };
     if let WindowKind::Session { bounds: None, .. } = window {
         if lone_window_field(cx, schema, span) {

@@ -368,15 +368,18 @@ impl Builder {
             Rule::distinct_stage => StageKind::Distinct(it.map(|e| self.expr(e)).collect()),
             Rule::top_stage => {
                 let n = self.expr(next(&mut it, "top: count"));
-                let by = self.expr(next(&mut it, "top: key"));
-                let (mut desc, mut ties) = (false, false);
+                let (mut by, mut ties) = (Vec::new(), false);
                 for p in it {
                     match p.as_rule() {
-                        Rule::order => desc = p.as_str() == "desc",
+                        Rule::sort_key => {
+                            let mut key = p.into_inner();
+                            let e = self.expr(next(&mut key, "sort_key: expr"));
+                            by.push((e, key.next().is_some_and(|o| o.as_str() == "desc")));
+                        }
                         _ => ties = true, // with_ties
                     }
                 }
-                StageKind::Top { n, by, desc, ties }
+                StageKind::Top { n, by, ties }
             }
             Rule::join_stage => self.join_stage(it),
             Rule::union_stage => StageKind::Union(it.map(stream_ref).collect()),

@@ -46,6 +46,7 @@ pub(super) fn friendly(rule: Rule) -> (&'static str, Prio) {
         select_item | named_expr => ("a field", Normal),
         tumbling | sliding | session => ("a window: tumbling(...), sliding(...) or session(...)", Normal),
         order => ("'desc' or 'asc'", Low),
+        sort_key => ("a sort key", Normal),
         with_ties => ("'with ties'", Low),
         join_cond => ("a join condition", Normal),
         expr | if_expr | or_expr | and_expr | not_expr | cmp_expr | arith | term | unary | neg | list | record

@@ -146,13 +146,22 @@ fn parses_top_with_ties() {
     // `with` and `ties` are contextual: still usable as names elsewhere.
     let f = ok("stream t = ev | top 2 by with desc with ties\nstream u = ev | top 1 by ties with ties");
     let t = stream(&f, "t");
-    let StageKind::Top { by, desc: true, ties: true, .. } = &t.pipe.stages[0].kind else { panic!() };
-    assert_eq!(sexp(by), "with");
+    let StageKind::Top { by, ties: true, .. } = &t.pipe.stages[0].kind else { panic!() };
+    assert_eq!(by.iter().map(|(e, desc)| (sexp(e), *desc)).collect::<Vec<_>>(), [("with".to_string(), true)]);
     let u = stream(&f, "u");
-    let StageKind::Top { by, desc: false, ties: true, .. } = &u.pipe.stages[0].kind else { panic!() };
-    assert_eq!(sexp(by), "ties");
+    let StageKind::Top { by, ties: true, .. } = &u.pipe.stages[0].kind else { panic!() };
+    assert_eq!(by.iter().map(|(e, desc)| (sexp(e), *desc)).collect::<Vec<_>>(), [("ties".to_string(), false)]);
     let e = err("stream t = ev | top 2 by price with");
     assert!(e.message.contains("'ties'"), "{e:?}");
+}
+
+#[test]
+fn parses_top_with_several_sort_keys() {
+    let f = ok("stream t = ev | top 3 by price desc, t, n asc, len(s) desc with ties");
+    let StageKind::Top { by, ties: true, .. } = &stream(&f, "t").pipe.stages[0].kind else { panic!() };
+    let keys: Vec<(String, bool)> = by.iter().map(|(e, desc)| (sexp(e), *desc)).collect();
+    let want = [("price", true), ("t", false), ("n", false), ("len(s)", true)];
+    assert_eq!(keys, want.map(|(k, d)| (k.to_string(), d)));
 }
 
 fn stream(file: &File, name: &str) -> StreamDecl {
@@ -228,9 +237,9 @@ fn parses_every_construct() {
     let b = stream(&f, "b");
     assert_eq!(b.pipe.input.side.as_ref().map(|s| s.node.as_str()), Some("late"));
     assert!(matches!(b.pipe.stages[0].kind, StageKind::Window(WindowSpec::Session { .. })));
-    assert!(matches!(b.pipe.stages[1].kind, StageKind::Top { desc: true, ties: false, .. }));
+    assert!(matches!(&b.pipe.stages[1].kind, StageKind::Top { by, ties: false, .. } if by[0].1));
     let c = stream(&f, "c");
-    assert!(matches!(c.pipe.stages[0].kind, StageKind::Top { desc: false, ties: false, .. }));
+    assert!(matches!(&c.pipe.stages[0].kind, StageKind::Top { by, ties: false, .. } if !by[0].1));
     assert!(matches!(&c.pipe.stages[1].kind, StageKind::Distinct(k) if k.is_empty()));
 
     let d = stream(&f, "d");

@@ -156,7 +156,7 @@ fn common<'s, T: Time>(kind: &NodeKind, input: &dyn Fn(&usize) -> Coll<'s, T>) -
             aggregate::render(input(i), keys, aggs, *strategy == AggStrategy::Reduce)
         }
         NodeKind::Distinct { input: i, keys } => distinct::render(input(i), keys),
-        NodeKind::Top { input: i, keys, n, by, desc, ties } => distinct::top(input(i), keys, *n, by, *desc, *ties),
+        NodeKind::Top { input: i, keys, n, by, ties } => distinct::top(input(i), keys, *n, by, *ties),
         NodeKind::Union { inputs } => {
             let mut all = inputs.iter().map(input);
             let first = all.next()?;

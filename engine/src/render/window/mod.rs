@@ -22,6 +22,7 @@ use timely::dataflow::StreamVec;
 use timely::progress::frontier::MutableAntichain;
 
 use super::aggregate::{State, States};
+use super::distinct::SortKeys;
 use super::{Coll, RowMap};
 
 /// The time of a record: its event time field, or the time it carries.
@@ -103,7 +104,7 @@ struct Op {
 enum OpKind {
     Aggregate(States),
     Distinct,
-    Top { n: usize, by: Eval, desc: bool, ties: bool },
+    Top { n: usize, by: SortKeys, ties: bool },
 }
 
 impl Op {
@@ -111,7 +112,7 @@ impl Op {
         let kind = match op {
             WindowOp::Aggregate(aggs) => OpKind::Aggregate(States::new(aggs)),
             WindowOp::Distinct => OpKind::Distinct,
-            WindowOp::Top { n, by, desc, ties } => OpKind::Top { n: *n, by: compile(by), desc: *desc, ties: *ties },
+            WindowOp::Top { n, by, ties } => OpKind::Top { n: *n, by: SortKeys::new(by), ties: *ties },
         };
         Op { keys: keys.iter().map(compile).collect(), kind }
     }
@@ -142,7 +143,7 @@ impl Op {
                     }
                 }
             }
-            (OpKind::Top { n, by, desc, ties }, Acc::Top(top)) => keep(top, by(&row), row, *n, *desc, *ties),
+            (OpKind::Top { n, by, ties }, Acc::Top(top)) => keep(top, by.value(&row), row, *n, by, *ties),
             _ => {}
         }
     }
@@ -169,9 +170,9 @@ impl Op {
                     }
                 }
             }
-            (OpKind::Top { n, desc, ties, .. }, Acc::Top(a), Acc::Top(b)) => {
+            (OpKind::Top { n, by, ties }, Acc::Top(a), Acc::Top(b)) => {
                 for (v, row) in b {
-                    keep(a, v, row, *n, *desc, *ties);
+                    keep(a, v, row, *n, by, *ties);
                 }
             }
             _ => {}
@@ -195,13 +196,13 @@ impl Op {
     }
 }
 
-/// Adds a record to `top`, the first records in order of value (descending with `desc`), ties
-/// in record order: it keeps the first `n` and, with `ties`, every further one whose value
+/// Adds a record to `top`, the first records in the order of their sort values (`order`), ties
+/// in record order: it keeps the first `n` and, with `ties`, every further one whose sort value
 /// equals the `n`-th's. A record is kept exactly when fewer than `n` records (without `ties`:
 /// records before it in that order) come strictly before it, which more records only make
 /// harder: a record dropped once is never needed again.
-fn keep(top: &mut Vec<(Value, Row)>, value: Value, row: Row, n: usize, desc: bool, ties: bool) {
-    let by_value = |a: &Value, b: &Value| if desc { b.cmp(a) } else { a.cmp(b) };
+fn keep(top: &mut Vec<(Value, Row)>, value: Value, row: Row, n: usize, order: &SortKeys, ties: bool) {
+    let by_value = |a: &Value, b: &Value| order.cmp(a, b);
     if let Some((last, _)) = top.get(n.saturating_sub(1)) {
         // The common case once `top` is full: a record after the `n`-th's value is dropped
         // without a search.

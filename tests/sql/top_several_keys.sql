@@ -1,0 +1,1 @@
+SELECT auction, band, channel, bidder FROM (SELECT auction, bidder, channel, price / 10000000 AS band, RANK() OVER (PARTITION BY auction ORDER BY price / 10000000 DESC, channel ASC, bidder DESC) AS r FROM bids) WHERE r <= 2
