@@ -243,6 +243,11 @@ pub enum ExprKind {
         then: Box<Expr>,
         otherwise: Box<Expr>,
     },
+    /// `list[index]`.
+    Index {
+        list: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `f(args)`; `count()` has no arguments.
     Call {
         func: Ident,
@@ -305,7 +310,9 @@ impl Expr {
                 ExprKind::List(items) | ExprKind::Call { args: items, .. } => todo.extend(items.iter().rev()),
                 ExprKind::Record(fields) => todo.extend(fields.iter().rev().map(|(_, v)| v)),
                 ExprKind::Unary(_, x) | ExprKind::IsNull { expr: x, .. } => todo.push(x),
-                ExprKind::Binary(_, a, b) | ExprKind::In { expr: a, list: b, .. } => todo.extend([&**b, &**a]),
+                ExprKind::Binary(_, a, b)
+                | ExprKind::In { expr: a, list: b, .. }
+                | ExprKind::Index { list: a, index: b } => todo.extend([&**b, &**a]),
                 ExprKind::If { cond, then, otherwise } => todo.extend([&**otherwise, &**then, &**cond]),
             }
         }

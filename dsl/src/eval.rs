@@ -77,6 +77,18 @@ pub fn compile(expr: &Expr) -> Eval {
                 },
             })
         }
+        Expr::Index(list, index) => {
+            let (list, index) = (compile(list), compile(index));
+            Box::new(move |row| match (list(row), index(row)) {
+                (Value::List(items), Value::Int(i)) => {
+                    let at = if i < 0 { i.checked_add(items.len() as i64) } else { Some(i) };
+                    at.and_then(|at| usize::try_from(at).ok())
+                        .and_then(|at| items.get(at).cloned())
+                        .unwrap_or(Value::Null)
+                }
+                _ => Value::Null,
+            })
+        }
         Expr::Concat(a, b) => {
             let (a, b) = (compile(a), compile(b));
             Box::new(move |row| match (a(row), b(row)) {
@@ -258,6 +270,10 @@ mod tests {
         assert_eq!(eval_const(&mixed), Value::float(908.0));
         let over = Expr::Arith(Arith::Add, lit(Value::Int(i64::MAX)), lit(Value::Int(1)));
         assert_eq!(eval_const(&over), Value::Null);
+        let list = || lit(Value::List(vec![Value::Int(10), Value::Int(20), Value::Int(30)].into()));
+        let at = |i: i64| eval_const(&Expr::Index(list(), lit(Value::Int(i))));
+        assert_eq!([at(0), at(2), at(-1), at(-3)], [10, 30, 30, 10].map(Value::Int));
+        assert_eq!([at(3), at(-4), at(i64::MIN), at(i64::MAX)], [Value::Null, Value::Null, Value::Null, Value::Null]);
         let ts = Expr::Arith(Arith::Add, lit(Value::Timestamp(1000)), lit(Value::Duration(500)));
         assert_eq!(eval_const(&ts), Value::Timestamp(1500));
     }

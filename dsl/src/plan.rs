@@ -299,6 +299,8 @@ pub enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Concat(Box<Expr>, Box<Expr>),
+    /// `list[index]`: from 0, negative from the end, null out of range.
+    Index(Box<Expr>, Box<Expr>),
     In {
         expr: Box<Expr>,
         list: Box<Expr>,
@@ -351,6 +353,7 @@ impl Expr {
             | Expr::And(a, b)
             | Expr::Or(a, b)
             | Expr::Concat(a, b)
+            | Expr::Index(a, b)
             | Expr::In { expr: a, list: b, .. } => {
                 a.visit_fields(f);
                 b.visit_fields(f);
@@ -419,6 +422,7 @@ impl<'a> fmt::Display for ShowExpr<'a> {
             Expr::And(a, b) => write!(f, "({} and {})", show(a), show(b)),
             Expr::Or(a, b) => write!(f, "({} or {})", show(a), show(b)),
             Expr::Concat(a, b) => write!(f, "({} + {})", show(a), show(b)),
+            Expr::Index(list, i) => write!(f, "{}[{}]", show(list), show(i)),
             Expr::In { expr, list, negated } => {
                 let not = if *negated { "not " } else { "" };
                 write!(f, "({} {not}in {})", show(expr), show(list))

@@ -167,6 +167,7 @@ fn lift_expr(
         ExprKind::Binary(op, x, y) => ExprKind::Binary(*op, lift(x), lift(y)),
         ExprKind::In { expr, list, negated } => ExprKind::In { expr: lift(expr), list: lift(list), negated: *negated },
         ExprKind::IsNull { expr, negated } => ExprKind::IsNull { expr: lift(expr), negated: *negated },
+        ExprKind::Index { list, index } => ExprKind::Index { list: lift(list), index: lift(index) },
         ExprKind::If { cond, then, otherwise } => {
             ExprKind::If { cond: lift(cond), then: lift(then), otherwise: lift(otherwise) }
         }

@@ -141,6 +141,33 @@ pub fn check_expr(e: &ast::Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> 
             let x = Expr::In { expr: Box::new(x), list: Box::new(y), negated: *negated };
             Some((fold(x), Type::BOOL.with_nullable(nullable)))
         }
+        ExprKind::Index { list, index } => {
+            let l = check_expr(list, scope, diags);
+            let i = check_expr(index, scope, diags);
+            let ((x, tx), (y, ty)) = (l?, i?);
+            let elem = match &tx.base {
+                Base::List(elem) => (**elem).clone(),
+                Base::Null => Type::NULL,
+                _ => {
+                    diags.push(
+                        Diagnostic::error(list.span, format!("only a list can be indexed, and this is {tx}"))
+                            .label("not a list")
+                            .help("e.g. split(path, \"/\")[1], or tags[0] for a list<string> field"),
+                    );
+                    return None;
+                }
+            };
+            if !matches!(ty.base, Base::Int | Base::Null) {
+                diags.push(
+                    Diagnostic::error(index.span, format!("a list index must be an int, found {ty}"))
+                        .label("expected an int")
+                        .help("indexes count from 0; -1 is the last element"),
+                );
+                return None;
+            }
+            // Out of range is null: the element may always be missing.
+            Some((fold(Expr::Index(Box::new(x), Box::new(y))), elem.nullable()))
+        }
         ExprKind::IsNull { expr, negated } => {
             let (x, _) = check_expr(expr, scope, diags)?;
             Some((fold(Expr::IsNull { expr: Box::new(x), negated: *negated }), Type::BOOL))
@@ -545,6 +572,7 @@ fn volatile(x: &Expr) -> bool {
         | Expr::And(a, b)
         | Expr::Or(a, b)
         | Expr::Concat(a, b)
+        | Expr::Index(a, b)
         | Expr::In { expr: a, list: b, .. } => volatile(a) || volatile(b),
         Expr::If { cond, then, otherwise } => volatile(cond) || volatile(then) || volatile(otherwise),
     }

@@ -600,17 +600,18 @@ impl Builder {
     }
 
     fn unary(&mut self, p: P) -> Expr {
-        // grammar: unary = { neg ~ unary | primary }
+        // grammar: unary = { neg ~ unary | postfix }
         let sp = span(&p);
         let c = next(&mut children(p), "unary: one child");
         if c.as_rule() != Rule::unary {
-            return self.primary(c);
+            return self.postfix(c);
         }
         // `-` right before a number or duration is part of the literal, so that
         // `-9223372036854775808` fits and `param x: int = -7` has a literal default.
         let operand = next(&mut children(c.clone()), "unary: one child");
-        if operand.as_rule() == Rule::int {
-            return self.int_literal(&format!("-{}", operand.as_str()), sp);
+        let mut parts = children(operand);
+        if let (Some(int), None) = (parts.next().filter(|p| p.as_rule() == Rule::int), parts.next()) {
+            return self.int_literal(&format!("-{}", int.as_str()), sp);
         }
         let inner = self.nested(sp, null_at(sp), |b| b.unary(c));
         let folded = match &inner.kind {
@@ -622,6 +623,26 @@ impl Builder {
             Some(v) => Expr { kind: ExprKind::Lit(v), span: sp },
             None => Expr { kind: ExprKind::Unary(UnOp::Neg, inner.into()), span: sp },
         }
+    }
+
+    fn postfix(&mut self, p: P) -> Expr {
+        // grammar: postfix = { primary ~ index* }; each index is a level of nesting.
+        let levels = chain_levels(&p);
+        if levels == 0 {
+            return self.primary(next(&mut children(p), "postfix: primary"));
+        }
+        let sp = span(&p);
+        self.nested_by(levels, sp, null_at(sp), |b| {
+            let mut it = children(p);
+            let mut acc = b.primary(next(&mut it, "postfix: primary"));
+            for index in it {
+                let end = span(&index).end;
+                let i = b.expr(next(&mut children(index), "index: expr"));
+                let span = Span { start: acc.span.start, end };
+                acc = Expr { kind: ExprKind::Index { list: Box::new(acc), index: Box::new(i) }, span };
+            }
+            acc
+        })
     }
 
     fn primary(&mut self, p: P) -> Expr {

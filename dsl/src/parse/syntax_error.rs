@@ -47,10 +47,11 @@ pub(super) fn friendly(rule: Rule) -> (&'static str, Prio) {
         tumbling | sliding | session => ("a window: tumbling(...), sliding(...) or session(...)", Normal),
         order => ("'desc' or 'asc'", Low),
         sort_key => ("a sort key", Normal),
+        index => ("an index: [i]", Low),
         with_ties => ("'with ties'", Low),
         join_cond => ("a join condition", Normal),
         expr | if_expr | or_expr | and_expr | not_expr | cmp_expr | arith | term | unary | neg | list | record
-        | paren | call | name => ("an expression", Normal),
+        | paren | call | name | postfix => ("an expression", Normal),
         cmp_op | in_op | is_op | add_op | mul_op | kw_and | kw_or | kw_not | kw_in | kw_is => ("an operator", Low),
         duration => ("a duration", Normal),
         timestamp => ("a timestamp", Normal),

@@ -129,7 +129,20 @@ fn sexp(e: &Expr) -> String {
             let a: Vec<String> = args.iter().map(sexp).collect();
             format!("{}({})", func.node, a.join(" "))
         }
+        ExprKind::Index { list, index } => format!("(at {} {})", sexp(list), sexp(index)),
     }
+}
+
+#[test]
+fn parses_indexing_tighter_than_operators() {
+    assert_eq!(sexp(&expr("xs[0]")), "(at xs 0)");
+    assert_eq!(sexp(&expr("split(url, \"/\")[3]")), "(at split(url \"/\") 3)");
+    assert_eq!(sexp(&expr("m[1][-1] + 2")), "(+ (at (at m 1) -1) 2)");
+    assert_eq!(sexp(&expr("-xs[i + 1]")), "(neg (at xs (+ i 1)))");
+    assert_eq!(sexp(&expr("[1, 2][0]")), "(at [1 2] 0)");
+    // A long chain of indexes is nested too deeply for a diagnostic, not for the stack.
+    let deep = format!("xs{}", "[0]".repeat(20_000));
+    assert!(err(&format!("param p: int = {deep}")).message.contains("nested too deeply"));
 }
 
 /// Parses `text` as the default of a param.
