@@ -42,6 +42,8 @@ pub struct TypeExpr {
     pub name: Ident,
     /// The element type of `list<T>`.
     pub arg: Option<Box<TypeExpr>>,
+    /// The fields of a record type `{ ... }` (then `name` is `{`).
+    pub record: Option<Vec<FieldDecl>>,
     pub nullable: bool,
     pub span: Span,
 }
@@ -243,6 +245,12 @@ pub enum ExprKind {
         then: Box<Expr>,
         otherwise: Box<Expr>,
     },
+    /// `record.field`, after another access (`user.address.city`: `user.address` is a
+    /// `Name`) or an index (`items[0].sku`).
+    Member {
+        record: Box<Expr>,
+        field: Ident,
+    },
     /// `list[index]`.
     Index {
         list: Box<Expr>,
@@ -309,7 +317,9 @@ impl Expr {
                 ExprKind::Lit(_) | ExprKind::Name { .. } => {}
                 ExprKind::List(items) | ExprKind::Call { args: items, .. } => todo.extend(items.iter().rev()),
                 ExprKind::Record(fields) => todo.extend(fields.iter().rev().map(|(_, v)| v)),
-                ExprKind::Unary(_, x) | ExprKind::IsNull { expr: x, .. } => todo.push(x),
+                ExprKind::Unary(_, x) | ExprKind::IsNull { expr: x, .. } | ExprKind::Member { record: x, .. } => {
+                    todo.push(x)
+                }
                 ExprKind::Binary(_, a, b)
                 | ExprKind::In { expr: a, list: b, .. }
                 | ExprKind::Index { list: a, index: b } => todo.extend([&**b, &**a]),

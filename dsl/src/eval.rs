@@ -77,6 +77,17 @@ pub fn compile(expr: &Expr) -> Eval {
                 },
             })
         }
+        Expr::Get { record, index, .. } => {
+            let (record, index) = (compile(record), *index);
+            Box::new(move |row| match record(row) {
+                Value::Record(r) => r.values.get(index).cloned().unwrap_or(Value::Null),
+                _ => Value::Null,
+            })
+        }
+        Expr::Record { names, values } => {
+            let (names, values): (_, Vec<Eval>) = (names.clone(), values.iter().map(compile).collect());
+            Box::new(move |row| Value::record(&names, values.iter().map(|v| v(row)).collect()))
+        }
         Expr::Index(list, index) => {
             let (list, index) = (compile(list), compile(index));
             Box::new(move |row| match (list(row), index(row)) {

@@ -301,6 +301,17 @@ pub enum Expr {
     Concat(Box<Expr>, Box<Expr>),
     /// `list[index]`: from 0, negative from the end, null out of range.
     Index(Box<Expr>, Box<Expr>),
+    /// Field `index` (named `name`) of a record; null when the record is.
+    Get {
+        record: Box<Expr>,
+        index: usize,
+        name: String,
+    },
+    /// A record of these fields' values.
+    Record {
+        names: std::sync::Arc<[smol_str::SmolStr]>,
+        values: Vec<Expr>,
+    },
     In {
         expr: Box<Expr>,
         list: Box<Expr>,
@@ -346,8 +357,12 @@ impl Expr {
         match self {
             Expr::Lit(_) => {}
             Expr::Field(i) => f(*i),
-            Expr::List(items) | Expr::Call { args: items, .. } => items.iter().for_each(|e| e.visit_fields(f)),
-            Expr::Neg(e) | Expr::Not(e) | Expr::IsNull { expr: e, .. } => e.visit_fields(f),
+            Expr::List(items) | Expr::Call { args: items, .. } | Expr::Record { values: items, .. } => {
+                items.iter().for_each(|e| e.visit_fields(f))
+            }
+            Expr::Neg(e) | Expr::Not(e) | Expr::IsNull { expr: e, .. } | Expr::Get { record: e, .. } => {
+                e.visit_fields(f)
+            }
             Expr::Arith(_, a, b)
             | Expr::Compare(_, a, b)
             | Expr::And(a, b)
@@ -423,6 +438,11 @@ impl<'a> fmt::Display for ShowExpr<'a> {
             Expr::Or(a, b) => write!(f, "({} or {})", show(a), show(b)),
             Expr::Concat(a, b) => write!(f, "({} + {})", show(a), show(b)),
             Expr::Index(list, i) => write!(f, "{}[{}]", show(list), show(i)),
+            Expr::Get { record, name, .. } => write!(f, "{}.{name}", show(record)),
+            Expr::Record { names, values } => {
+                let fields: Vec<String> = names.iter().zip(values).map(|(n, v)| format!("{n}: {}", show(v))).collect();
+                write!(f, "{{ {} }}", fields.join(", "))
+            }
             Expr::In { expr, list, negated } => {
                 let not = if *negated { "not " } else { "" };
                 write!(f, "({} {not}in {})", show(expr), show(list))

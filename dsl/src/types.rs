@@ -1,6 +1,10 @@
-//! The types of the language: `bool int float string timestamp duration list<T>` and `T?`.
+//! The types of the language: `bool int float string timestamp duration list<T>`, records
+//! `{ name: T, ... }`, and `T?`.
 
 use std::fmt;
+use std::sync::Arc;
+
+use smol_str::SmolStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,8 +18,34 @@ pub enum Base {
     Timestamp,
     Duration,
     List(Box<Type>),
+    /// A record of named fields: `{ id: int, name: string? }`.
+    Record(RecordType),
     /// The type of the literal `null` before it meets another type.
     Null,
+}
+
+/// The fields of a record type, and their names shared by every value of the type (a record
+/// value carries them, so that it writes itself as JSON without its type at hand).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordType {
+    pub fields: Vec<Field>,
+    names: Arc<[SmolStr]>,
+}
+
+impl RecordType {
+    pub fn new(fields: Vec<Field>) -> RecordType {
+        let names = fields.iter().map(|f| SmolStr::new(&f.name)).collect();
+        RecordType { fields, names }
+    }
+
+    /// The field names, to build values with (`Value::record`).
+    pub fn names(&self) -> &Arc<[SmolStr]> {
+        &self.names
+    }
+
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
 }
 
 /// A type: a base type and whether `null` is allowed.
@@ -41,6 +71,10 @@ impl Type {
 
     pub fn list(elem: Type) -> Type {
         Type::new(Base::List(Box::new(elem)))
+    }
+
+    pub fn record(fields: Vec<Field>) -> Type {
+        Type::new(Base::Record(RecordType::new(fields)))
     }
 
     pub fn nullable(mut self) -> Type {
@@ -71,6 +105,11 @@ impl Type {
             (a, b) if a == b => a.clone(),
             (Base::Int, Base::Float) | (Base::Float, Base::Int) => Base::Float,
             (Base::List(a), Base::List(b)) => Base::List(Box::new(a.unify(b)?)),
+            (Base::Record(a), Base::Record(b)) if a.names == b.names => {
+                let fields = a.fields.iter().zip(&b.fields);
+                let unified = fields.map(|(x, y)| Some(Field { name: x.name.clone(), ty: x.ty.unify(&y.ty)? }));
+                Base::Record(RecordType::new(unified.collect::<Option<Vec<_>>>()?))
+            }
             _ => return None,
         };
         Some(Type { base, nullable })
@@ -85,6 +124,9 @@ impl Type {
             (Base::Null, _) => true,
             (Base::Int, Base::Float) => true,
             (Base::List(a), Base::List(b)) => a.fits(b),
+            (Base::Record(a), Base::Record(b)) => {
+                a.names == b.names && a.fields.iter().zip(&b.fields).all(|(x, y)| x.ty.fits(&y.ty))
+            }
             (a, b) => a == b,
         }
     }
@@ -100,6 +142,7 @@ impl fmt::Display for Type {
             Base::Timestamp => f.write_str("timestamp")?,
             Base::Duration => f.write_str("duration")?,
             Base::List(t) => write!(f, "list<{t}>")?,
+            Base::Record(r) => write!(f, "{}", Schema::new(r.fields.clone()))?,
             Base::Null => return f.write_str("null"),
         }
         if self.nullable {

@@ -69,6 +69,16 @@ pub enum Value {
     /// Milliseconds.
     Duration(i64),
     List(Arc<[Value]>),
+    /// A record (a nested object): its values in the positions of its type's fields, and
+    /// their names.
+    Record(Arc<RecordValue>),
+}
+
+/// The value of a record field: names shared by every value of its type, values by position.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RecordValue {
+    pub names: Arc<[SmolStr]>,
+    pub values: Vec<Value>,
 }
 
 /// A record: values in the positions of its schema's fields.
@@ -81,6 +91,11 @@ impl Value {
 
     pub fn str(s: &str) -> Value {
         Value::Str(SmolStr::new(s))
+    }
+
+    /// A record value of the type whose field names are `names`.
+    pub fn record(names: &Arc<[SmolStr]>, values: Vec<Value>) -> Value {
+        Value::Record(Arc::new(RecordValue { names: Arc::clone(names), values }))
     }
 
     pub fn is_null(&self) -> bool {
@@ -142,6 +157,18 @@ impl Value {
                     v.write_json(out);
                 }
                 out.push(']');
+            }
+            Value::Record(r) => {
+                out.push('{');
+                for (i, (name, v)) in r.names.iter().zip(&r.values).enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_json_string(name, out);
+                    out.push(':');
+                    v.write_json(out);
+                }
+                out.push('}');
             }
         }
     }
@@ -276,6 +303,14 @@ impl fmt::Display for Value {
                     s.push_str(&v.to_string());
                 }
                 s.push(']');
+            }
+            Value::Record(r) => {
+                s.push('{');
+                for (i, (name, v)) in r.names.iter().zip(&r.values).enumerate() {
+                    s.push_str(if i > 0 { ", " } else { " " });
+                    s.push_str(&format!("{name}: {v}"));
+                }
+                s.push_str(" }");
             }
             other => other.write_json(&mut s),
         }

@@ -168,6 +168,7 @@ fn lift_expr(
         ExprKind::In { expr, list, negated } => ExprKind::In { expr: lift(expr), list: lift(list), negated: *negated },
         ExprKind::IsNull { expr, negated } => ExprKind::IsNull { expr: lift(expr), negated: *negated },
         ExprKind::Index { list, index } => ExprKind::Index { list: lift(list), index: lift(index) },
+        ExprKind::Member { record, field } => ExprKind::Member { record: lift(record), field: field.clone() },
         ExprKind::If { cond, then, otherwise } => {
             ExprKind::If { cond: lift(cond), then: lift(then), otherwise: lift(otherwise) }
         }

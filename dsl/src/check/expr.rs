@@ -84,11 +84,36 @@ pub fn check_expr(e: &ast::Expr, scope: &Scope, diags: &mut Vec<Diagnostic>) -> 
             }
             ok.then(|| (fold(Expr::List(exprs)), Type::list(elem)))
         }
-        ExprKind::Record(_) => {
-            diags.push(
-                Diagnostic::error(e.span, "a record literal is only allowed in test blocks").label("not allowed here"),
-            );
-            None
+        ExprKind::Record(entries) => {
+            // `{ id: uid, name }`: a record value of these fields.
+            let mut fields = Vec::new();
+            let mut values = Vec::new();
+            let mut ok = true;
+            for (name, value) in entries {
+                if fields.iter().any(|f: &crate::types::Field| f.name == name.node) {
+                    diags.push(
+                        Diagnostic::error(name.span, format!("field '{}' appears twice in this record", name.node))
+                            .label("duplicate field"),
+                    );
+                    ok = false;
+                    continue;
+                }
+                match check_expr(value, scope, diags) {
+                    Some((x, ty)) => {
+                        fields.push(crate::types::Field { name: name.node.clone(), ty });
+                        values.push(x);
+                    }
+                    None => ok = false,
+                }
+            }
+            let ty = Type::record(fields);
+            let Base::Record(record) = &ty.base else { return None };
+            let x = Expr::Record { names: record.names().clone(), values };
+            ok.then(|| (fold(x), ty.clone()))
+        }
+        ExprKind::Member { record, field } => {
+            let base = check_expr(record, scope, diags)?;
+            member(base, record, field, diags)
         }
         ExprKind::Name { qualifier, name } => check_name(e, qualifier.as_ref(), name, scope, diags),
         ExprKind::Unary(op, inner) => {
@@ -211,6 +236,31 @@ fn check_name(
 ) -> Option<(Expr, Type)> {
     let field = |i: usize| Some((Expr::Field(i), scope.schema.fields[i].ty.clone()));
     if let Some(q) = qualifier {
+        // `a.b` is field `b` of the record field `a`, or field `b` of the input stream `a`.
+        let own = scope.schema.index_of(&q.node);
+        let record = own.filter(|i| matches!(scope.schema.fields[*i].ty.base, Base::Record(_)));
+        match (scope.streams.contains(&q.node), record.or(own)) {
+            (true, Some(_)) if record.is_some() => {
+                diags.push(
+                    Diagnostic::error(
+                        e.span,
+                        format!(
+                            "'{}.{}' could mean field '{}' of the stream '{}' or of the record field '{}'",
+                            q.node, name.node, name.node, q.node, q.node
+                        ),
+                    )
+                    .label("which one?")
+                    .help(format!("rename the record field '{}' (select {{ ...: {} }}) or the stream", q.node, q.node)),
+                );
+                return None;
+            }
+            (false, Some(i)) => {
+                let base = (Expr::Field(i), scope.schema.fields[i].ty.clone());
+                let ast_q = ast::Expr { kind: ExprKind::Name { qualifier: None, name: q.clone() }, span: q.span };
+                return member(base, &ast_q, name, diags);
+            }
+            _ => {}
+        }
         if !scope.streams.contains(&q.node) {
             let mut d = Diagnostic::error(q.span, format!("unknown stream '{}' in '{}.{}'", q.node, q.node, name.node))
                 .label("not an input of this stage");
@@ -260,6 +310,55 @@ fn check_name(
     );
     let _ = e;
     None
+}
+
+/// Field `field` of `base`, a record (`record` is its expression, for messages).
+fn member(
+    base: (Expr, Type),
+    record: &ast::Expr,
+    field: &ast::Ident,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(Expr, Type)> {
+    let (x, t) = base;
+    let path = path_text(record);
+    let r = match &t.base {
+        Base::Record(r) => r,
+        Base::Null => return Some((Expr::Lit(Value::Null), Type::NULL)),
+        _ => {
+            diags.push(
+                Diagnostic::error(
+                    record.span,
+                    format!("'{path}' is {t}, not a record: it has no field '{}'", field.node),
+                )
+                .label("not a record")
+                .help("only records (`{ ... }` types, nested objects in JSON) have fields"),
+            );
+            return None;
+        }
+    };
+    let Some(i) = r.index_of(&field.node) else {
+        diags.push(
+            Diagnostic::error(field.span, format!("unknown field '{}' in '{path}'", field.node))
+                .label(format!("not a field of {t}"))
+                .suggest(&field.node, r.fields.iter().map(|f| f.name.as_str()))
+                .or_help(format!("'{path}' has {t}")),
+        );
+        return None;
+    };
+    // A missing or null record makes every access through it null.
+    let ty = r.fields[i].ty.clone().with_nullable(t.nullable || r.fields[i].ty.nullable);
+    Some((fold(Expr::Get { record: Box::new(x), index: i, name: field.node.clone() }), ty))
+}
+
+/// The text of an access path (`user.address`), for messages.
+fn path_text(e: &ast::Expr) -> String {
+    match &e.kind {
+        ExprKind::Name { qualifier: Some(q), name } => format!("{}.{}", q.node, name.node),
+        ExprKind::Name { qualifier: None, name } => name.node.clone(),
+        ExprKind::Member { record, field } => format!("{}.{}", path_text(record), field.node),
+        ExprKind::Index { list, .. } => format!("{}[..]", path_text(list)),
+        _ => "the expression".into(),
+    }
 }
 
 fn check_binary(
@@ -545,6 +644,12 @@ pub fn type_of_value(v: &Value) -> Type {
             let elem = items.iter().fold(Type::NOTHING, |acc, v| acc.unify(&type_of_value(v)).unwrap_or(acc));
             Type::list(elem)
         }
+        Value::Record(r) => {
+            let fields = r.names.iter().zip(&r.values);
+            Type::record(
+                fields.map(|(n, v)| crate::types::Field { name: n.to_string(), ty: type_of_value(v) }).collect(),
+            )
+        }
     }
 }
 
@@ -565,8 +670,10 @@ fn volatile(x: &Expr) -> bool {
     match x {
         Expr::Call { func: Function::Builtin(Builtin::Now) | Function::Udf(_), .. } => true,
         Expr::Lit(_) | Expr::Field(_) => false,
-        Expr::List(items) | Expr::Call { args: items, .. } => items.iter().any(volatile),
-        Expr::Neg(e) | Expr::Not(e) | Expr::IsNull { expr: e, .. } => volatile(e),
+        Expr::List(items) | Expr::Call { args: items, .. } | Expr::Record { values: items, .. } => {
+            items.iter().any(volatile)
+        }
+        Expr::Neg(e) | Expr::Not(e) | Expr::IsNull { expr: e, .. } | Expr::Get { record: e, .. } => volatile(e),
         Expr::Arith(_, a, b)
         | Expr::Compare(_, a, b)
         | Expr::And(a, b)

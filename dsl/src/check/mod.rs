@@ -314,17 +314,19 @@ impl Checker<'_> {
     }
 
     fn schema_decl(&mut self, s: &ast::SchemaDecl) -> Schema {
+        Schema::new(self.fields(&s.fields, &format!("schema '{}'", s.name.node)))
+    }
+
+    /// The fields of a schema or record type (`in_what` names it in messages).
+    fn fields(&mut self, decls: &[ast::FieldDecl], in_what: &str) -> Vec<Field> {
         let mut fields: Vec<Field> = Vec::new();
         let mut seen: HashMap<&str, Span> = HashMap::new();
-        for f in &s.fields {
+        for f in decls {
             if let Some(first) = seen.get(f.name.node.as_str()) {
                 self.error(
-                    Diagnostic::error(
-                        f.name.span,
-                        format!("field '{}' is declared twice in schema '{}'", f.name.node, s.name.node),
-                    )
-                    .label("duplicate field")
-                    .related(*first, "first declared here"),
+                    Diagnostic::error(f.name.span, format!("field '{}' is declared twice in {in_what}", f.name.node))
+                        .label("duplicate field")
+                        .related(*first, "first declared here"),
                 );
                 continue;
             }
@@ -333,11 +335,15 @@ impl Checker<'_> {
                 fields.push(Field { name: f.name.node.clone(), ty });
             }
         }
-        Schema::new(fields)
+        fields
     }
 
     fn type_expr(&mut self, t: &ast::TypeExpr) -> Option<Type> {
         const NAMES: [&str; 7] = ["bool", "int", "float", "string", "timestamp", "duration", "list"];
+        if let Some(decls) = &t.record {
+            let fields = self.fields(decls, "a record type");
+            return Some(Type::record(fields).with_nullable(t.nullable));
+        }
         let base = match (t.name.node.as_str(), &t.arg) {
             ("bool", None) => Base::Bool,
             ("int", None) => Base::Int,
@@ -360,13 +366,18 @@ impl Checker<'_> {
                 );
                 return None;
             }
+            // A schema declared before: a record of its fields.
+            (name, None) if self.schemas.contains_key(name) => {
+                Base::Record(crate::types::RecordType::new(self.schemas[name].fields.clone()))
+            }
             (name, _) => {
+                let schemas: Vec<&str> = self.schemas.keys().map(String::as_str).collect();
                 self.error(
                     Diagnostic::error(t.name.span, format!("unknown type '{name}'"))
                         .label("not a type")
-                        .suggest(name, NAMES)
+                        .suggest(name, NAMES.iter().copied().chain(schemas))
                         .or_help(
-                            "types are bool, int, float, string, timestamp, duration, list<T>, and T? for nullable",
+                            "types are bool, int, float, string, timestamp, duration, list<T>, records { name: T, ... } or a schema's name, and T? for nullable",
                         ),
                 );
                 return None;
@@ -574,7 +585,7 @@ pub fn parse_param(text: &str, ty: &Type) -> Option<Value> {
             crate::time::parse_timestamp(t).or_else(|| t.parse().ok()).map(Value::Timestamp)
         }
         Base::Duration => crate::time::parse_duration(text).map(Value::Duration),
-        Base::List(_) | Base::Null => None,
+        Base::List(_) | Base::Record(_) | Base::Null => None,
     }
 }
 

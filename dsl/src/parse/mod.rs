@@ -325,24 +325,31 @@ impl Builder {
     }
 
     fn type_expr(&mut self, p: P) -> TypeExpr {
-        // grammar: type_expr = { ident ~ (langle ~ type_expr ~ rangle)? ~ question? }
+        // grammar: type_expr = { (record_type | ident ~ (langle ~ type_expr ~ rangle)?) ~ question? }
         let sp = span(&p);
         let mut it = children(p);
-        let name = ident(next(&mut it, "type_expr: name"));
+        let first = next(&mut it, "type_expr: name or record");
+        let (name, mut record) = match first.as_rule() {
+            Rule::record_type => (Spanned::new("{".to_string(), span(&first)), Some(first)),
+            _ => (ident(first), None),
+        };
         let mut arg = None;
         let mut nullable = false;
         for c in it {
             match c.as_rule() {
                 // `list<...>` nests like an expression, and is limited alike.
                 Rule::type_expr => {
-                    let fallback = TypeExpr { name: name.clone(), arg: None, nullable: false, span: sp };
+                    let fallback = TypeExpr { name: name.clone(), arg: None, record: None, nullable: false, span: sp };
                     arg = Some(Box::new(self.nested(sp, fallback, |b| b.type_expr(c))));
                 }
                 Rule::question => nullable = true,
                 r => unreachable!("grammar: type_expr has no {r:?}"),
             }
         }
-        TypeExpr { name, arg, nullable, span: sp }
+        // Records nest like `list<...>`.
+        let record =
+            record.take().map(|r| self.nested(sp, Vec::new(), |b| children(r).map(|f| b.field_decl(f)).collect()));
+        TypeExpr { name, arg, record, nullable, span: sp }
     }
 
     // --- stages -------------------------------------------------------------------------
@@ -635,11 +642,19 @@ impl Builder {
         self.nested_by(levels, sp, null_at(sp), |b| {
             let mut it = children(p);
             let mut acc = b.primary(next(&mut it, "postfix: primary"));
-            for index in it {
-                let end = span(&index).end;
-                let i = b.expr(next(&mut children(index), "index: expr"));
-                let span = Span { start: acc.span.start, end };
-                acc = Expr { kind: ExprKind::Index { list: Box::new(acc), index: Box::new(i) }, span };
+            for access in it {
+                let span = Span { start: acc.span.start, end: span(&access).end };
+                let kind = match access.as_rule() {
+                    Rule::member => {
+                        let field = ident(next(&mut children(access), "member: label"));
+                        ExprKind::Member { record: Box::new(acc), field }
+                    }
+                    _ => {
+                        let i = b.expr(next(&mut children(access), "index: expr"));
+                        ExprKind::Index { list: Box::new(acc), index: Box::new(i) }
+                    }
+                };
+                acc = Expr { kind, span };
             }
             acc
         })

@@ -34,6 +34,7 @@ pub(super) fn friendly(rule: Rule) -> (&'static str, Prio) {
         }
         field_decl => ("a field", Normal),
         type_expr => ("a type", Normal),
+        record_type => ("a record type: { field: type, ... }", Normal),
         watermark => ("'watermark'", Normal),
         connector => ("a connector such as file(...)", Normal),
         arg => ("an argument", Normal),
@@ -48,6 +49,7 @@ pub(super) fn friendly(rule: Rule) -> (&'static str, Prio) {
         order => ("'desc' or 'asc'", Low),
         sort_key => ("a sort key", Normal),
         index => ("an index: [i]", Low),
+        member => ("a field: .name", Low),
         with_ties => ("'with ties'", Low),
         join_cond => ("a join condition", Normal),
         expr | if_expr | or_expr | and_expr | not_expr | cmp_expr | arith | term | unary | neg | list | record

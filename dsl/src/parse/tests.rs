@@ -130,6 +130,7 @@ fn sexp(e: &Expr) -> String {
             format!("{}({})", func.node, a.join(" "))
         }
         ExprKind::Index { list, index } => format!("(at {} {})", sexp(list), sexp(index)),
+        ExprKind::Member { record, field } => format!("(. {} {})", sexp(record), field.node),
     }
 }
 

@@ -443,6 +443,8 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 enum Path<'a> {
     Field(&'a str),
     Elem(&'a Path<'a>, usize),
+    /// A field of a nested record: `user.address.zip`.
+    Sub(&'a Path<'a>, &'a str),
 }
 
 impl fmt::Display for Path<'_> {
@@ -450,6 +452,7 @@ impl fmt::Display for Path<'_> {
         match self {
             Path::Field(name) => f.write_str(name),
             Path::Elem(parent, i) => write!(f, "{parent}[{i}]"),
+            Path::Sub(parent, name) => write!(f, "{parent}.{name}"),
         }
     }
 }
@@ -741,8 +744,34 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<(), A::Error> {
-        self.mismatch(Found::Object)
+    /// A nested object, read into a record value driven by its type: keys outside it are
+    /// skipped, and every non-nullable field of it must be there.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Base::Record(record) = &self.ty.base else {
+            return self.mismatch(Found::Object);
+        };
+        let mut values = vec![Value::Null; record.fields.len()];
+        let mut seen = vec![false; record.fields.len()];
+        let path = self.path;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match record.index_of(&key) {
+                Some(i) => {
+                    seen[i] = true;
+                    let field = &record.fields[i];
+                    let path = Path::Sub(&path, &field.name);
+                    let seed = ValueSeed { ty: &field.ty, path, err: &mut *self.err, slot: &mut values[i] };
+                    map.next_value_seed(seed)?;
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if let Some((field, _)) = record.fields.iter().zip(&seen).find(|(f, seen)| !f.ty.nullable && !**seen) {
+            return fail(self.err, format!("missing field '{path}.{}'", field.name));
+        }
+        *self.slot = Value::record(record.names(), values);
+        Ok(())
     }
 }
 
