@@ -68,6 +68,7 @@ builtins! {
     Now = "now", RegexExtract = "regex_extract", RegexReplace = "regex_replace", Strpos = "strpos",
     Year = "year", Month = "month", Day = "day", Hour = "hour", Minute = "minute", Second = "second",
     Weekday = "weekday", DateTrunc = "date_trunc", ParseTimestamp = "parse_timestamp",
+    JsonGet = "json_get", ParseJson = "parse_json", Bool = "bool",
 }
 
 impl Builtin {
@@ -94,8 +95,8 @@ impl Builtin {
             Builtin::Floor => "floor(float) -> float",
             Builtin::Ceil => "ceil(float) -> float",
             Builtin::Coalesce => "coalesce(a, b, ...) -> the first non-null argument",
-            Builtin::Int => "int(float | string | bool | timestamp | duration) -> int",
-            Builtin::Float => "float(int | string) -> float",
+            Builtin::Int => "int(float | string | bool | timestamp | duration | json) -> int",
+            Builtin::Float => "float(int | string | json) -> float",
             Builtin::String => "string(any) -> string",
             Builtin::ToTimestamp => "to_timestamp(int | string) -> timestamp",
             Builtin::FormatTimestamp => "format_timestamp(timestamp, pattern: string[, zone: string]) -> string",
@@ -121,6 +122,11 @@ impl Builtin {
             }
             Builtin::ToFixed => "to_fixed(int | float, digits: int) -> string (digits from 0 to 1074, else null)",
             Builtin::Now => "now() -> timestamp",
+            Builtin::JsonGet => {
+                "json_get(json, path: string) -> json (\"a.b\"; a number indexes an array; null when missing)"
+            }
+            Builtin::ParseJson => "parse_json(string) -> json (null when it is not JSON)",
+            Builtin::Bool => "bool(json | string) -> bool (true or false; null otherwise)",
         }
     }
 
@@ -226,16 +232,32 @@ impl Builtin {
                 arity(1, 1)?;
                 want(
                     0,
-                    &[Base::Int, Base::Float, Base::String, Base::Bool, Base::Timestamp, Base::Duration],
-                    "a number, string, bool, timestamp or duration",
+                    &[Base::Int, Base::Float, Base::String, Base::Bool, Base::Timestamp, Base::Duration, Base::Json],
+                    "a number, string, bool, timestamp, duration or json",
                 )?;
-                let may_fail = matches!(args[0].base, Base::String | Base::Float);
+                let may_fail = matches!(args[0].base, Base::String | Base::Float | Base::Json);
                 Ok(Type::INT.with_nullable(nullable || may_fail))
             }
             Float => {
                 arity(1, 1)?;
-                want(0, &[Base::Int, Base::Float, Base::String], "a number or a string")?;
-                Ok(Type::FLOAT.with_nullable(nullable || args[0].base == Base::String))
+                want(0, &[Base::Int, Base::Float, Base::String, Base::Json], "a number, a string or json")?;
+                Ok(Type::FLOAT.with_nullable(nullable || matches!(args[0].base, Base::String | Base::Json)))
+            }
+            Bool => {
+                arity(1, 1)?;
+                want(0, &[Base::Bool, Base::String, Base::Json], "json, a string or a bool")?;
+                Ok(Type::BOOL.with_nullable(nullable || args[0].base != Base::Bool))
+            }
+            JsonGet => {
+                arity(2, 2)?;
+                want(0, &[Base::Json], "json")?;
+                want(1, &s, "a string (a path: \"a.b\")")?;
+                Ok(Type::JSON.nullable())
+            }
+            ParseJson => {
+                arity(1, 1)?;
+                want(0, &s, "a string")?;
+                Ok(Type::JSON.nullable())
             }
             String => {
                 arity(1, 1)?;
@@ -411,17 +433,37 @@ impl Builtin {
                     }
                 }
                 Value::Str(s) => s.trim().parse::<i64>().map_or(Value::Null, Value::Int),
+                Value::Json(j) => crate::json::int(j).map_or(Value::Null, Value::Int),
                 _ => Value::Null,
             },
             Float => match &args[0] {
                 Value::Str(s) => s.trim().parse::<f64>().map_or(Value::Null, Value::float),
+                Value::Json(j) => crate::json::float(j).map_or(Value::Null, Value::float),
                 v => v.as_float().map_or(Value::Null, Value::float),
             },
-            String => {
-                let mut s = std::string::String::new();
-                args[0].write_text(&mut s);
-                Value::str(&s)
-            }
+            String => match &args[0] {
+                Value::Json(j) => Value::str(&crate::json::text(j)),
+                v => {
+                    let mut s = std::string::String::new();
+                    v.write_text(&mut s);
+                    Value::str(&s)
+                }
+            },
+            Bool => match &args[0] {
+                Value::Bool(b) => Value::Bool(*b),
+                Value::Json(j) => crate::json::bool(j).map_or(Value::Null, Value::Bool),
+                Value::Str(s) => match s.trim() {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    _ => Value::Null,
+                },
+                _ => Value::Null,
+            },
+            JsonGet => match &args[0] {
+                Value::Json(j) => crate::json::get(j, str_arg(1)).map_or(Value::Null, |v| Value::Json(v.into())),
+                _ => Value::Null,
+            },
+            ParseJson => crate::json::parse(str_arg(0)).map_or(Value::Null, |j| Value::Json(j.into())),
             ToTimestamp => match &args[0] {
                 Value::Int(i) | Value::Timestamp(i) => {
                     time::checked_timestamp(*i).map_or(Value::Null, Value::Timestamp)

@@ -8,6 +8,7 @@ pub mod diag;
 pub mod eval;
 mod explain;
 pub mod functions;
+pub mod json;
 pub mod lower;
 pub mod parse;
 pub mod plan;

@@ -20,6 +20,8 @@ pub enum Base {
     List(Box<Type>),
     /// A record of named fields: `{ id: int, name: string? }`.
     Record(RecordType),
+    /// Any JSON value, kept as its compact text.
+    Json,
     /// The type of the literal `null` before it meets another type.
     Null,
 }
@@ -65,6 +67,7 @@ impl Type {
     pub const STRING: Type = Type::new(Base::String);
     pub const TIMESTAMP: Type = Type::new(Base::Timestamp);
     pub const DURATION: Type = Type::new(Base::Duration);
+    pub const JSON: Type = Type::new(Base::Json);
     pub const NULL: Type = Type { base: Base::Null, nullable: true };
     /// The element type of an empty list: it fits in a list of anything.
     pub const NOTHING: Type = Type { base: Base::Null, nullable: false };
@@ -141,6 +144,7 @@ impl fmt::Display for Type {
             Base::String => f.write_str("string")?,
             Base::Timestamp => f.write_str("timestamp")?,
             Base::Duration => f.write_str("duration")?,
+            Base::Json => f.write_str("json")?,
             Base::List(t) => write!(f, "list<{t}>")?,
             Base::Record(r) => write!(f, "{}", Schema::new(r.fields.clone()))?,
             Base::Null => return f.write_str("null"),

@@ -72,6 +72,8 @@ pub enum Value {
     /// A record (a nested object): its values in the positions of its type's fields, and
     /// their names.
     Record(Arc<RecordValue>),
+    /// A JSON value as its compact text, keys in input order (see `crate::json`).
+    Json(Arc<str>),
 }
 
 /// The value of a record field: names shared by every value of its type, values by position.
@@ -170,6 +172,7 @@ impl Value {
                 }
                 out.push('}');
             }
+            Value::Json(text) => out.push_str(text),
         }
     }
 

@@ -644,6 +644,7 @@ pub fn type_of_value(v: &Value) -> Type {
             let elem = items.iter().fold(Type::NOTHING, |acc, v| acc.unify(&type_of_value(v)).unwrap_or(acc));
             Type::list(elem)
         }
+        Value::Json(_) => Type::JSON,
         Value::Record(r) => {
             let fields = r.names.iter().zip(&r.values);
             Type::record(

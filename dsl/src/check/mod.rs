@@ -339,7 +339,7 @@ impl Checker<'_> {
     }
 
     fn type_expr(&mut self, t: &ast::TypeExpr) -> Option<Type> {
-        const NAMES: [&str; 7] = ["bool", "int", "float", "string", "timestamp", "duration", "list"];
+        const NAMES: [&str; 8] = ["bool", "int", "float", "string", "timestamp", "duration", "json", "list"];
         if let Some(decls) = &t.record {
             let fields = self.fields(decls, "a record type");
             return Some(Type::record(fields).with_nullable(t.nullable));
@@ -351,6 +351,7 @@ impl Checker<'_> {
             ("string", None) => Base::String,
             ("timestamp", None) => Base::Timestamp,
             ("duration", None) => Base::Duration,
+            ("json", None) => Base::Json,
             ("list", Some(arg)) => Base::List(Box::new(self.type_expr(arg)?)),
             ("list", None) => {
                 self.error(
@@ -585,6 +586,7 @@ pub fn parse_param(text: &str, ty: &Type) -> Option<Value> {
             crate::time::parse_timestamp(t).or_else(|| t.parse().ok()).map(Value::Timestamp)
         }
         Base::Duration => crate::time::parse_duration(text).map(Value::Duration),
+        Base::Json => crate::json::parse(text).map(|j| Value::Json(j.into())),
         Base::List(_) | Base::Record(_) | Base::Null => None,
     }
 }

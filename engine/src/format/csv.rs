@@ -176,7 +176,7 @@ fn cell_value(text: &str, quoted: bool, field: &FieldInfo) -> Result<Value, Stri
         },
         Base::Timestamp => parse_timestamp_text(trimmed).map(Value::Timestamp),
         Base::Duration => parse_duration_text(trimmed).map(Value::Duration),
-        Base::List(_) | Base::Record(_) => return super::json::parse_value(text, ty, &field.name),
+        Base::List(_) | Base::Record(_) | Base::Json => return super::json::parse_value(text, ty, &field.name),
         Base::Null => None,
     };
     value.ok_or_else(|| format!("field '{}': expected {ty}, found {}", field.name, quote_snippet(text)))

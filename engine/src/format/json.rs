@@ -14,6 +14,7 @@ use std::fmt;
 use eddy_dsl::time::checked_timestamp;
 use eddy_dsl::{Base, Row, Schema, Type, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 
 use super::{line_str, parse_duration_text, parse_timestamp_text, quote_snippet, reset_row, DayCache, FieldInfo};
 
@@ -597,6 +598,15 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     type Value = ();
     #[inline]
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        if self.ty.base == Base::Json {
+            // Any JSON value, kept as it came (compact); a JSON null is null.
+            let raw = <Box<serde_json::value::RawValue> as Deserialize>::deserialize(d)?;
+            return match raw.get().trim() {
+                "null" if self.ty.nullable => self.put(Value::Null),
+                "null" => self.mismatch(Found::Null),
+                text => self.put(Value::Json(eddy_dsl::json::compact(text).into())),
+            };
+        }
         d.deserialize_any(self)
     }
 }
