@@ -188,7 +188,7 @@ pub fn join(
     // Without a key every pair would have to meet: a mistake, unless one condition already
     // had one (it may have been meant as the key).
     if ok && left_keys.is_empty() {
-        no_key(cx, spec.on);
+        no_key(cx, spec.on, (&own, other.name));
         ok = false;
     }
     // The event time keeps up with a rename to `stream.field`.
@@ -342,29 +342,37 @@ fn check_predicate(cx: &mut Checker, p: &ast::Expr, sides: &Sides) -> Option<(Ex
     None
 }
 
-/// Reports a join whose conditions have no key; the `==` among them are shown as no keys.
-fn no_key(cx: &mut Checker, on: &[ast::Expr]) {
+/// Reports a join whose conditions have no key (between `mine` and `theirs`); the `==` among
+/// them are shown as no keys, and an `or` at the top as one condition.
+fn no_key(cx: &mut Checker, on: &[ast::Expr], (mine, theirs): (&str, &str)) {
     let (Some(first), Some(last)) = (on.first(), on.last()) else { return };
     let mut d = Diagnostic::error(
         first.span.to(last.span),
         "a join needs at least one key: an equality between a field of each side",
     )
     .label("no key among these conditions");
+    let mut help =
+        format!("compare a field of '{mine}' with one of '{theirs}', e.g. `on auction == id and price > reserve`");
+    let mut or = false;
     for cond in on {
         match &cond.kind {
             ast::ExprKind::Binary(ast::BinOp::Eq, ..) => {
                 d = d.related(
                     cond.span,
-                    "no key: `L == R` is one when L reads only this stream's fields and R only the other's",
+                    format!("not a key: one side must read only '{mine}', the other only '{theirs}'"),
                 );
             }
             ast::ExprKind::Binary(ast::BinOp::Or, ..) => {
                 d = d.related(cond.span, "one condition: `or` binds looser than `and`");
+                or = true;
             }
             _ => {}
         }
     }
-    cx.error(d.help("add one, e.g. `on auction == id and price > reserve`; write alternatives in parentheses: `on a == b and (x or y)`"));
+    if or {
+        help.push_str("; put alternatives in parentheses after the key: `on a == b and (x or y)`");
+    }
+    cx.error(d.help(help));
 }
 
 #[cfg(test)]
