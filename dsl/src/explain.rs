@@ -200,7 +200,8 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
             let on: Vec<String> =
                 left_keys.iter().zip(right_keys).map(|(l, r)| format!("{} == {}", l.show(ls), r.show(rs))).collect();
             // The predicate is over the joined row, whose names are the join's own.
-            let filter = predicate.as_ref().map_or(String::new(), |p| format!("; where {}", p.show(&node.schema)));
+            let filter =
+                predicate.as_ref().map_or(String::new(), |p| format!("; where {}", conditions(p, &node.schema)));
             lines.push(format!("on {}{filter}; both sides exchanged by key", on.join(" and ")));
             lines.push(match kind {
                 crate::plan::JoinKind::Incremental if *symmetric => {
@@ -236,6 +237,14 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
         }
     }
     lines
+}
+
+/// A join's predicate as its conditions were written: its top-level `and`s without parentheses.
+fn conditions(p: &crate::plan::Expr, schema: &crate::types::Schema) -> String {
+    match p {
+        crate::plan::Expr::And(a, b) => format!("{} and {}", conditions(a, schema), conditions(b, schema)),
+        p => p.show(schema).to_string(),
+    }
 }
 
 /// The words after `top N by`: the sort keys with their orders, and `with ties`.

@@ -122,3 +122,25 @@ fn predicates_after_within_are_an_error_that_says_where_they_go() {
     assert_eq!(diags[0].message, "join conditions go before `within`");
     assert_eq!(&src[diags[0].span.start..diags[0].span.end], "price > 1");
 }
+
+#[test]
+fn explain_shows_the_predicate_after_the_keys() {
+    let text = plan("join auctions on auction == id and bids.price > reserve and bids.at <= auctions.at").to_string();
+    let line =
+        "on auction == id; where (bids.price > reserve) and (bids.at <= auctions.at); both sides exchanged by key";
+    assert!(text.contains(line), "{text}");
+    let text = plan("join auctions on auction == id").to_string();
+    assert!(text.contains("on auction == id; both sides exchanged by key"), "{text}");
+}
+
+#[test]
+fn the_fields_a_predicate_reads_are_decoded() {
+    let plan = plan("join auctions on auction == id and reserve > bids.price | select { auction }");
+    let used = |name: &str| {
+        let node = plan.nodes.iter().find(|n| n.name == name).expect("the source");
+        let NodeKind::Source { used, .. } = &node.kind else { panic!("{name} is no source") };
+        node.schema.names().zip(used).filter(|(_, u)| **u).map(|(n, _)| n.to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(used("auctions"), ["id", "reserve", "at"]);
+    assert_eq!(used("bids"), ["auction", "price", "at"]);
+}
