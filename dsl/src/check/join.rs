@@ -54,20 +54,7 @@ pub fn join(
         unknown: other.unknown,
         config: false,
     };
-    let (mut left_keys, mut right_keys, mut ok) = (Vec::new(), Vec::new(), true);
-    let mut predicates = Vec::new();
-    for cond in spec.on {
-        match role(cond, scope, &other_scope) {
-            Role::Predicate(p) => predicates.push(p),
-            Role::Key { left, right } => match key(cx, cond.span, left, right) {
-                Some((l, r)) => {
-                    left_keys.push(l);
-                    right_keys.push(r);
-                }
-                None => ok = false,
-            },
-        }
-    }
+    let Conditions { left_keys, right_keys, predicates, mut ok } = conditions(cx, spec.on, scope, &other_scope);
     let within = match spec.within {
         // `within 5s and price > 1`: conditions written after the bound.
         Some(d @ ast::Expr { kind: ast::ExprKind::Binary(ast::BinOp::And, ..), .. }) => {
@@ -172,19 +159,17 @@ pub fn join(
         fields.push(f);
     }
     *schema = Schema::new(fields);
+    // Predicates are over the joined row: both sides' names, a name on both qualified.
     let mut streams = scope.streams.to_vec();
     streams.push(other.name.to_string());
     let mut unknown = scope.unknown.clone();
     unknown.extend(other.unknown);
     let joined_scope = Scope { schema, streams: &streams, unknown: &unknown, ..*scope };
     let sides = Sides { mine: scope, theirs: &other_scope, joined: &joined_scope };
-    let predicate = match predicate(cx, &predicates, &sides) {
-        Ok(p) => p,
-        Err(()) => {
-            ok = false;
-            None
-        }
-    };
+    let predicate = predicate(cx, &predicates, &sides).unwrap_or_else(|()| {
+        ok = false;
+        None
+    });
     // Without a key every pair would have to meet: a mistake, unless one condition already
     // had one (it may have been meant as the key).
     if ok && left_keys.is_empty() {
@@ -218,6 +203,32 @@ pub fn join(
         outer: spec.outer,
         kind,
     }))
+}
+
+/// A join's conditions told apart: the keys, checked, on each side, and the predicates, to be
+/// checked over the joined row; `ok` is false when a key had a mistake (reported).
+struct Conditions<'a> {
+    left_keys: Vec<Expr>,
+    right_keys: Vec<Expr>,
+    predicates: Vec<&'a ast::Expr>,
+    ok: bool,
+}
+
+fn conditions<'a>(cx: &mut Checker, on: &'a [ast::Expr], mine: &Scope, theirs: &Scope) -> Conditions<'a> {
+    let mut c = Conditions { left_keys: Vec::new(), right_keys: Vec::new(), predicates: Vec::new(), ok: true };
+    for cond in on {
+        match role(cond, mine, theirs) {
+            Role::Predicate(p) => c.predicates.push(p),
+            Role::Key { left, right } => match key(cx, cond.span, left, right) {
+                Some((l, r)) => {
+                    c.left_keys.push(l);
+                    c.right_keys.push(r);
+                }
+                None => c.ok = false,
+            },
+        }
+    }
+    c
 }
 
 /// In `within 5s and a and b`, the span of `a and b`: the `and`s fold to the left, so the
