@@ -1,6 +1,8 @@
 //! `join` and `left join`: incremental (differential's join, every record kept), windowed
 //! (records meet within their window, freed when it closes) and interval (event times at most
-//! `within` apart, records freed once the watermark has passed them by more than that).
+//! `within` apart, records freed once the watermark has passed them by more than that). In
+//! each, the join's predicate filters the matched pairs, and a left join's lone records are
+//! those with no passing pair.
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash, Hasher};
