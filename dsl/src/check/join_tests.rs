@@ -51,6 +51,9 @@ fn an_equality_of_one_field_of_each_side_is_a_key_the_rest_predicates() {
     // Reversed, the key is normalised: the piped stream's side first.
     let (keys, _) = join("join auctions on id == auction and reserve == bids.price");
     assert_eq!(keys, ["auction == id", "price == reserve"]);
+    // In any order: a predicate may come first.
+    let (keys, predicate) = join("join auctions on reserve < 10 and auction == id");
+    assert_eq!((keys, predicate.as_deref()), (vec!["auction == id".to_string()], Some("(reserve < 10)")));
 }
 
 #[test]
