@@ -171,7 +171,9 @@ pub enum StageKind {
     Join {
         left: bool,
         other: StreamRef,
-        on: Vec<(Expr, Expr)>,
+        /// The conditions joined by `and`, as written: the checker tells the key equalities
+        /// (`L == R`) from the predicates over the joined row.
+        on: Vec<Expr>,
         within: Option<Expr>,
     },
     Union(Vec<StreamRef>),
@@ -347,7 +349,7 @@ impl Pipe {
                     out.extend(by.iter().map(|(e, _)| e));
                 }
                 StageKind::Join { on, within, .. } => {
-                    out.extend(on.iter().flat_map(|(l, r)| [l, r]));
+                    out.extend(on);
                     out.extend(within);
                 }
                 StageKind::Union(_) => {}

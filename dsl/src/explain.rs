@@ -195,11 +195,14 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
             }
         }
         NodeKind::Union { .. } => {}
-        NodeKind::Join { left, right, left_keys, right_keys, kind, symmetric, .. } => {
+        NodeKind::Join { left, right, left_keys, right_keys, predicate, kind, symmetric, .. } => {
             let (ls, rs) = (input_schema(left), input_schema(right));
             let on: Vec<String> =
                 left_keys.iter().zip(right_keys).map(|(l, r)| format!("{} == {}", l.show(ls), r.show(rs))).collect();
-            lines.push(format!("on {}; both sides exchanged by key", on.join(" and ")));
+            // The predicate is over the joined row, whose names are the join's own.
+            let filter =
+                predicate.as_ref().map_or(String::new(), |p| format!("; where {}", conditions(p, &node.schema)));
+            lines.push(format!("on {}{filter}; both sides exchanged by key", on.join(" and ")));
             lines.push(match kind {
                 crate::plan::JoinKind::Incremental if *symmetric => {
                     "incremental, both sides append-only: a symmetric hash join (each match emitted once, when its second record arrives); every record is kept; state: unbounded".to_string()
@@ -234,6 +237,14 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
         }
     }
     lines
+}
+
+/// A join's predicate as its conditions were written: its top-level `and`s without parentheses.
+fn conditions(p: &crate::plan::Expr, schema: &crate::types::Schema) -> String {
+    match p {
+        crate::plan::Expr::And(a, b) => format!("{} and {}", conditions(a, schema), conditions(b, schema)),
+        p => p.show(schema).to_string(),
+    }
 }
 
 /// The words after `top N by`: the sort keys with their orders, and `with ties`.

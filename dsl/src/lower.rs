@@ -233,7 +233,7 @@ impl Lowering<'_> {
                     let updating = inputs.iter().any(|n| self.nodes[*n].updating);
                     (NodeKind::Union { inputs }, updating)
                 }
-                Kind::Join { other, left_keys, right_keys, right_fields, outer, kind } => {
+                Kind::Join { other, left_keys, right_keys, right_fields, predicate, outer, kind } => {
                     let right = self.input(*other);
                     let append_only = !updating && !self.nodes[right].updating;
                     let symmetric = *kind == JoinKind::Incremental && append_only && !outer && self.body.is_none();
@@ -243,6 +243,7 @@ impl Lowering<'_> {
                         left_keys: left_keys.clone(),
                         right_keys: right_keys.clone(),
                         right_fields: right_fields.clone(),
+                        predicate: predicate.clone(),
                         outer: *outer,
                         kind: *kind,
                         symmetric,
@@ -308,16 +309,19 @@ fn mark_used_fields(plan: &mut Plan) {
         };
         match &node.kind {
             NodeKind::Source { .. } | NodeKind::Errors { .. } => {}
-            NodeKind::Join { left, right, left_keys, right_keys, right_fields, kind, .. } => {
+            NodeKind::Join { left, right, left_keys, right_keys, right_fields, predicate, kind, .. } => {
                 let n = plan.nodes[*left].schema.len();
-                for (f, w) in out.iter().enumerate() {
-                    if *w {
-                        if f < n {
-                            need(*left, f);
-                        } else if let Some(r) = right_fields.get(f - n) {
-                            need(*right, *r);
-                        }
+                // A field of the joined row comes from the left side, or from the right one.
+                let mut joined = |f: usize| {
+                    if f < n {
+                        need(*left, f);
+                    } else if let Some(r) = right_fields.get(f - n) {
+                        need(*right, *r);
                     }
+                };
+                (0..out.len()).filter(|f| out[*f]).for_each(&mut joined);
+                if let Some(p) = predicate {
+                    p.visit_fields(&mut joined);
                 }
                 left_keys.iter().for_each(|k| k.visit_fields(&mut |f| need(*left, f)));
                 right_keys.iter().for_each(|k| k.visit_fields(&mut |f| need(*right, f)));

@@ -71,6 +71,10 @@ pub enum NodeKind {
         left_keys: Vec<Expr>,
         right_keys: Vec<Expr>,
         right_fields: Vec<usize>,
+        /// The join's conditions that are no keys, over the joined row (the left fields, then
+        /// `right_fields`): a matched pair is kept only when it is true. In a `left join`, a
+        /// left record none of whose matches passes it is kept once, with nulls.
+        predicate: Option<Expr>,
         outer: bool,
         kind: JoinKind,
         symmetric: bool,

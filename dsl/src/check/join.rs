@@ -1,5 +1,6 @@
 //! `join OTHER on L == R [and ...] [within D]` and `left join`: the keys on both sides, the
-//! joined schema (a name on both sides becomes `stream.name`), and which kind of join it is.
+//! predicates over the joined row, the joined schema (a name on both sides becomes
+//! `stream.name`), and which kind of join it is.
 
 use super::expr::{check_expr, Scope, Unknown};
 use super::stages::Kind;
@@ -10,7 +11,7 @@ use crate::diag::Diagnostic;
 use crate::functions::{Builtin, Function};
 use crate::plan::{Expr, JoinKind, Lag};
 use crate::span::Span;
-use crate::types::Base;
+use crate::types::{Base, Type};
 use crate::types::{Field, Schema};
 use crate::value::Value;
 
@@ -27,7 +28,8 @@ pub struct Other<'a> {
 /// A join's conditions and options, as written.
 pub struct Spec<'a> {
     pub outer: bool,
-    pub on: &'a [(ast::Expr, ast::Expr)],
+    /// The conditions of `on`, keys and predicates, as written.
+    pub on: &'a [ast::Expr],
     pub within: Option<&'a ast::Expr>,
     pub span: Span,
 }
@@ -52,34 +54,17 @@ pub fn join(
         unknown: other.unknown,
         config: false,
     };
-    let (mut left_keys, mut right_keys, mut ok) = (Vec::new(), Vec::new(), true);
-    for (l, r) in spec.on {
-        let lx = check_expr(l, scope, &mut cx.diags);
-        let rx = check_expr(r, &other_scope, &mut cx.diags);
-        let (Some((lx, lt)), Some((rx, rt))) = (lx, rx) else {
-            ok = false;
-            continue;
-        };
-        if lt.unify(&rt).is_none() {
-            cx.error(
-                Diagnostic::error(l.span.to(r.span), format!("the join compares {lt} with {rt}"))
-                    .label(format!("{lt} == {rt}"))
-                    .help("both sides of a join condition must have one type; convert one with int(), float() or string()"),
-            );
-            ok = false;
-            continue;
-        }
-        // An int meets a float as a float: 1 == 1.0, as in comparisons.
-        let as_float = |x: Expr| Expr::Call { func: Function::Builtin(Builtin::Float), args: vec![x] };
-        let (lx, rx) = match (&lt.base, &rt.base) {
-            (Base::Int, Base::Float) => (as_float(lx), rx),
-            (Base::Float, Base::Int) => (lx, as_float(rx)),
-            _ => (lx, rx),
-        };
-        left_keys.push(lx);
-        right_keys.push(rx);
-    }
+    let Conditions { left_keys, right_keys, predicates, mut ok } = conditions(cx, spec.on, scope, &other_scope);
     let within = match spec.within {
+        // `within 5s and price > 1`: conditions written after the bound.
+        Some(d @ ast::Expr { kind: ast::ExprKind::Binary(ast::BinOp::And, ..), .. }) => {
+            cx.error(
+                Diagnostic::error(after_bound(d), "join conditions go before `within`")
+                    .label("a condition after the time bound")
+                    .help("write `on KEY and CONDITION within D`, e.g. `on auction == id and price > 1 within 5s`"),
+            );
+            return Err(());
+        }
         Some(d) => match check_expr(d, scope, &mut cx.diags) {
             Some((Expr::Lit(Value::Duration(ms)), _)) if ms >= 0 => Some(ms),
             Some((_, t)) => {
@@ -174,6 +159,23 @@ pub fn join(
         fields.push(f);
     }
     *schema = Schema::new(fields);
+    // Predicates are over the joined row: both sides' names, a name on both qualified.
+    let mut streams = scope.streams.to_vec();
+    streams.push(other.name.to_string());
+    let mut unknown = scope.unknown.clone();
+    unknown.extend(other.unknown);
+    let joined_scope = Scope { schema, streams: &streams, unknown: &unknown, ..*scope };
+    let sides = Sides { mine: scope, theirs: &other_scope, joined: &joined_scope };
+    let predicate = predicate(cx, &predicates, &sides).unwrap_or_else(|()| {
+        ok = false;
+        None
+    });
+    // Without a key every pair would have to meet: a mistake, unless one condition already
+    // had one (it may have been meant as the key).
+    if ok && left_keys.is_empty() {
+        no_key(cx, spec.on, (&own, other.name));
+        ok = false;
+    }
     // The event time keeps up with a rename to `stream.field`.
     let mut time = flow.time.clone();
     if let Some(Time::Field(n)) = &time {
@@ -192,5 +194,198 @@ pub fn join(
         unbounded: flow.unbounded || other.flow.unbounded,
         lag: pair_lag,
     };
-    Ok(ok.then_some(Kind::Join { other: other.input, left_keys, right_keys, right_fields, outer: spec.outer, kind }))
+    Ok(ok.then_some(Kind::Join {
+        other: other.input,
+        left_keys,
+        right_keys,
+        right_fields,
+        predicate,
+        outer: spec.outer,
+        kind,
+    }))
 }
+
+/// A join's conditions told apart: the keys, checked, on each side, and the predicates, to be
+/// checked over the joined row; `ok` is false when a key had a mistake (reported).
+struct Conditions<'a> {
+    left_keys: Vec<Expr>,
+    right_keys: Vec<Expr>,
+    predicates: Vec<&'a ast::Expr>,
+    ok: bool,
+}
+
+fn conditions<'a>(cx: &mut Checker, on: &'a [ast::Expr], mine: &Scope, theirs: &Scope) -> Conditions<'a> {
+    let mut c = Conditions { left_keys: Vec::new(), right_keys: Vec::new(), predicates: Vec::new(), ok: true };
+    for cond in on {
+        match role(cond, mine, theirs) {
+            Role::Predicate(p) => c.predicates.push(p),
+            Role::Key { left, right } => match key(cx, cond.span, left, right) {
+                Some((l, r)) => {
+                    c.left_keys.push(l);
+                    c.right_keys.push(r);
+                }
+                None => c.ok = false,
+            },
+        }
+    }
+    c
+}
+
+/// In `within 5s and a and b`, the span of `a and b`: the `and`s fold to the left, so the
+/// first condition is the right operand of the innermost one.
+fn after_bound(within: &ast::Expr) -> Span {
+    let mut first = within;
+    let mut e = within;
+    while let ast::ExprKind::Binary(ast::BinOp::And, l, r) = &e.kind {
+        first = r;
+        e = l;
+    }
+    Span::new(first.span.start, within.span.end)
+}
+
+/// What a join condition is for.
+enum Role<'a> {
+    /// A key equality: its expression on this side and on the other, each with its type.
+    Key { left: (Expr, Type), right: (Expr, Type) },
+    /// A predicate over the joined row, checked once its schema is known.
+    Predicate(&'a ast::Expr),
+}
+
+/// The rule that tells keys from predicates: `L == R` is a key when L reads fields of this
+/// side only and R fields of the other side only, or the reverse (normalised, L on this side).
+/// A name on both sides is this side's in L and the other's in R, as written (`on customer ==
+/// customer`). Anything else (`price > reserve`, `a == 1`, `a + b == c` over both sides) is a
+/// predicate over the joined row.
+fn role<'a>(cond: &'a ast::Expr, mine: &Scope, theirs: &Scope) -> Role<'a> {
+    let ast::ExprKind::Binary(ast::BinOp::Eq, a, b) = &cond.kind else { return Role::Predicate(cond) };
+    // Quietly: a side that does not check here is a predicate, checked again with its messages.
+    let on = |e: &ast::Expr, scope: &Scope| check_expr(e, scope, &mut Vec::new()).filter(|(x, _)| reads_fields(x));
+    for (l, r) in [(a, b), (b, a)] {
+        if let Some((left, right)) = on(l, mine).and_then(|left| on(r, theirs).map(|right| (left, right))) {
+            return Role::Key { left, right };
+        }
+    }
+    Role::Predicate(cond)
+}
+
+fn reads_fields(x: &Expr) -> bool {
+    let mut any = false;
+    x.visit_fields(&mut |_| any = true);
+    any
+}
+
+/// The two sides of a key, of one type: an int meets a float as a float (1 == 1.0, as in
+/// comparisons). `None` when they cannot (reported).
+fn key(cx: &mut Checker, span: Span, (lx, lt): (Expr, Type), (rx, rt): (Expr, Type)) -> Option<(Expr, Expr)> {
+    if lt.unify(&rt).is_none() {
+        cx.error(
+            Diagnostic::error(span, format!("the join compares {lt} with {rt}"))
+                .label(format!("{lt} == {rt}"))
+                .help("both sides of a join condition must have one type; convert one with int(), float() or string()"),
+        );
+        return None;
+    }
+    let as_float = |x: Expr| Expr::Call { func: Function::Builtin(Builtin::Float), args: vec![x] };
+    Some(match (&lt.base, &rt.base) {
+        (Base::Int, Base::Float) => (as_float(lx), rx),
+        (Base::Float, Base::Int) => (lx, as_float(rx)),
+        _ => (lx, rx),
+    })
+}
+
+/// The scopes of a join's conditions: this side's, the other's, and the joined row's.
+struct Sides<'a> {
+    mine: &'a Scope<'a>,
+    theirs: &'a Scope<'a>,
+    joined: &'a Scope<'a>,
+}
+
+/// The predicates, each a bool over the joined row, as one `and` (`None` without any); `Err`
+/// when one has a mistake (reported).
+fn predicate(cx: &mut Checker, predicates: &[&ast::Expr], sides: &Sides) -> Result<Option<Expr>, ()> {
+    let mut all: Option<Expr> = None;
+    let mut ok = true;
+    for p in predicates {
+        let Some((x, t)) = check_predicate(cx, p, sides) else {
+            ok = false;
+            continue;
+        };
+        if !matches!(t.base, Base::Bool | Base::Null) {
+            cx.error(
+                Diagnostic::error(p.span, format!("a join condition must be a bool, found {t}"))
+                    .label("expected bool")
+                    .help("compare it, e.g. `on auction == id and price > reserve`"),
+            );
+            ok = false;
+            continue;
+        }
+        all = Some(match all {
+            Some(before) => Expr::And(Box::new(before), Box::new(x)),
+            None => x,
+        });
+    }
+    ok.then_some(all).ok_or(())
+}
+
+/// Checks a predicate over the joined row. An `==` with a mistake was most likely meant as a
+/// key: when one operand reads one side's fields, the other is reported as the other side's
+/// (`on usr == user`: 'usr' is unknown on the other side, not also `user` ambiguous).
+fn check_predicate(cx: &mut Checker, p: &ast::Expr, sides: &Sides) -> Option<(Expr, Type)> {
+    let mut diags = Vec::new();
+    if let Some(checked) = check_expr(p, sides.joined, &mut diags) {
+        return Some(checked);
+    }
+    if let ast::ExprKind::Binary(ast::BinOp::Eq, a, b) = &p.kind {
+        let (mine, theirs) = (sides.mine, sides.theirs);
+        for (x, y, x_on, y_on) in
+            [(a, b, mine, theirs), (b, a, mine, theirs), (a, b, theirs, mine), (b, a, theirs, mine)]
+        {
+            if check_expr(x, x_on, &mut Vec::new()).is_some_and(|(e, _)| reads_fields(&e)) {
+                let mut meant = Vec::new();
+                if check_expr(y, y_on, &mut meant).is_none() && !meant.is_empty() {
+                    cx.diags.extend(meant);
+                    return None;
+                }
+            }
+        }
+    }
+    cx.diags.extend(diags);
+    None
+}
+
+/// Reports a join whose conditions have no key (between `mine` and `theirs`); the `==` among
+/// them are shown as no keys, and an `or` at the top as one condition.
+fn no_key(cx: &mut Checker, on: &[ast::Expr], (mine, theirs): (&str, &str)) {
+    let (Some(first), Some(last)) = (on.first(), on.last()) else { return };
+    let mut d = Diagnostic::error(
+        first.span.to(last.span),
+        "a join needs at least one key: an equality between a field of each side",
+    )
+    .label("no key among these conditions");
+    let mut help =
+        format!("compare a field of '{mine}' with one of '{theirs}', e.g. `on auction == id and price > reserve`");
+    let mut or = false;
+    for cond in on {
+        match &cond.kind {
+            ast::ExprKind::Binary(ast::BinOp::Eq, ..) => {
+                d = d.related(
+                    cond.span,
+                    format!("not a key: one side must read only '{mine}', the other only '{theirs}'"),
+                );
+            }
+            ast::ExprKind::Binary(ast::BinOp::Or, ..) => {
+                d = d.related(cond.span, "one condition: `or` binds looser than `and`");
+                or = true;
+            }
+            _ => {}
+        }
+    }
+    if or {
+        help.push_str("; put alternatives in parentheses after the key: `on a == b and (x or y)`");
+    }
+    cx.error(d.help(help));
+}
+
+#[cfg(test)]
+#[path = "join_tests.rs"]
+mod tests;

@@ -50,6 +50,8 @@ pub enum Kind {
         left_keys: Vec<Expr>,
         right_keys: Vec<Expr>,
         right_fields: Vec<usize>,
+        /// The conditions that are no keys, over the joined row: a pair is kept when true.
+        predicate: Option<Expr>,
         outer: bool,
         kind: JoinKind,
     },

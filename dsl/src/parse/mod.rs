@@ -103,7 +103,6 @@ fn is_token(rule: Rule) -> bool {
             | colon
             | dot
             | assign
-            | eq
             | bar
             | arrow
             | minus
@@ -444,7 +443,7 @@ impl Builder {
         let mut within = None;
         for c in it {
             match c.as_rule() {
-                Rule::join_cond => on.push(self.join_cond(c)),
+                Rule::join_cond => on = self.join_cond(c),
                 Rule::expr => within = Some(self.expr(c)),
                 r => unreachable!("grammar: join_stage has no {r:?}"),
             }
@@ -452,11 +451,16 @@ impl Builder {
         StageKind::Join { left, other, on, within }
     }
 
-    fn join_cond(&mut self, p: P) -> (Expr, Expr) {
-        let mut it = children(p);
-        let l = self.arith(next(&mut it, "join_cond: left"));
-        let r = self.arith(next(&mut it, "join_cond: right"));
-        (l, r)
+    /// The conditions of `on`: the operands of its top-level `and`s, in order (the checker
+    /// tells the keys from the predicates).
+    fn join_cond(&mut self, p: P) -> Vec<Expr> {
+        // grammar: join_cond = { or_expr }, counted as one level, as `expr` is.
+        let sp = span(&p);
+        let c = next(&mut children(p), "join_cond: one child");
+        let all = self.nested(sp, null_at(sp), |b| b.or_expr(c));
+        let mut conds = Vec::new();
+        conjuncts(all, &mut conds);
+        conds
     }
 
     // --- expressions --------------------------------------------------------------------
@@ -726,6 +730,17 @@ fn null_at(span: Span) -> Expr {
 fn binary(op: BinOp, l: Expr, r: Expr) -> Expr {
     let span = l.span.to(r.span);
     Expr { kind: ExprKind::Binary(op, l.into(), r.into()), span }
+}
+
+/// Pushes the operands of `e`'s top-level `and`s (`e` itself when it is no `and`), in order.
+fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
+    match e.kind {
+        ExprKind::Binary(BinOp::And, a, b) => {
+            conjuncts(*a, out);
+            conjuncts(*b, out);
+        }
+        kind => out.push(Expr { kind, span: e.span }),
+    }
 }
 
 /// Folds `a op b op c` to the left.

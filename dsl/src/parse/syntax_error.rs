@@ -107,7 +107,6 @@ pub(super) fn friendly(rule: Rule) -> (&'static str, Prio) {
         colon => ("':'", Normal),
         dot => ("'.'", Low),
         assign => ("'='", Normal),
-        eq => ("'=='", Normal),
         bar => ("'|'", Normal),
         arrow => ("'->'", Normal),
         minus => ("'-'", Normal),
@@ -346,11 +345,11 @@ pub(super) fn help_for(src: &str, pos: usize, found: &Found, positives: &[Rule])
         Found::Token(t) => *t,
     };
     let expects = |r: Rule| positives.contains(&r);
-    if token == "=" && (expects(Rule::cmp_op) || expects(Rule::eq)) {
+    if token == "=" && expects(Rule::cmp_op) {
         return Some("use '==' to compare values".into());
     }
     let is_cmp = ["==", "!=", "<", "<=", ">", ">="].contains(&token);
-    if is_cmp && !expects(Rule::cmp_op) && !expects(Rule::eq) && expects(Rule::add_op) {
+    if is_cmp && !expects(Rule::cmp_op) && expects(Rule::add_op) {
         return Some("comparisons do not chain: combine them with 'and'".into());
     }
     let is_word = token.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');

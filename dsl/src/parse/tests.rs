@@ -233,7 +233,7 @@ fn parses_reachability() {
     let StageKind::Join { left, other, on, within } = &body.stages[0].kind else { panic!() };
     assert!(!left && within.is_none());
     assert_eq!(other.name.node, "edges");
-    assert_eq!((sexp(&on[0].0), sexp(&on[0].1)), ("node".into(), "src".into()));
+    assert_eq!(on.iter().map(sexp).collect::<Vec<_>>(), ["(== node src)"]);
 }
 
 #[test]
@@ -258,8 +258,8 @@ fn parses_every_construct() {
 
     let d = stream(&f, "d");
     let StageKind::Join { left: true, on, within: Some(w), .. } = &d.pipe.stages[0].kind else { panic!() };
-    let on: Vec<String> = on.iter().map(|(l, r)| format!("{}={}", sexp(l), sexp(r))).collect();
-    assert_eq!(on, ["a.tag=b.tag", "(+ n 1)=b.n"]);
+    let on: Vec<String> = on.iter().map(sexp).collect();
+    assert_eq!(on, ["(== a.tag b.tag)", "(== (+ n 1) b.n)"]);
     assert_eq!(sexp(w), "1h");
     let StageKind::Union(others) = &d.pipe.stages[2].kind else { panic!() };
     assert_eq!(others.len(), 2);
@@ -478,7 +478,13 @@ fn syntax_errors() {
         ),
         ("stream s = x | window tumbling 10s", "expected '('", "10s", "found '10s'", None),
         ("stream s = x | window hop(1s)", "expected 'tumbling', 'sliding' or 'session'", "hop", "found 'hop'", None),
-        ("stream s = x | join y on a = b", "expected '=='", "= b", "found '='", Some("use '==' to compare values")),
+        (
+            "stream s = x | join y on a = b",
+            "expected 'within', '|' or a declaration",
+            "= b",
+            "found '='",
+            Some("use '==' to compare values"),
+        ),
         ("stream s = x | group auction", "expected 'by'", "auction", "found 'auction'", None),
         ("stream s = x | filter if a then b", "expected 'else'", "", "found end of file", None),
         ("sink x => file(\"a\")", "expected '->'", "=>", "found '='", None),
@@ -589,4 +595,39 @@ fn reserved_words_are_the_grammars_keywords() {
     for word in ["as", "left", "max", "given", "tumbling", "every"] {
         assert!(EddyParser::parse(Rule::ident, word).is_ok(), "{word} is not a name");
     }
+}
+
+/// The conditions of a join stage, as s-expressions, and its `within`.
+fn join_conds(src: &str) -> (Vec<String>, Option<String>) {
+    let f = ok(src);
+    let s = stream(&f, "s");
+    let StageKind::Join { on, within, .. } = &s.pipe.stages[0].kind else { panic!("{s:#?}") };
+    (on.iter().map(sexp).collect(), within.as_ref().map(sexp))
+}
+
+#[test]
+fn parses_join_predicates_as_conditions() {
+    let src = "stream s = bids | join auctions on auction == id and price > reserve and not (a or b) \
+               and bids.date_time <= expires within 5s\nsink s -> stdout()";
+    let (on, within) = join_conds(src);
+    assert_eq!(on, ["(== auction id)", "(> price reserve)", "(not (or a b))", "(<= bids.date_time expires)"]);
+    assert_eq!(within.as_deref(), Some("5s"));
+    // Parentheses around `and`s group nothing: the conditions are the same.
+    let (on, _) = join_conds("stream s = bids | join a on (x == y and p) and q\nsink s -> stdout()");
+    assert_eq!(on, ["(== x y)", "p", "q"]);
+}
+
+#[test]
+fn parses_a_top_level_or_as_one_join_condition() {
+    // `or` binds looser than `and`: the checker explains why this has no key.
+    let (on, within) = join_conds("stream s = bids | left join a on x == y or p == q\nsink s -> stdout()");
+    assert_eq!(on, ["(or (== x y) (== p q))"]);
+    assert_eq!(within, None);
+}
+
+#[test]
+fn rejects_a_join_without_conditions() {
+    let src = "stream s = bids | join a on within 5s\nsink s -> stdout()";
+    let d = err(src);
+    assert!(d.message.starts_with("syntax error"), "{d:?}");
 }

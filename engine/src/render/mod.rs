@@ -125,8 +125,8 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
             NodeKind::Aggregate { input: i, keys, aggs, strategy: AggStrategy::InPlace } => {
                 aggregate::append_only(input(i), keys, aggs)
             }
-            NodeKind::Join { left, right, left_keys, right_keys, right_fields, outer, kind, symmetric } => {
-                let spec = join::Spec { left_keys, right_keys, right_fields, outer: *outer, kind: *kind };
+            NodeKind::Join { left, right, left_keys, right_keys, right_fields, predicate, outer, kind, symmetric } => {
+                let spec = join::Spec { left_keys, right_keys, right_fields, predicate, outer: *outer, kind: *kind };
                 join::render(input(left), input(right), spec, *symmetric)
             }
             NodeKind::Iterate { input: i, max, body, result } => {
@@ -163,9 +163,18 @@ fn common<'s, T: Time>(kind: &NodeKind, input: &dyn Fn(&usize) -> Coll<'s, T>) -
             all.fold(first, |acc, c| acc.concat(c))
         }
         NodeKind::Join {
-            left, right, left_keys, right_keys, right_fields, outer, kind: JoinKind::Incremental, ..
+            left,
+            right,
+            left_keys,
+            right_keys,
+            right_fields,
+            predicate,
+            outer,
+            kind: JoinKind::Incremental,
+            ..
         } => {
-            let spec = join::Spec { left_keys, right_keys, right_fields, outer: *outer, kind: JoinKind::Incremental };
+            let kind = JoinKind::Incremental;
+            let spec = join::Spec { left_keys, right_keys, right_fields, predicate, outer: *outer, kind };
             join::incremental(input(left), input(right), spec)
         }
         _ => return None,

@@ -1,6 +1,8 @@
 //! `join` and `left join`: incremental (differential's join, every record kept), windowed
 //! (records meet within their window, freed when it closes) and interval (event times at most
-//! `within` apart, records freed once the watermark has passed them by more than that).
+//! `within` apart, records freed once the watermark has passed them by more than that). In
+//! each, the join's predicate filters the matched pairs, and a left join's lone records are
+//! those with no passing pair.
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -24,6 +26,8 @@ struct Sides {
     left_keys: std::rc::Rc<[Eval]>,
     right_keys: std::rc::Rc<[Eval]>,
     right_fields: std::rc::Rc<[usize]>,
+    /// Over the joined row: a matched pair is kept only when it is true.
+    predicate: Option<Rc<Eval>>,
 }
 
 impl Sides {
@@ -32,7 +36,18 @@ impl Sides {
             left_keys: spec.left_keys.iter().map(compile).collect(),
             right_keys: spec.right_keys.iter().map(compile).collect(),
             right_fields: spec.right_fields.into(),
+            predicate: spec.predicate.as_ref().map(|p| Rc::new(compile(p))),
         }
+    }
+
+    /// Whether a joined row passes the predicate (`true`; not `false`, not `null`).
+    fn passes(&self, joined: &Row) -> bool {
+        self.predicate.as_ref().is_none_or(|p| p(joined) == Value::Bool(true))
+    }
+
+    /// The joined row of a matched pair, when it passes the predicate.
+    fn matched(&self, left: &Row, right: &Row) -> Option<Row> {
+        Some(self.joined(left, Some(right))).filter(|row| self.passes(row))
     }
 
     /// Evaluates the key of a row into `key`; false when a key is null (null matches nothing).
@@ -67,6 +82,7 @@ pub struct Spec<'a> {
     pub left_keys: &'a [Expr],
     pub right_keys: &'a [Expr],
     pub right_fields: &'a [usize],
+    pub predicate: &'a Option<Expr>,
     pub outer: bool,
     pub kind: JoinKind,
 }
@@ -88,7 +104,10 @@ pub fn render<'s>(left: Coll<'s>, right: Coll<'s>, spec: Spec, symmetric: bool) 
 
 /// The join without time bounds (differential's), at any time: also inside iterate bodies.
 pub fn incremental<'s, T: Time>(left: Coll<'s, T>, right: Coll<'s, T>, spec: Spec) -> Coll<'s, T> {
-    let (sides, outer) = (Sides::new(&spec), spec.outer);
+    let sides = Sides::new(&spec);
+    if sides.predicate.is_some() {
+        return filtered(left, right, sides, spec.outer);
+    }
     let (s1, s2, s3) = (sides.clone(), sides.clone(), sides.clone());
     let keyed_left = left.clone().flat_map(move |row| Sides::key(&s1.left_keys, &row).map(|k| (k, row)));
     let keyed_right = right.flat_map(move |row| Sides::key(&s2.right_keys, &row).map(|k| (k, s2.pick(&row))));
@@ -97,7 +116,7 @@ pub fn incremental<'s, T: Time>(left: Coll<'s, T>, right: Coll<'s, T>, spec: Spe
         row.extend(r.iter().cloned());
         row
     });
-    if !outer {
+    if !spec.outer {
         return matched;
     }
     // Left records whose key has no match, with nulls; retracted when a match arrives.
@@ -107,6 +126,32 @@ pub fn incremental<'s, T: Time>(left: Coll<'s, T>, right: Coll<'s, T>, spec: Spe
         .map(move |row| (s3.left_keys.iter().map(|e| e(&row)).collect::<Row>(), row))
         .antijoin(present)
         .map(move |(_, row)| s4.joined(&row, None));
+    matched.concat(unmatched)
+}
+
+/// The incremental join with a predicate: the pairs of equal keys that pass it. For a `left
+/// join`, a left record is alone (with nulls) unless one of its pairs passes: the left records
+/// minus those with a passing pair (distinct, as a record's pairs depend on its fields only),
+/// so that the lone record is retracted when its first passing pair arrives, and comes back
+/// when the last one goes.
+fn filtered<'s, T: Time>(left: Coll<'s, T>, right: Coll<'s, T>, sides: Sides, outer: bool) -> Coll<'s, T> {
+    let (s1, s2, s3) = (sides.clone(), sides.clone(), sides.clone());
+    let keyed_left = left.clone().flat_map(move |row| Sides::key(&s1.left_keys, &row).map(|k| (k, row)));
+    let keyed_right = right.flat_map(move |row| Sides::key(&s2.right_keys, &row).map(|k| (k, s2.pick(&row))));
+    // Each pair of equal keys as (left record, joined row), kept when it passes.
+    let pairs = keyed_left
+        .join_map(keyed_right, |_k, l: &Row, r: &Row| {
+            let mut row = l.clone();
+            row.extend(r.iter().cloned());
+            (l.clone(), row)
+        })
+        .filter(move |(_, joined)| s3.passes(joined));
+    let matched = pairs.clone().map(|(_, joined)| joined);
+    if !outer {
+        return matched;
+    }
+    let with_pair = pairs.map(|(l, _)| l).distinct();
+    let unmatched = left.map(|row| (row, ())).antijoin(with_pair).map(move |(row, ())| sides.joined(&row, None));
     matched.concat(unmatched)
 }
 
@@ -207,8 +252,10 @@ fn windowed<'s>(
                         let heads = entry(&mut window.keys, &key, || [NONE, NONE]);
                         let mut matched = false;
                         for (r, _) in chain(&window.rights, heads[1], |r| r.1) {
-                            session.give((sides.joined(&row, Some(r)), t, diff));
-                            matched = true;
+                            if let Some(joined) = sides.matched(&row, r) {
+                                session.give((joined, t, diff));
+                                matched = true;
+                            }
                         }
                         if outer && !matched && window.alone.as_ref().is_none_or(|c| t < *c.time()) {
                             window.alone = Some(cap.delayed(&t, 0));
@@ -232,8 +279,10 @@ fn windowed<'s>(
                         let heads = entry(&mut window.keys, &key, || [NONE, NONE]);
                         let mut at = heads[0];
                         while let Some((l, prev, matched)) = window.lefts.get_mut(at as usize) {
-                            *matched = true;
-                            session.give((sides.joined(l, Some(&row)), t, diff));
+                            if let Some(joined) = sides.matched(l, &row) {
+                                *matched = true;
+                                session.give((joined, t, diff));
+                            }
                             at = *prev;
                         }
                         for _ in 1..diff {
@@ -295,8 +344,10 @@ fn interval<'s>(
                         for _ in 0..diff.max(0) {
                             let mut matched = false;
                             for r in rights.iter().filter(|r| meets(time, r.time)) {
-                                matched = true;
-                                session.give((sides.joined(&row, Some(&r.row)), t, 1));
+                                if let Some(joined) = sides.matched(&row, &r.row) {
+                                    matched = true;
+                                    session.give((joined, t, 1));
+                                }
                             }
                             let alone = (outer && !matched).then(|| cap.delayed(&t, 0));
                             lefts.push(Held { time, row: row.clone(), alone });
@@ -311,8 +362,10 @@ fn interval<'s>(
                         let (lefts, rights) = held.entry(key).or_default();
                         for _ in 0..diff.max(0) {
                             for l in lefts.iter_mut().filter(|l| meets(l.time, time)) {
-                                l.alone = None;
-                                session.give((sides.joined(&l.row, Some(&row)), t, 1));
+                                if let Some(joined) = sides.matched(&l.row, &row) {
+                                    l.alone = None;
+                                    session.give((joined, t, 1));
+                                }
                             }
                             rights.push(Held { time, row: row.clone(), alone: None });
                         }

@@ -124,7 +124,11 @@ pub(super) fn render<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides) -> Coll<
                     let mut session = output.session(&cap);
                     for (mut row, t, diff) in data.drain(..) {
                         if Sides::key_into(&sides.left_keys, &row, &mut key) {
-                            state.meet(0, &key, &mut row, t, diff, |x| session.give(x));
+                            state.meet(0, &key, &mut row, t, diff, |x| {
+                                if sides.passes(&x.0) {
+                                    session.give(x)
+                                }
+                            });
                         }
                     }
                 });
@@ -134,7 +138,11 @@ pub(super) fn render<'s>(left: Coll<'s>, right: Coll<'s>, sides: Sides) -> Coll<
                         if Sides::key_into(&sides.right_keys, &row, &mut key) {
                             picked.clear();
                             picked.extend(sides.right_fields.iter().map(|i| row[*i].clone()));
-                            state.meet(1, &key, &mut picked, t, diff, |x| session.give(x));
+                            state.meet(1, &key, &mut picked, t, diff, |x| {
+                                if sides.passes(&x.0) {
+                                    session.give(x)
+                                }
+                            });
                         }
                     }
                 });

@@ -1,0 +1,1 @@
+SELECT b.auction, b.bidder, b.price, a.seller, a.reserve FROM bids b LEFT JOIN auctions a ON b.auction = a.id AND b.price > a.reserve AND abs((CAST(strftime('%s', substr(b.date_time, 1, 19)) AS INTEGER) * 1000 + CAST(substr(b.date_time, 21, 3) AS INTEGER)) - (CAST(strftime('%s', substr(a.date_time, 1, 19)) AS INTEGER) * 1000 + CAST(substr(a.date_time, 21, 3) AS INTEGER))) <= 2000

@@ -1,0 +1,1 @@
+WITH RECURSIVE reach(node) AS (SELECT 1001 UNION SELECT e.dst FROM reach JOIN (SELECT DISTINCT b.bidder AS src, a.seller AS dst FROM bids b JOIN auctions a ON b.auction = a.id) e ON reach.node = e.src AND e.dst % 2 != 0) SELECT node FROM reach
