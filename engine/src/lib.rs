@@ -9,7 +9,7 @@ mod render;
 mod run;
 mod summary;
 
+pub use connector::sink::RustSink;
 pub use connector::Feed;
-pub use render::RustSink;
 pub use run::{run, Bindings, Error, RunConfig};
 pub use summary::{IterateSummary, SinkSummary, SourceSummary, Summary};

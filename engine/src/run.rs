@@ -15,8 +15,9 @@ use timely::dataflow::operators::vec::{Broadcast, Filter};
 use timely::dataflow::operators::{Capture, ToStream};
 use timely::{CommunicationConfig, WorkerConfig};
 
+use crate::connector::sink::{self, RustSink, SinkSpec};
 use crate::connector::Feed;
-use crate::render::{self, RustSink, Shared, SinkTarget};
+use crate::render::{self, Shared, SinkTarget};
 use crate::summary::{Counters, Summary};
 
 /// How to run a job.
@@ -107,8 +108,12 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
             SinkConnector::Rust { stream } => bindings.sinks.get(stream).cloned(),
             _ => None,
         };
-        let (label, at) = (format!("{stream} -> {connector}"), (config.process, plan.streaming));
-        targets.push(SinkTarget::open(&s.connector, &plan.sink_schema(i), label, at, rust).map_err(Error::Runtime)?);
+        let label = format!("{stream} -> {connector}");
+        let schema = plan.sink_schema(i);
+        let (process, streaming) = (config.process, plan.streaming);
+        let spec =
+            SinkSpec { connector: &s.connector, schema: &schema, label: label.clone(), process, streaming, rust };
+        targets.push(SinkTarget { label, sink: sink::open(spec).map_err(Error::Runtime)? });
     }
     let shared = Arc::new(Shared::new(
         targets,

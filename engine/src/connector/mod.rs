@@ -7,6 +7,7 @@ mod feed;
 mod file;
 mod generate;
 mod lines;
+pub mod sink;
 mod stdin;
 mod task;
 

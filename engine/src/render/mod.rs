@@ -28,7 +28,7 @@ use timely::dataflow::Scope;
 use crate::connector::{Connectors, Feed, SourceSpec};
 use crate::summary::Counters;
 
-pub use sink::{RustSink, SinkTarget};
+pub use sink::SinkTarget;
 
 /// A map keyed by rows (groups, join keys). foldhash (already a dependency of differential)
 /// hashes a short row of values several times faster than std's SipHash; its `RandomState` is
@@ -142,7 +142,7 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
     for (index, s) in plan.sinks.iter().enumerate() {
         let coll = colls[s.input].clone().expect("plan: sink inputs exist");
         let node = &plan.nodes[s.input];
-        sink::render(coll, index, node.updating, &plan.sink_schema(index), shared, counters);
+        sink::render(coll, index, node.updating, shared, counters);
     }
 }
 
