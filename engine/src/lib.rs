@@ -10,6 +10,6 @@ mod run;
 mod summary;
 
 pub use connector::sink::RustSink;
-pub use connector::Feed;
+pub use connector::{Ack, Feed};
 pub use run::{run, Bindings, Error, RunConfig};
 pub use summary::{IterateSummary, SinkSummary, SourceSummary, Summary};

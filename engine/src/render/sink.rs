@@ -10,8 +10,10 @@ use std::sync::Arc;
 use differential_dataflow::consolidation::consolidate_updates;
 use differential_dataflow::Hashable;
 use eddy_dsl::{Row, Value};
-use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeline};
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::StreamVec;
 use timely::progress::frontier::MutableAntichain;
 
 use super::{Coll, Shared};
@@ -86,8 +88,19 @@ impl Writer {
     }
 }
 
-/// Renders sink `index` of the plan on its input collection.
-pub fn render(coll: Coll<'_>, index: usize, updating: bool, shared: &Arc<Shared>, counters: &Rc<Counters>) {
+/// Renders sink `index` of the plan on its input collection. Its output carries no records: it
+/// is the sink's durable frontier. The operator holds a capability at the earliest time whose
+/// output may not be durable yet: in a stream, the input frontier once what came before it is
+/// flushed; in a batch job, the start until the input is complete. A sink whose writer failed
+/// holds its capability where it failed until its input is complete (nothing after it is
+/// durable; the job ends with the error, and its sources acknowledge nothing more).
+pub fn render<'s>(
+    coll: Coll<'s>,
+    index: usize,
+    updating: bool,
+    shared: &Arc<Shared>,
+    counters: &Rc<Counters>,
+) -> StreamVec<'s, u64, ()> {
     let target = &shared.sinks[index];
     let worker = coll.inner.scope().index();
     let out = match target.sink.writer(worker, shared.streaming) {
@@ -99,7 +112,7 @@ pub fn render(coll: Coll<'_>, index: usize, updating: bool, shared: &Arc<Shared>
         }
     };
     let writer = Writer { target: index, shared: Arc::clone(shared), out, written: 0, counters: Rc::clone(counters) };
-    let mut state = SinkState {
+    let state = SinkState {
         writer,
         updating,
         streaming: shared.streaming,
@@ -117,16 +130,33 @@ pub fn render(coll: Coll<'_>, index: usize, updating: bool, shared: &Arc<Shared>
     let gather = target.sink.single() && shared.multi_process();
     if gather || updating {
         let pact = Exchange::new(move |(row, _, _): &(Row, u64, isize)| if gather { 0 } else { row.hashed() });
-        coll.inner.sink(pact, &name, move |(input, frontier)| {
-            input.for_each(|_, data| state.absorb(data));
-            state.advance(frontier);
-        });
+        operate(coll, pact, &name, state)
     } else {
-        coll.inner.sink(Pipeline, &name, move |(input, frontier)| {
+        operate(coll, Pipeline, &name, state)
+    }
+}
+
+/// The sink operator over `coll`, its records moved by `pact`.
+fn operate<'s, P>(coll: Coll<'s>, pact: P, name: &str, mut state: SinkState) -> StreamVec<'s, u64, ()>
+where
+    P: ParallelizationContract<u64, Vec<(Row, u64, isize)>>,
+{
+    coll.inner.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(pact, name, move |cap, _info| {
+        let mut held = Some(cap);
+        move |(input, frontier), _output| {
             input.for_each(|_, data| state.absorb(data));
             state.advance(frontier);
-        });
-    }
+            match frontier.frontier().first() {
+                None => held = None,
+                Some(t) if state.streaming && state.writer.out.is_some() => {
+                    if let Some(cap) = held.as_mut().filter(|c| c.time() < t) {
+                        cap.downgrade(t);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    })
 }
 
 struct SinkState {
