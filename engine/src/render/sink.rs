@@ -94,6 +94,11 @@ impl Writer {
 /// flushed; in a batch job, the start until the input is complete. A sink whose writer failed
 /// holds its capability where it failed until its input is complete (nothing after it is
 /// durable; the job ends with the error, and its sources acknowledge nothing more).
+///
+/// Today's writers flush synchronously, inside the activation that sees the frontier move, so
+/// this frontier equals the input frontier after the flush (the operator's output follows its
+/// input anyway); the capability is where a writer whose deliveries are confirmed later (a
+/// broker's producer) will hold it back, and it keeps a failed sink's frontier where it failed.
 pub fn render<'s>(
     coll: Coll<'s>,
     index: usize,
