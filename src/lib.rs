@@ -59,6 +59,7 @@ pub struct Pipeline {
     text: String,
     options: Options,
     feeds: HashMap<String, Arc<eddy_engine::Feed>>,
+    acks: HashMap<String, eddy_engine::Ack>,
     receivers: HashMap<String, Box<dyn FnMut(Record) + Send>>,
 }
 
@@ -160,6 +161,7 @@ impl Pipeline {
             text: text.to_string(),
             options: Options { check_files: true, ..Options::default() },
             feeds: HashMap::new(),
+            acks: HashMap::new(),
             receivers: HashMap::new(),
         }
     }
@@ -217,6 +219,37 @@ impl Pipeline {
         self
     }
 
+    /// Feeds source `source` from an iterator, as `feed`, and calls `ack` with how many of its
+    /// records (from the first, in order) are done: every result that depends on them is in
+    /// every sink (written to a file, handed to `on_records`). The program may then commit its
+    /// own source (a queue, an offset) up to there. When a record is done depends on the
+    /// pipeline (`explain` says it, as `done:`): in a batch job, at its successful end; in a
+    /// stream, once the sinks' progress passes its event time plus what windows hold it;
+    /// never while a stage keeps its results changing (an aggregate without a window). A job
+    /// that fails acknowledges nothing more.
+    pub fn feed_acked<I>(self, source: &str, rows: I, ack: impl FnMut(u64) + Send + 'static) -> Pipeline
+    where
+        I: IntoIterator<Item = Row>,
+        I::IntoIter: Send + 'static,
+    {
+        let mut p = self.feed(source, rows);
+        p.acks.insert(source.to_string(), Arc::new(Mutex::new(ack)));
+        p
+    }
+
+    /// Feeds source `source` from a channel, as `feed_channel`, with acknowledgements as
+    /// `feed_acked`.
+    pub fn feed_channel_acked(
+        self,
+        source: &str,
+        rows: Receiver<Row>,
+        ack: impl FnMut(u64) + Send + 'static,
+    ) -> Pipeline {
+        let mut p = self.feed_channel(source, rows);
+        p.acks.insert(source.to_string(), Arc::new(Mutex::new(ack)));
+        p
+    }
+
     /// Calls `f` with every record of stream `stream` (`name`, or `source.errors`). In a batch
     /// job an updating stream gives its final contents.
     pub fn on_records(mut self, stream: &str, f: impl FnMut(Record) + Send + 'static) -> Pipeline {
@@ -262,7 +295,7 @@ impl Pipeline {
 
     /// Runs a pipeline compiled with `compile`.
     pub fn run_compiled(self, compiled: &Compiled, config: &RunConfig) -> Result<Summary, Error> {
-        let mut bindings = eddy_engine::Bindings { sources: self.feeds, sinks: HashMap::new() };
+        let mut bindings = eddy_engine::Bindings { sources: self.feeds, acks: self.acks, sinks: HashMap::new() };
         for (stream, mut f) in self.receivers {
             let wanted = eddy_dsl::plan::SinkConnector::Rust { stream: stream.clone() };
             let Some(sink) = compiled.plan.sinks.iter().find(|s| s.connector == wanted) else { continue };

@@ -9,7 +9,7 @@ mod render;
 mod run;
 mod summary;
 
-pub use connector::Feed;
-pub use render::RustSink;
+pub use connector::sink::RustSink;
+pub use connector::{Ack, Feed};
 pub use run::{run, Bindings, Error, RunConfig};
 pub use summary::{IterateSummary, SinkSummary, SourceSummary, Summary};

@@ -9,14 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eddy_dsl::plan::{NodeKind, Plan, SinkConnector};
+use eddy_dsl::plan::{Done, NodeKind, Plan, SinkConnector};
 use timely::dataflow::operators::capture::Extract;
 use timely::dataflow::operators::vec::{Broadcast, Filter};
 use timely::dataflow::operators::{Capture, ToStream};
 use timely::{CommunicationConfig, WorkerConfig};
 
-use crate::connector::Feed;
-use crate::render::{self, RustSink, Shared, SinkTarget};
+use crate::connector::sink::{self, RustSink, SinkSpec};
+use crate::connector::{Ack, Feed};
+use crate::render::{self, Shared, SinkTarget};
 use crate::summary::{Counters, Summary};
 
 /// How to run a job.
@@ -75,6 +76,8 @@ impl RunConfig {
 #[derive(Default)]
 pub struct Bindings {
     pub sources: HashMap<String, Arc<Feed>>,
+    /// The program's acknowledgement callbacks, by source name (see `Reader::ack`).
+    pub acks: HashMap<String, Ack>,
     /// Receivers of streams, by the name in their `Rust` sink connector.
     pub sinks: HashMap<String, RustSink>,
 }
@@ -107,12 +110,16 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
             SinkConnector::Rust { stream } => bindings.sinks.get(stream).cloned(),
             _ => None,
         };
-        let (label, at) = (format!("{stream} -> {connector}"), (config.process, plan.streaming));
-        targets.push(SinkTarget::open(&s.connector, &plan.sink_schema(i), label, at, rust).map_err(Error::Runtime)?);
+        let label = format!("{stream} -> {connector}");
+        let schema = plan.sink_schema(i);
+        let (process, streaming) = (config.process, plan.streaming);
+        let spec =
+            SinkSpec { connector: &s.connector, schema: &schema, label: label.clone(), process, streaming, rust };
+        targets.push(SinkTarget { label, sink: sink::open(spec).map_err(Error::Runtime)? });
     }
     let shared = Arc::new(Shared::new(
         targets,
-        bindings.sources,
+        (bindings.sources, bindings.acks),
         config.max_line_bytes,
         (config.process, config.processes),
         Arc::clone(&config.stop),
@@ -153,7 +160,7 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
     };
 
     let streaming = plan.streaming;
-    let plan = Arc::new(plan.clone());
+    let worker_plan = Arc::new(plan.clone());
     let (totals_tx, totals_rx) = std::sync::mpsc::channel();
     let totals_tx = Arc::new(Mutex::new(totals_tx));
     let worker_shared = Arc::clone(&shared);
@@ -165,7 +172,7 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
     let stop = Arc::clone(&config.stop);
     let guards = timely::execute::execute_from(builders, guard, WorkerConfig::default(), move |worker| {
         let shared = Arc::clone(&worker_shared);
-        let plan = Arc::clone(&plan);
+        let plan = Arc::clone(&worker_plan);
         let panicked = Arc::clone(&panicked);
         // Idle workers park (until data, an activation or a timer wakes them) rather than spin:
         // more workers than cores must not steal time from the busy ones. They wake now and
@@ -228,9 +235,23 @@ pub fn run(plan: &Plan, config: &RunConfig, bindings: Bindings) -> Result<Summar
         (None, 0, false) => shared.sinks.iter().try_for_each(SinkTarget::commit),
         (None, 0, true) => Ok(()),
     };
+    if committed.is_ok() && !config.stop.load(Ordering::Relaxed) && stopped == 0 {
+        ack_at_end(plan, &shared);
+    }
     match committed {
         Ok(()) => Ok(summary),
         Err(error) => Err(Error::Failed { error, summary }),
+    }
+}
+
+/// The job ended successfully, its inputs read to their end: every sink's output is complete
+/// and visible, so what a source read is done, unless a stage keeps its results changing for
+/// ever (`Done::Never`: only a checkpoint would make them durable).
+fn ack_at_end(plan: &Plan, shared: &Shared) {
+    for node in &plan.nodes {
+        if let NodeKind::Source { done: Done::AtEnd | Done::After { .. }, .. } = &node.kind {
+            shared.connectors.done_at_end(&node.name);
+        }
     }
 }
 

@@ -7,16 +7,19 @@ mod feed;
 mod file;
 mod generate;
 mod lines;
+pub mod sink;
 mod stdin;
 mod task;
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use eddy_dsl::plan::SourceConnector;
 use eddy_dsl::{Row, Schema, Value};
 
-pub use feed::Feed;
+use feed::Ledger;
+pub use feed::{Ack, Feed};
 use file::{Dealer, Stripes};
 use task::Runtime;
 pub use task::Wake;
@@ -36,6 +39,9 @@ pub enum Status {
     /// The input is exhausted.
     Done,
 }
+
+/// A range of a partition's positions: `(partition, from..to)`.
+pub type Span = (usize, Range<u64>);
 
 pub trait Reader {
     /// Reads up to `max` records, appending decoded rows to `ok` and `.errors` rows to `err`.
@@ -57,12 +63,32 @@ pub trait Reader {
     fn runs(&self) -> &[(usize, usize)] {
         &[]
     }
+
+    /// Whether this reader acknowledges what is done (then the source operator tracks the
+    /// positions it emitted, and calls `ack`).
+    fn acks(&self) -> bool {
+        false
+    }
+
+    /// The positions of the records the last `read` took, as ranges `(partition, from..to)`
+    /// (a partition's offsets for a broker, sequence numbers for a feed or for requests): the
+    /// rejected records' too, which are done with the others.
+    fn positions(&self) -> &[Span] {
+        &[]
+    }
+
+    /// The positions `done` are done: every result depending on them is durable in every sink
+    /// (see `render/source.rs` for when). Ranges come in the order they were read, per
+    /// partition; a reader commits, acknowledges or replies.
+    fn ack(&mut self, _done: &[Span]) {}
 }
 
 /// What the connectors of one process share across its workers.
 pub struct Connectors {
     /// The feeds of `Rust` sources, by source name.
     pub rust_sources: HashMap<String, Arc<Feed>>,
+    /// The positions of the feeds the program acknowledges, by source name.
+    ledgers: HashMap<String, Arc<Ledger>>,
     /// Longer input lines are rejected to `.errors`.
     pub max_line_bytes: usize,
     /// Per file source, what deals its stripes to this process's workers.
@@ -74,13 +100,26 @@ pub struct Connectors {
 }
 
 impl Connectors {
-    pub fn new(rust_sources: HashMap<String, Arc<Feed>>, max_line_bytes: usize, process: (usize, usize)) -> Connectors {
+    pub fn new(
+        (rust_sources, acks): (HashMap<String, Arc<Feed>>, HashMap<String, Ack>),
+        max_line_bytes: usize,
+        process: (usize, usize),
+    ) -> Connectors {
+        let ledgers = acks.into_iter().map(|(name, ack)| (name, Arc::new(Ledger::new(ack)))).collect();
         Connectors {
             rust_sources,
+            ledgers,
             max_line_bytes,
             dealers: Mutex::new(HashMap::new()),
             process,
             runtime: Runtime::default(),
+        }
+    }
+
+    /// The job ended successfully: everything source `source` read is done.
+    pub fn done_at_end(&self, source: &str) {
+        if let Some(ledger) = self.ledgers.get(source) {
+            ledger.all();
         }
     }
 
@@ -133,11 +172,14 @@ pub fn open(
             generate::GenerateReader::new(kind, *events, *seed, *rate, schema, worker, peers)
                 .map(|r| Some(Box::new(r) as Box<dyn Reader>))
         }
-        SourceConnector::Rust => Ok(connectors
-            .rust_sources
-            .get(name)
-            .filter(|feed| worker == 0 || !matches!(***feed, Feed::Script(_)))
-            .map(|feed| Box::new(feed::RustReader::new(name, Arc::clone(feed), schema)) as Box<dyn Reader>)),
+        SourceConnector::Rust => {
+            Ok(connectors.rust_sources.get(name).filter(|feed| worker == 0 || !matches!(***feed, Feed::Script(_))).map(
+                |feed| {
+                    let ledger = connectors.ledgers.get(name).cloned();
+                    Box::new(feed::RustReader::new(name, Arc::clone(feed), schema, ledger)) as Box<dyn Reader>
+                },
+            ))
+        }
     }
 }
 

@@ -23,12 +23,13 @@ use differential_dataflow::lattice::Lattice;
 use differential_dataflow::VecCollection;
 use eddy_dsl::plan::{AggStrategy, JoinKind, NodeKind, Plan};
 use eddy_dsl::Row;
-use timely::dataflow::Scope;
+use timely::dataflow::operators::{Concatenate, Probe};
+use timely::dataflow::{ProbeHandle, Scope};
 
-use crate::connector::{Connectors, Feed, SourceSpec};
+use crate::connector::{Ack, Connectors, Feed, SourceSpec};
 use crate::summary::Counters;
 
-pub use sink::{RustSink, SinkTarget};
+pub use sink::SinkTarget;
 
 /// A map keyed by rows (groups, join keys). foldhash (already a dependency of differential)
 /// hashes a short row of values several times faster than std's SipHash; its `RandomState` is
@@ -60,7 +61,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(
         sinks: Vec<SinkTarget>,
-        rust_sources: HashMap<String, Arc<Feed>>,
+        rust_sources: (HashMap<String, Arc<Feed>>, HashMap<String, Ack>),
         max_line_bytes: usize,
         (process, processes): (usize, usize),
         stop: Arc<AtomicBool>,
@@ -99,7 +100,9 @@ impl Shared {
 }
 
 /// Builds the whole plan in `scope`; its operators count what they read and write in `counters`.
+/// The probe over every sink's durable output is made first, for the sources to watch.
 pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, counters: &Rc<Counters>) {
+    let probe = ProbeHandle::new();
     let mut colls: Vec<Option<Coll<'s>>> = vec![None; plan.nodes.len()];
     let mut side: HashMap<usize, source::Outputs<'s>> = HashMap::new();
     let (mut source_index, mut iterate_index) = (0, 0);
@@ -107,10 +110,11 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
     for (id, node) in plan.nodes.iter().enumerate() {
         let input = |i: &usize| colls[*i].clone().expect("plan: inputs come before their consumers");
         let coll = match &node.kind {
-            NodeKind::Source { connector, used, time, .. } => {
+            NodeKind::Source { connector, used, time, done } => {
                 let spec = SourceSpec { name: &node.name, connector, schema: &node.schema, used };
+                let durable = source::Durable { done, event_time: time.watermark.map(|(f, _)| f), probe: &probe };
                 let clock = clock::Clock::new(time, shared.streaming);
-                let outputs = source::render(scope, spec, clock, source_index, &align, shared, counters);
+                let outputs = source::render(scope, spec, durable, clock, source_index, &align, shared, counters);
                 source_index += 1;
                 let ok = outputs.ok.clone();
                 side.insert(id, outputs);
@@ -139,11 +143,14 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
         };
         colls[id] = Some(coll);
     }
+    let mut durable = Vec::new();
     for (index, s) in plan.sinks.iter().enumerate() {
         let coll = colls[s.input].clone().expect("plan: sink inputs exist");
         let node = &plan.nodes[s.input];
-        sink::render(coll, index, node.updating, &plan.sink_schema(index), shared, counters);
+        durable.push(sink::render(coll, index, node.updating, shared, counters));
     }
+    // The sinks' durable frontier, which the sources' acknowledgements follow.
+    scope.concatenate(durable).probe_with(&probe);
 }
 
 /// The operators that work at any time: in the dataflow, and inside iterate bodies (joins

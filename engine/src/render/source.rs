@@ -1,21 +1,33 @@
 //! Sources: one operator per source and worker, reading its share of the input in batches
 //! without blocking the worker, with three outputs — the records, the rejected ones and the
 //! late ones — and holding its capability at its watermark (or arrival time).
+//!
+//! A reader that acknowledges (`Reader::acks`) hears of what is done through the sinks' durable
+//! frontier (`Durable`). A batch of records read at once is done when that frontier passes
+//! `due = max(the time the batch was sent at, the largest event time in it) + hold` (the plan's
+//! `Done::After { hold }`): every stage on the way to a sink emits a record's last result at a
+//! time no later than its event time (or arrival time) plus the stage's hold, and a sink holds
+//! its durable frontier at a time until its output for that time is flushed. Batches are acked
+//! in the order they were read (a later one waits for an earlier one: conservative, and a
+//! broker's commit is a prefix anyway). `Done::AtEnd` and a source whose input ended are
+//! acked when the job ends successfully (`run`); `Done::Never`, never.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use differential_dataflow::AsCollection;
-use eddy_dsl::Row;
+use eddy_dsl::plan::Done;
+use eddy_dsl::{Row, Value};
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
-use timely::dataflow::{Scope, StreamVec};
+use timely::dataflow::{ProbeHandle, Scope, StreamVec};
 
 use super::clock::{Clock, Read};
 use super::{Coll, Shared};
-use crate::connector::{self, SourceSpec, Status, Wake, BATCH};
+use crate::connector::{self, SourceSpec, Span, Status, Wake, BATCH};
 use crate::summary::Counters;
 
 /// A source's three outputs: records, rejected records (`.errors`), late records (`.late`).
@@ -54,10 +66,60 @@ impl Alignment {
     }
 }
 
+/// When a source's records are done: the plan's rule, and the sinks' durable frontier.
+pub struct Durable<'a> {
+    pub done: &'a Done,
+    /// The field of the event time, if the source has one.
+    pub event_time: Option<usize>,
+    pub probe: &'a ProbeHandle<u64>,
+}
+
+/// The positions of the batches sent and not yet acknowledged, each with the time the durable
+/// frontier must pass for it to be done.
+struct Unacked {
+    hold: u64,
+    event_time: Option<usize>,
+    probe: ProbeHandle<u64>,
+    batches: VecDeque<(u64, Vec<Span>)>,
+}
+
+impl Unacked {
+    /// Remembers the positions of the batch `ok` (and its rejected records) sent at `stamp`.
+    fn sent(&mut self, stamp: u64, ok: &[Row], positions: &[Span]) {
+        if positions.is_empty() {
+            return;
+        }
+        let latest = match self.event_time {
+            Some(field) => ok.iter().fold(stamp, |m, row| match row.get(field) {
+                Some(Value::Timestamp(t)) => m.max((*t).max(0) as u64),
+                _ => m,
+            }),
+            None => stamp,
+        };
+        self.batches.push_back((latest.saturating_add(self.hold), positions.to_vec()));
+    }
+
+    /// The positions of the batches the durable frontier has passed, in order.
+    fn done(&mut self) -> Vec<Span> {
+        let mut done = Vec::new();
+        while let Some((due, _)) = self.batches.front() {
+            if self.probe.less_equal(due) {
+                break;
+            }
+            if let Some((_, positions)) = self.batches.pop_front() {
+                done.extend(positions);
+            }
+        }
+        done
+    }
+}
+
 /// Renders source number `source_index` of the plan, reading this worker's share of it.
+#[allow(clippy::too_many_arguments)]
 pub fn render<'s>(
     scope: Scope<'s, u64>,
     spec: SourceSpec,
+    durable: Durable,
     mut clock: Clock,
     source_index: usize,
     align: &Rc<Alignment>,
@@ -87,6 +149,16 @@ pub fn render<'s>(
     let source = name.to_string();
     let align = Rc::clone(align);
     let slot = (clock.event_time() && reader.is_some()).then(|| align.join());
+    // Only `Done::After` acks while the job runs.
+    let mut unacked = match (durable.done, reader.as_ref().is_some_and(|r| r.acks())) {
+        (Done::After { hold }, true) => Some(Unacked {
+            hold: (*hold).max(0) as u64,
+            event_time: durable.event_time,
+            probe: durable.probe.clone(),
+            batches: VecDeque::new(),
+        }),
+        _ => None,
+    };
     builder.build(move |caps| {
         // One capability per output, all at the same time; dropped (with the reader) when the
         // input is done or the job is stopped.
@@ -95,6 +167,13 @@ pub fn render<'s>(
         let mut batches: [Vec<Row>; 3] = [Vec::with_capacity(BATCH), Vec::new(), Vec::new()];
         move |_frontiers| {
             let Some(held) = caps.as_mut() else { return };
+            // A failed or stopped job acknowledges nothing more.
+            if let (Some(unacked), Some(r), false) = (unacked.as_mut(), reader.as_mut(), shared.stopped()) {
+                let done = unacked.done();
+                if !done.is_empty() {
+                    r.ack(&done);
+                }
+            }
             if slot.is_some() && align.ahead(*held[0].time()) && !shared.stopped() {
                 // Another source is behind: it reads first.
                 match clock.streaming() {
@@ -103,9 +182,11 @@ pub fn render<'s>(
                 }
                 return;
             }
+            let mut read = false;
             let status = match reader.as_mut() {
                 _ if shared.stopped() => Status::Done,
                 Some(r) => {
+                    read = true;
                     let [ok, err, _] = &mut batches;
                     r.read(BATCH, ok, err).unwrap_or_else(|e| {
                         shared.fail(e);
@@ -124,6 +205,9 @@ pub fn render<'s>(
             Counters::add(&counters.late[source_index], late.len() as u64);
             // Records go out at the time before the move: no later than any of their event times.
             let stamp = clock.record_time(time);
+            if let (Some(unacked), Some(r), true) = (unacked.as_mut(), reader.as_ref(), read) {
+                unacked.sent(stamp, &batches[0], r.positions());
+            }
             for ((out, cap), batch) in outputs.iter_mut().zip(held.iter()).zip(batches.iter_mut()) {
                 if !batch.is_empty() {
                     let stamp_cap = if stamp > *cap.time() { cap.delayed(&stamp) } else { cap.clone() };
