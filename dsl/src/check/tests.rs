@@ -9,7 +9,7 @@ use crate::diag::Diagnostic;
 use crate::functions::Functions;
 use crate::plan::{Expr, FeedItem, Format, SourceConnector};
 use crate::span::Span;
-use crate::types::{Base, Schema};
+use crate::types::{Base, Schema, Type};
 use crate::value::{Row, Value};
 
 /// A checked test.
@@ -195,6 +195,36 @@ impl Checker<'_> {
         ok.then_some(rows)
     }
 
+    /// The value of a field of type `want` in a test record: a nested record literal (or a
+    /// list of them) is read by field name, as the record itself is; anything else is a
+    /// constant of a type that fits.
+    fn value_of(&mut self, e: &ast::Expr, want: &Type, name: &str) -> Option<Value> {
+        match (&want.base, &e.kind) {
+            (Base::Record(record), ExprKind::Record(_)) => {
+                let row = self.record(e, &Schema::new(record.fields.clone()))?;
+                return Some(Value::record(record.names(), row));
+            }
+            (Base::List(elem), ExprKind::List(items)) if matches!(elem.base, Base::Record(_)) => {
+                let values: Option<Vec<Value>> = items.iter().map(|item| self.value_of(item, elem, name)).collect();
+                return Some(Value::List(values?.into()));
+            }
+            _ => {}
+        }
+        let mut v = self.constant(e)?;
+        if let (Value::Int(n), Base::Float) = (&v, &want.base) {
+            v = Value::float(*n as f64);
+        }
+        let found = type_of_value(&v);
+        if !found.fits(want) {
+            self.error(
+                Diagnostic::error(e.span, format!("field '{name}' is {want}, but this is {found}"))
+                    .label(format!("expected {want}")),
+            );
+            return None;
+        }
+        Some(v)
+    }
+
     fn record(&mut self, e: &ast::Expr, schema: &Schema) -> Option<Row> {
         let ExprKind::Record(fields) = &e.kind else {
             self.error(Diagnostic::error(e.span, "expected a record").label("write { field: value, ... }"));
@@ -215,24 +245,10 @@ impl Checker<'_> {
             };
             // A field with a mistake is still given: it is not reported missing too.
             row[i] = Some(Value::Null);
-            let Some(mut v) = self.constant(value) else {
-                ok = false;
-                continue;
-            };
-            let want = &schema.fields[i].ty;
-            if let (Value::Int(n), Base::Float) = (&v, &want.base) {
-                v = Value::float(*n as f64);
+            match self.value_of(value, &schema.fields[i].ty, &name.node) {
+                Some(v) => row[i] = Some(v),
+                None => ok = false,
             }
-            let found = type_of_value(&v);
-            if !found.fits(want) {
-                self.error(
-                    Diagnostic::error(value.span, format!("field '{}' is {want}, but this is {found}", name.node))
-                        .label(format!("expected {want}")),
-                );
-                ok = false;
-                continue;
-            }
-            row[i] = Some(v);
         }
         let mut out = Vec::with_capacity(schema.len());
         for (field, v) in schema.fields.iter().zip(row) {
