@@ -668,7 +668,7 @@ impl Builder {
         let sp = span(&p);
         let kind = match p.as_rule() {
             Rule::list => ExprKind::List(children(p).map(|e| self.expr(e)).collect()),
-            Rule::record => ExprKind::Record(children(p).map(|f| self.named_expr(f)).collect()),
+            Rule::record => ExprKind::Record(children(p).map(|f| self.select_item(f)).collect()),
             Rule::paren => {
                 // The parentheses belong to the expression's span.
                 let inner = self.expr(next(&mut children(p), "paren: expr"));
