@@ -70,6 +70,8 @@ pub struct SourceDecl {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Watermark {
     pub field: Ident,
+    /// The fields inside `field`, a record, down to a nested event time: `meta.ts`.
+    pub path: Vec<Ident>,
     pub delay: Expr,
     pub span: Span,
 }

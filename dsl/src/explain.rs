@@ -69,9 +69,14 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
                 Some((f, delay)) => {
                     let mut d = String::new();
                     crate::time::write_duration(delay, &mut d);
+                    let at = if time.path.is_empty() {
+                        crate::plan::TimeRef::Field(f)
+                    } else {
+                        crate::plan::TimeRef::Path(f, time.path.clone())
+                    };
                     lines.push(format!(
                         "event time {}, watermark {d} behind the largest seen",
-                        node.schema.fields[f].name
+                        time_name(at, &node.schema)
                     ));
                 }
                 None if !connector.bounded() => lines.push("arrival time".into()),
@@ -103,7 +108,7 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
             let (mut s, mut e) = (String::new(), String::new());
             crate::time::write_duration(*size, &mut s);
             crate::time::write_duration(*slide, &mut e);
-            let by = time_name(*time, input_schema(input));
+            let by = time_name(time.clone(), input_schema(input));
             lines.push(if size == slide {
                 format!("tumbling windows of {s} by {by}")
             } else {
@@ -118,7 +123,8 @@ fn details(node: &Node, plan: &Plan) -> Vec<String> {
             if let crate::plan::WindowKind::Session { gap, time, .. } = window {
                 let mut g = String::new();
                 crate::time::write_duration(*gap, &mut g);
-                lines.push(format!("session windows by {}, closed after a gap of {g}", time_name(*time, schema)));
+                lines
+                    .push(format!("session windows by {}, closed after a gap of {g}", time_name(time.clone(), schema)));
             }
             match op {
                 crate::plan::WindowOp::Aggregate(aggs) => {
@@ -286,6 +292,17 @@ fn duration(ms: i64) -> String {
 fn time_name(time: crate::plan::TimeRef, schema: &crate::types::Schema) -> String {
     match time {
         crate::plan::TimeRef::Field(f) => schema.fields.get(f).map_or(format!("#{f}"), |f| f.name.clone()),
+        crate::plan::TimeRef::Path(f, path) => {
+            let Some(field) = schema.fields.get(f) else { return format!("#{f}") };
+            let (mut name, mut ty) = (field.name.clone(), &field.ty);
+            for i in path {
+                let crate::types::Base::Record(r) = &ty.base else { break };
+                let Some(sub) = r.fields.get(i) else { break };
+                name = format!("{name}.{}", sub.name);
+                ty = &sub.ty;
+            }
+            name
+        }
         crate::plan::TimeRef::Arrival => "arrival time".into(),
     }
 }

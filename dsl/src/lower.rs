@@ -7,9 +7,7 @@ use crate::check::{Checked, Input, StageKind as Kind, Stream};
 use crate::connectors::errors_schema;
 use crate::functions::{Builtin, Function};
 use crate::plan::Expr;
-use crate::plan::{
-    AggStrategy, Done, JoinKind, Lag, Node, NodeId, NodeKind, Plan, Sink, Step, TimeRef, WindowKind, WindowOp,
-};
+use crate::plan::{AggStrategy, Done, JoinKind, Lag, Node, NodeId, NodeKind, Plan, Sink, Step, WindowKind, WindowOp};
 use crate::types::{Base, Schema};
 
 /// Lowers a checked pipeline to a plan.
@@ -275,12 +273,17 @@ impl Lowering<'_> {
                     (NodeKind::Top { input: current, keys: keys.clone(), n, by, ties }, true)
                 }
                 Kind::Window { size, slide, time, replace } => {
-                    let kind =
-                        NodeKind::Window { input: current, size: *size, slide: *slide, time: *time, replace: *replace };
+                    let kind = NodeKind::Window {
+                        input: current,
+                        size: *size,
+                        slide: *slide,
+                        time: time.clone(),
+                        replace: *replace,
+                    };
                     (kind, updating)
                 }
                 Kind::Windowed { window, keys, op, lag } => {
-                    let (window, keys, op, lag) = (*window, keys.clone(), op.clone(), *lag);
+                    let (window, keys, op, lag) = (window.clone(), keys.clone(), op.clone(), *lag);
                     let kind = NodeKind::Windowed { input: current, window, keys, op, lag };
                     (kind, false)
                 }
@@ -361,8 +364,8 @@ fn mark_used_fields(plan: &mut Plan) {
                         need(*input, f);
                     }
                 }
-                if let TimeRef::Field(f) = time {
-                    need(*input, *f);
+                if let Some(f) = time.field() {
+                    need(*input, f);
                 }
             }
             NodeKind::Windowed { input, window, keys, op, .. } => {
@@ -372,8 +375,11 @@ fn mark_used_fields(plan: &mut Plan) {
                         need(*input, *start);
                         need(*input, *end);
                     }
-                    WindowKind::Session { time: TimeRef::Field(f), .. } => need(*input, *f),
-                    WindowKind::Session { .. } => {}
+                    WindowKind::Session { time, .. } => {
+                        if let Some(f) = time.field() {
+                            need(*input, f);
+                        }
+                    }
                 }
                 match op {
                     WindowOp::Aggregate(aggs) => {

@@ -159,6 +159,9 @@ pub struct SourceTime {
     /// watermark trails the largest event time seen by `delay` ms. Without it, records carry
     /// their arrival time in a stream and time 0 in a batch job.
     pub watermark: Option<(usize, i64)>,
+    /// For a nested event time (`watermark meta.ts - 2s`): the positions inside the record
+    /// field `FIELD` down to it; empty for a top-level one.
+    pub path: Vec<usize>,
     /// A partition without data for this long (ms of wall time) lets its watermark follow the
     /// clock, so it does not hold windows open.
     pub idle_ms: i64,
@@ -168,10 +171,12 @@ pub struct SourceTime {
 }
 
 /// Where a windowed stage finds a record's time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TimeRef {
     /// The event time in this field (a timestamp).
     Field(usize),
+    /// The event time nested in the record field at the position: the positions inside it.
+    Path(usize, Vec<usize>),
     /// The time the record carries through the dataflow (its arrival time).
     Arrival,
 }
@@ -185,8 +190,33 @@ pub enum TimeRef {
 /// end): such windows close when the input ends.
 pub type Lag = i64;
 
+impl TimeRef {
+    /// The top-level field that holds the time, if a field does.
+    pub fn field(&self) -> Option<usize> {
+        match self {
+            TimeRef::Field(f) | TimeRef::Path(f, _) => Some(*f),
+            TimeRef::Arrival => None,
+        }
+    }
+}
+
+/// The timestamp at `path` inside `value` (a record value, or the timestamp itself).
+pub fn timestamp_at(value: Option<&Value>, path: &[usize]) -> Option<i64> {
+    let mut v = value?;
+    for i in path {
+        match v {
+            Value::Record(r) => v = r.values.get(*i)?,
+            _ => return None,
+        }
+    }
+    match v {
+        Value::Timestamp(t) => Some(*t),
+        _ => None,
+    }
+}
+
 /// The windows of a windowed stage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WindowKind {
     /// Tumbling or sliding windows already assigned by a `Window` node: the positions of
     /// `window_start` and `window_end`.

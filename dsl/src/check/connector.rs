@@ -331,7 +331,7 @@ impl Checker<'_> {
         declared: Option<&Schema>,
         rust: bool,
     ) -> SourceOutcome {
-        let mut time = SourceTime { watermark: None, idle_ms: DEFAULT_IDLE_MS, epoch_ms: 1 };
+        let mut time = SourceTime { watermark: None, path: Vec::new(), idle_ms: DEFAULT_IDLE_MS, epoch_ms: 1 };
         let Some(mut args) = self.connector_args(c, true) else {
             return SourceOutcome { connector: None, bounded: None, schema: declared.cloned(), time };
         };

@@ -279,7 +279,14 @@ impl<'a> StreamGraph<'a> {
                 let unbounded = !source.connector.bounded();
                 let time = match (source.time.watermark, input) {
                     (Some((f, _)), Input::Source(_) | Input::Late(_)) => {
-                        Some(Time::Field(source.schema.fields[f].name.clone()))
+                        // A nested event time is named by its path: `meta.ts`.
+                        let (mut name, mut ty) = (source.schema.fields[f].name.clone(), &source.schema.fields[f].ty);
+                        for i in &source.time.path {
+                            let crate::types::Base::Record(r) = &ty.base else { break };
+                            name = format!("{name}.{}", r.fields[*i].name);
+                            ty = &r.fields[*i].ty;
+                        }
+                        Some(Time::Field(name))
                     }
                     _ if unbounded => Some(Time::Arrival),
                     _ => None,

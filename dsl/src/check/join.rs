@@ -100,6 +100,12 @@ pub fn join(
                 return Err(());
             };
             let (Some(left_time), Some(right_time)) = (schema.index_of(l), other.schema.index_of(r)) else {
+                // A nested event time (`watermark meta.ts - 2s`) is not a field of its own.
+                cx.error(
+                    Diagnostic::error(spec.span, "a join `within` a time needs each side's event time in a field of its own, not nested in a record")
+                        .label("a nested event time on one side")
+                        .help("give the source a top-level timestamp field for its watermark"),
+                );
                 return Err(());
             };
             let lag = flow.lag.max(other.flow.lag);

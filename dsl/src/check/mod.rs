@@ -483,7 +483,7 @@ impl Checker<'_> {
         };
         let mut time = outcome.time;
         if let Some(w) = &s.watermark {
-            time.watermark = Some(self.watermark(w, &schema)?);
+            time.watermark = Some(self.watermark(w, &schema, &mut time.path)?);
         }
         // A connector with a mistake is never opened: the pipeline does not run.
         let connector = outcome.connector.unwrap_or(SourceConnector::Rust);
@@ -503,7 +503,7 @@ impl Checker<'_> {
     }
 
     /// `watermark FIELD - DELAY`: the field's position and the delay in ms.
-    fn watermark(&mut self, w: &ast::Watermark, schema: &Schema) -> Option<(usize, i64)> {
+    fn watermark(&mut self, w: &ast::Watermark, schema: &Schema, path: &mut Vec<usize>) -> Option<(usize, i64)> {
         let Some(field) = schema.index_of(&w.field.node) else {
             self.error(
                 Diagnostic::error(w.field.span, format!("unknown field '{}'", w.field.node))
@@ -512,7 +512,31 @@ impl Checker<'_> {
             );
             return None;
         };
-        let ty = &schema.fields[field].ty;
+        let mut ty = &schema.fields[field].ty;
+        // A nested event time: `watermark meta.ts - 2s`.
+        for part in &w.path {
+            let Base::Record(r) = &ty.base else {
+                self.error(
+                    Diagnostic::error(
+                        part.span,
+                        format!("'{}' is {ty}, not a record: it has no field '{}'", w.field.node, part.node),
+                    )
+                    .label("not in a record")
+                    .help("the event time is a timestamp field, or one nested in records: `watermark meta.ts - 2s`"),
+                );
+                return None;
+            };
+            let Some(i) = r.index_of(&part.node) else {
+                self.error(
+                    Diagnostic::error(part.span, format!("unknown field '{}' in the event time's path", part.node))
+                        .label(format!("not a field of {ty}"))
+                        .suggest(&part.node, r.fields.iter().map(|f| f.name.as_str())),
+                );
+                return None;
+            };
+            path.push(i);
+            ty = &r.fields[i].ty;
+        }
         if ty.base != Base::Timestamp {
             self.error(
                 Diagnostic::error(

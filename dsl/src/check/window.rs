@@ -51,8 +51,7 @@ impl Flow {
             self.results_of = None;
         }
         if let Some(Time::Field(f)) = &self.time {
-            let kept = schema.index_of(f).is_some_and(|i| schema.fields[i].ty.base == Base::Timestamp);
-            if !kept {
+            if resolve_time(f, schema).is_none() {
                 self.time = None;
             }
         }
@@ -97,8 +96,27 @@ impl Flow {
 fn time_ref(time: &Time, schema: &Schema) -> Option<TimeRef> {
     match time {
         Time::Arrival => Some(TimeRef::Arrival),
-        Time::Field(f) => schema.index_of(f).map(TimeRef::Field),
+        Time::Field(f) => resolve_time(f, schema),
     }
+}
+
+/// Where the event time named `name` is in `schema`: a timestamp field, or one nested in a
+/// record field (`meta.ts`, from `watermark meta.ts - 2s`).
+pub fn resolve_time(name: &str, schema: &Schema) -> Option<TimeRef> {
+    let is_timestamp = |ty: &crate::types::Type| ty.base == Base::Timestamp;
+    if let Some(i) = schema.index_of(name) {
+        return is_timestamp(&schema.fields[i].ty).then_some(TimeRef::Field(i));
+    }
+    let mut parts = name.split('.');
+    let first = schema.index_of(parts.next()?)?;
+    let (mut ty, mut path) = (&schema.fields[first].ty, Vec::new());
+    for part in parts {
+        let Base::Record(r) = &ty.base else { return None };
+        let i = r.index_of(part)?;
+        path.push(i);
+        ty = &r.fields[i].ty;
+    }
+    (is_timestamp(ty) && !path.is_empty()).then_some(TimeRef::Path(first, path))
 }
 
 /// A constant, positive duration (window sizes, gaps).
@@ -298,8 +316,8 @@ pub fn windowed(
         }
     };
     // Window fields are keys already: a `group by window_start` adds nothing.
-    let is_window_field = |e: &Expr| match (e, window) {
-        (Expr::Field(i), WindowKind::Assigned { start, end }) => *i == start || *i == end,
+    let is_window_field = |e: &Expr| match (e, &window) {
+        (Expr::Field(i), WindowKind::Assigned { start, end }) => i == start || i == end,
         _ => false,
     };
     let op = match op {
@@ -327,7 +345,8 @@ pub fn windowed(
         schema.fields.extend(bound_fields);
     }
     let (keys, op) = op;
-    Some(Kind::Windowed { window, keys: keys.into_iter().filter(|e| !is_window_field(e)).collect(), op, lag })
+    let keys = keys.into_iter().filter(|e| !is_window_field(e)).collect();
+    Some(Kind::Windowed { window, keys, op, lag })
 }
 
 /// `top N by EXPR`, `iterate (max N)`: the count, a constant positive int.

@@ -233,8 +233,15 @@ impl Builder {
         let sp = span(&p);
         let mut it = children(p);
         let field = ident(next(&mut it, "watermark: field"));
-        let delay = self.term(next(&mut it, "watermark: delay"));
-        Watermark { field, delay, span: sp }
+        let mut path = Vec::new();
+        let delay = loop {
+            let p = next(&mut it, "watermark: path or delay");
+            match p.as_rule() {
+                Rule::label => path.push(ident(p)),
+                _ => break self.term(p),
+            }
+        };
+        Watermark { field, path, delay, span: sp }
     }
 
     fn connector(&mut self, p: P) -> Connector {

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use eddy_dsl::plan::SourceTime;
-use eddy_dsl::{Row, Value};
+use eddy_dsl::Row;
 
 use crate::connector::{error_row, now_ms, raw_row};
 
@@ -27,7 +27,7 @@ enum Mode {
     Arrival,
     /// Event time from a field; each partition's watermark trails the largest time it has seen
     /// by `delay`.
-    Event { field: usize, delay: i64, partitions: Vec<Partition>, streaming: bool },
+    Event { field: usize, path: Vec<usize>, delay: i64, partitions: Vec<Partition>, streaming: bool },
 }
 
 /// What the clock knows of one partition.
@@ -60,7 +60,10 @@ impl Partition {
 impl Clock {
     pub fn new(time: &SourceTime, streaming: bool) -> Clock {
         let mode = match time.watermark {
-            Some((field, delay)) => Mode::Event { field, delay, partitions: vec![Partition::new()], streaming },
+            Some((field, delay)) => {
+                let path = time.path.clone();
+                Mode::Event { field, path, delay, partitions: vec![Partition::new()], streaming }
+            }
             None if streaming => Mode::Arrival,
             None => Mode::Batch,
         };
@@ -105,7 +108,7 @@ impl Clock {
         match &mut self.mode {
             Mode::Batch => held,
             Mode::Arrival => held.max(self.epoch(now_ms())),
-            Mode::Event { field, delay, partitions, .. } => {
+            Mode::Event { field, path, delay, partitions, .. } => {
                 let [ok, err, late] = batches;
                 let whole = [(0, ok.len())];
                 let runs = if read.runs.is_empty() { &whole[..] } else { read.runs };
@@ -120,7 +123,7 @@ impl Clock {
                     fresh[p] |= n > 0;
                     let part = &mut partitions[p];
                     for row in rows.by_ref().take(n) {
-                        let Value::Timestamp(t) = row[*field] else {
+                        let Some(t) = eddy_dsl::plan::timestamp_at(row.get(*field), path) else {
                             let raw = raw_row(&row);
                             err.push(error_row(raw.as_bytes(), "the event time is null".into(), source, String::new()));
                             continue;
@@ -165,9 +168,10 @@ pub struct Read<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use eddy_dsl::Value;
 
     fn event_clock(partitions: usize) -> Clock {
-        let time = SourceTime { watermark: Some((0, 10)), idle_ms: 60_000, epoch_ms: 1 };
+        let time = SourceTime { watermark: Some((0, 10)), path: Vec::new(), idle_ms: 60_000, epoch_ms: 1 };
         let mut clock = Clock::new(&time, true);
         clock.partitions(partitions);
         clock

@@ -112,7 +112,11 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
         let coll = match &node.kind {
             NodeKind::Source { connector, used, time, done } => {
                 let spec = SourceSpec { name: &node.name, connector, schema: &node.schema, used };
-                let durable = source::Durable { done, event_time: time.watermark.map(|(f, _)| f), probe: &probe };
+                let durable = source::Durable {
+                    done,
+                    event_time: time.watermark.map(|(f, _)| (f, time.path.clone())),
+                    probe: &probe,
+                };
                 let clock = clock::Clock::new(time, shared.streaming);
                 let outputs = source::render(scope, spec, durable, clock, source_index, &align, shared, counters);
                 source_index += 1;
@@ -123,9 +127,11 @@ pub fn render<'s>(scope: Scope<'s, u64>, plan: &Plan, shared: &Arc<Shared>, coun
             NodeKind::Errors { source } => side[source].errors.clone(),
             NodeKind::Late { source } => side[source].late.clone(),
             NodeKind::Window { input: i, size, slide, time, replace } => {
-                window::assign(input(i), *size, *slide, *time, *replace)
+                window::assign(input(i), *size, *slide, time.clone(), *replace)
             }
-            NodeKind::Windowed { input: i, window, keys, op, lag } => window::render(input(i), *window, keys, op, *lag),
+            NodeKind::Windowed { input: i, window, keys, op, lag } => {
+                window::render(input(i), window.clone(), keys, op, *lag)
+            }
             NodeKind::Aggregate { input: i, keys, aggs, strategy: AggStrategy::InPlace } => {
                 aggregate::append_only(input(i), keys, aggs)
             }

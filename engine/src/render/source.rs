@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use differential_dataflow::AsCollection;
 use eddy_dsl::plan::Done;
-use eddy_dsl::{Row, Value};
+use eddy_dsl::Row;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::{ProbeHandle, Scope, StreamVec};
@@ -69,8 +69,9 @@ impl Alignment {
 /// When a source's records are done: the plan's rule, and the sinks' durable frontier.
 pub struct Durable<'a> {
     pub done: &'a Done,
-    /// The field of the event time, if the source has one.
-    pub event_time: Option<usize>,
+    /// The field of the event time, if the source has one, and the path inside it to a nested
+    /// one.
+    pub event_time: Option<(usize, Vec<usize>)>,
     pub probe: &'a ProbeHandle<u64>,
 }
 
@@ -78,7 +79,7 @@ pub struct Durable<'a> {
 /// frontier must pass for it to be done.
 struct Unacked {
     hold: u64,
-    event_time: Option<usize>,
+    event_time: Option<(usize, Vec<usize>)>,
     probe: ProbeHandle<u64>,
     batches: VecDeque<(u64, Vec<Span>)>,
 }
@@ -89,11 +90,13 @@ impl Unacked {
         if positions.is_empty() {
             return;
         }
-        let latest = match self.event_time {
-            Some(field) => ok.iter().fold(stamp, |m, row| match row.get(field) {
-                Some(Value::Timestamp(t)) => m.max((*t).max(0) as u64),
-                _ => m,
-            }),
+        let latest = match &self.event_time {
+            Some((field, path)) => {
+                ok.iter().fold(stamp, |m, row| match eddy_dsl::plan::timestamp_at(row.get(*field), path) {
+                    Some(t) => m.max(t.max(0) as u64),
+                    _ => m,
+                })
+            }
             None => stamp,
         };
         self.batches.push_back((latest.saturating_add(self.hold), positions.to_vec()));

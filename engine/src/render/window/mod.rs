@@ -26,9 +26,10 @@ use super::distinct::SortKeys;
 use super::{Coll, RowMap};
 
 /// The time of a record: its event time field, or the time it carries.
-fn event_time(time: TimeRef, row: &Row, carried: u64) -> Option<i64> {
+fn event_time(time: &TimeRef, row: &Row, carried: u64) -> Option<i64> {
     match time {
-        TimeRef::Field(f) => match row.get(f) {
+        TimeRef::Path(f, path) => eddy_dsl::plan::timestamp_at(row.get(*f), path),
+        TimeRef::Field(f) => match row.get(*f) {
             Some(Value::Timestamp(t)) => Some(*t),
             _ => None,
         },
@@ -46,7 +47,7 @@ pub fn assign(input: Coll<'_>, size: i64, slide: i64, time: TimeRef, replace: Op
                 input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
                     let mut session = output.session(&cap);
                     for (row, t, diff) in data.drain(..) {
-                        let Some(et) = event_time(time, &row, t) else { continue };
+                        let Some(et) = event_time(&time, &row, t) else { continue };
                         let (first, last) = starts(et, size, slide);
                         // Copies go to all windows but the latest, which gets the record itself.
                         let mut start = first;
@@ -359,7 +360,7 @@ fn sessions<'s>(
         move |(input, frontier), output| {
             input.for_each(|cap, data: &mut Vec<(Row, u64, isize)>| {
                 for (row, carried, diff) in data.drain(..) {
-                    let Some(t) = event_time(time, &row, carried) else { continue };
+                    let Some(t) = event_time(&time, &row, carried) else { continue };
                     if diff <= 0 {
                         continue;
                     }
