@@ -598,7 +598,7 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     type Value = ();
     #[inline]
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        if self.ty.base == Base::Json {
+        if matches!(self.ty.base, Base::Json) {
             // Any JSON value, kept as it came (compact); a JSON null is null.
             let raw = <Box<serde_json::value::RawValue> as Deserialize>::deserialize(d)?;
             return match raw.get().trim() {

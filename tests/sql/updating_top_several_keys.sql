@@ -1,0 +1,1 @@
+SELECT auction, bidder, n FROM (SELECT *, RANK() OVER (PARTITION BY auction ORDER BY n DESC, bidder ASC) AS r FROM (SELECT auction, bidder, count(*) AS n FROM bids GROUP BY auction, bidder)) WHERE r <= 2
